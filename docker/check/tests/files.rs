@@ -1,0 +1,418 @@
+//! The kit's files against each other and against the workspace, without running anything:
+//! the Dockerfile builds and packages every binary, compose runs every service with health
+//! checks and credentials from `.env`, Prometheus scrapes what compose runs, the alert rules and
+//! the dashboard are valid PromQL, and the Kubernetes manifests parse and line up.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use vote_opskit::binaries::{BinTarget, shipped_binaries};
+use vote_opskit::kit::{self, compose_environment, scalar};
+use vote_opskit::metrics::promql_metric_names;
+
+/// The in-cluster RabbitMQ (Kubernetes service DNS, namespace rabbitmq-dev).
+const RABBITMQ_IN_CLUSTER: &str = "rabbitmq.rabbitmq-dev.svc.cluster.local";
+
+fn shipped() -> Vec<BinTarget> {
+    let bins = shipped_binaries().expect("cargo metadata");
+    assert!(bins.iter().any(|b| b.name == "vote-engine"), "vote-engine missing from {bins:?}");
+    bins
+}
+
+fn services() -> Vec<BinTarget> {
+    shipped().into_iter().filter(BinTarget::is_service).collect()
+}
+
+/// The port a service's binary listens on, from its compose environment.
+fn compose_port(service: &Value) -> Option<String> {
+    let env = compose_environment(service);
+    env.get("PROMETHEUS_PORT").or_else(|| env.get("HTTP_PORT")).cloned()
+}
+
+fn compose_service<'a>(compose: &'a Value, name: &str) -> &'a Value {
+    let service = &compose["services"][name];
+    assert!(service.is_object(), "compose.yaml has no service {name}");
+    service
+}
+
+#[test]
+fn dockerfile_builds_and_packages_every_binary() {
+    let text = kit::read("Dockerfile").unwrap();
+    let instructions = kit::dockerfile_instructions(&text);
+    let build = instructions
+        .iter()
+        .find(|i| i.starts_with("RUN ") && i.contains("cargo build"))
+        .expect("a RUN with cargo build");
+    let words: Vec<&str> = build.split_whitespace().collect();
+    assert!(words.contains(&"--release") && words.contains(&"--locked"), "{build}");
+    assert!(
+        instructions.iter().any(|i| i.starts_with("FROM rust:") && i.ends_with(" AS builder")),
+        "the builder stage is a rust image"
+    );
+    for bin in shipped() {
+        let name = bin.name.as_str();
+        assert!(words.windows(2).any(|w| w == ["--bin", name]), "cargo build does not build {name}: {build}");
+        assert!(build.contains(&format!("target/release/{name} ")), "the build does not copy {name} out: {build}");
+        let stage = instructions
+            .iter()
+            .position(|i| i == &format!("FROM runtime AS {name}"))
+            .unwrap_or_else(|| panic!("no `FROM runtime AS {name}` stage"));
+        let body: Vec<&String> = instructions[stage + 1..].iter().take_while(|i| !i.starts_with("FROM ")).collect();
+        assert!(
+            body.iter().any(|i| *i == &format!("COPY --from=builder /out/{name} /usr/local/bin/{name}")),
+            "stage {name} does not copy its binary: {body:?}"
+        );
+        assert!(
+            body.iter().any(|i| *i == &format!("ENTRYPOINT [\"/usr/local/bin/{name}\"]")),
+            "stage {name} does not run its binary: {body:?}"
+        );
+        assert!(text.contains(&format!("--target {name} ")), "the header does not say how to build {name}");
+    }
+}
+
+#[test]
+fn dockerfile_runtime_is_slim_unprivileged_and_without_credentials() {
+    let text = kit::read("Dockerfile").unwrap();
+    let instructions = kit::dockerfile_instructions(&text);
+    let start = instructions.iter().position(|i| i.ends_with(" AS runtime")).expect("a runtime stage");
+    assert!(instructions[start].starts_with("FROM debian:"), "{}", instructions[start]);
+    let runtime: Vec<&String> = instructions[start + 1..].iter().take_while(|i| !i.starts_with("FROM ")).collect();
+    assert!(runtime.iter().any(|i| i.contains("ca-certificates") && i.contains("--no-install-recommends")));
+    let user = runtime.iter().find_map(|i| i.strip_prefix("USER ")).expect("a USER in the runtime stage");
+    let uid = user.split(':').next().unwrap_or_default();
+    assert!(uid.parse::<u32>().is_ok_and(|uid| uid != 0), "runtime user {user} must be a non-root uid");
+    assert!(runtime.iter().any(|i| i.contains("docker/probe.sh /usr/local/bin/probe")), "the probe is installed");
+    for instruction in &instructions {
+        let upper = instruction.to_uppercase();
+        assert!(
+            !(upper.starts_with("ENV ") || upper.starts_with("ARG ")) || !upper.contains("PASSWORD"),
+            "no credential in the image: {instruction}"
+        );
+    }
+    let ignore = kit::read("Dockerfile.dockerignore").unwrap();
+    let ignored: BTreeSet<&str> = ignore.lines().map(str::trim).collect();
+    assert!(ignored.contains("target") && ignored.contains(".git"), "the build context leaves out target and .git");
+    assert!(
+        !ignored.iter().any(|l| *l == "docker" || *l == "docker/check"),
+        "docker/check is a workspace member and must stay in the context"
+    );
+}
+
+#[test]
+fn compose_runs_every_binary_from_its_image_target() {
+    let compose = kit::compose().unwrap();
+    for bin in shipped() {
+        let service = compose_service(&compose, &bin.name);
+        assert_eq!(service["build"]["target"], bin.name.as_str(), "{}: build target", bin.name);
+        assert_eq!(service["build"]["dockerfile"], "docker/Dockerfile", "{}", bin.name);
+        assert_eq!(service["build"]["context"], "..", "{}: the context is the repository root", bin.name);
+        if !bin.is_service() {
+            assert!(
+                service["profiles"].as_array().is_some_and(|p| !p.is_empty()),
+                "{} is a tool: behind a profile, started with `compose run`",
+                bin.name
+            );
+        }
+    }
+    for infrastructure in ["rabbitmq", "postgres", "prometheus", "grafana"] {
+        compose_service(&compose, infrastructure);
+    }
+}
+
+#[test]
+fn compose_healthchecks_and_dependencies() {
+    let compose = kit::compose().unwrap();
+    let all = compose["services"].as_object().expect("services");
+    let tools: BTreeSet<String> = shipped().into_iter().filter(|b| !b.is_service()).map(|b| b.name).collect();
+    for (name, service) in all {
+        if !tools.contains(name) {
+            assert!(service["healthcheck"]["test"].is_array(), "{name} has no healthcheck");
+        }
+        for (dependency, condition) in service["depends_on"].as_object().into_iter().flatten() {
+            assert_eq!(condition["condition"], "service_healthy", "{name} -> {dependency}");
+            assert!(
+                all.get(dependency).is_some_and(|d| d["healthcheck"].is_object()),
+                "{dependency} has no healthcheck"
+            );
+        }
+    }
+    for bin in services() {
+        let service = compose_service(&compose, &bin.name);
+        let port = compose_port(service).unwrap_or_else(|| panic!("{}: no PROMETHEUS_PORT / HTTP_PORT", bin.name));
+        let test: Vec<String> = service["healthcheck"]["test"].as_array().unwrap().iter().map(scalar).collect();
+        assert_eq!(test, ["CMD", "probe", port.as_str(), "/readyz"], "{}", bin.name);
+        let depends: BTreeSet<&String> = service["depends_on"].as_object().expect("depends_on").keys().collect();
+        assert!(depends.iter().any(|d| *d == "rabbitmq"), "{} waits for rabbitmq", bin.name);
+        let publishes =
+            service["ports"].as_array().into_iter().flatten().map(scalar).any(|p| p.ends_with(&format!(":{port}")));
+        assert!(publishes, "{} publishes its port {port}", bin.name);
+    }
+}
+
+#[test]
+fn compose_credentials_come_from_the_env_file() {
+    let text = kit::read("compose.yaml").unwrap();
+    let compose = kit::compose().unwrap();
+    let defined = kit::env_file_names(&kit::read(".env.example").unwrap());
+    for variable in kit::compose_required_variables(&text) {
+        assert!(defined.contains(&variable), "compose.yaml needs {variable}, .env.example does not define it");
+    }
+    for (name, service) in compose["services"].as_object().unwrap() {
+        for (key, value) in compose_environment(service) {
+            let secret = ["PASSWORD", "PASS"].iter().any(|s| key.ends_with(s));
+            if secret {
+                assert!(value.starts_with("${"), "{name}: {key} must come from .env, not be written down");
+            }
+            if let Some((_, rest)) = value.split_once("://")
+                && let Some((credentials, _)) = rest.split_once('@')
+            {
+                assert!(credentials.contains(":${"), "{name}: {key} holds a written-down password");
+            }
+        }
+        for volume in service["volumes"].as_array().into_iter().flatten().map(scalar) {
+            if volume.starts_with("./") {
+                let source = volume.split(':').next().unwrap();
+                assert!(kit::kit_path_exists(source), "{name} mounts {source}, which is not in docker/");
+            }
+        }
+    }
+    let example = kit::read(".env.example").unwrap();
+    assert!(example.contains("cp docker/.env.example docker/.env"), ".env.example says how to make docker/.env");
+    let ignored = kit::read(".gitignore").unwrap();
+    assert!(ignored.lines().any(|l| l.trim() == ".env"), "docker/.env stays out of git");
+}
+
+#[test]
+fn rabbitmq_has_management_and_prometheus_plugins() {
+    let plugins = kit::read("rabbitmq/enabled_plugins").unwrap();
+    assert!(plugins.contains("rabbitmq_management") && plugins.contains("rabbitmq_prometheus"), "{plugins}");
+    assert!(plugins.trim_end().ends_with("]."), "an Erlang term ending in `].`: {plugins}");
+    let compose = kit::compose().unwrap();
+    let rabbitmq = compose_service(&compose, "rabbitmq");
+    assert!(rabbitmq["image"].as_str().is_some_and(|i| i.contains("management")));
+    let volumes: Vec<String> = rabbitmq["volumes"].as_array().unwrap().iter().map(scalar).collect();
+    assert!(volumes.iter().any(|v| v.contains(":/etc/rabbitmq/enabled_plugins")), "{volumes:?}");
+}
+
+#[test]
+fn prometheus_scrapes_every_service_and_rabbitmq_per_object() {
+    let config = kit::yaml_file("prometheus/prometheus.yml").unwrap();
+    let compose = kit::compose().unwrap();
+    let jobs = config["scrape_configs"].as_array().expect("scrape_configs");
+    let targets_of = |job: &Value| -> Vec<String> {
+        job["static_configs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["targets"].as_array().unwrap().clone())
+            .map(|t| scalar(&t))
+            .collect()
+    };
+    for bin in services() {
+        let port = compose_port(compose_service(&compose, &bin.name)).unwrap();
+        let job =
+            jobs.iter().find(|j| j["job_name"] == bin.name.as_str()).unwrap_or_else(|| panic!("no job {}", bin.name));
+        assert_eq!(targets_of(job), [format!("{}:{port}", bin.name)], "job {}", bin.name);
+        assert!(job["metrics_path"].is_null() || job["metrics_path"] == "/metrics");
+    }
+    let rabbitmq = jobs.iter().find(|j| j["job_name"] == "rabbitmq").expect("a rabbitmq job");
+    assert_eq!(targets_of(rabbitmq), ["rabbitmq:15692"]);
+    assert_eq!(rabbitmq["metrics_path"], "/metrics/per-object", "per-queue series need the per-object endpoint");
+    let rule_files: Vec<String> = config["rule_files"].as_array().unwrap().iter().map(scalar).collect();
+    assert_eq!(rule_files, ["/etc/prometheus/alerts.yml"]);
+    let mounts: Vec<String> =
+        compose_service(&compose, "prometheus")["volumes"].as_array().unwrap().iter().map(scalar).collect();
+    assert!(mounts.contains(&"./prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro".to_owned()), "{mounts:?}");
+}
+
+#[test]
+fn alert_rules_parse_and_cover_the_operators_needs() {
+    let rules = kit::alert_rules().unwrap();
+    for rule in &rules {
+        promql_metric_names(&rule.expr).unwrap_or_else(|e| panic!("{}: {e}", rule.name));
+        assert!(rule.rule["labels"]["severity"].is_string(), "{}: severity", rule.name);
+        assert!(rule.rule["annotations"]["summary"].is_string(), "{}: summary", rule.name);
+    }
+    let find = |name: &str| {
+        rules
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("no alert {name}"))
+            .expr
+            .replace(char::is_whitespace, "")
+    };
+    assert!(find("DeadLetterQueueGrowing").contains("rabbitmq_queue_messages{queue=~"));
+    assert!(find("VoteEngineDown").starts_with("up{job=\"vote-engine\"}==0"));
+    assert!(find("VoteEngineNotConsuming").contains("rabbitmq_queue_consumers{queue=\"votes.aggregation\"}"));
+    let latency = find("VoteLatencyOverTarget");
+    assert!(
+        latency.starts_with("histogram_quantile(0.99,") && latency.contains("vote_end_to_end_latency_seconds_bucket")
+    );
+    assert!(latency.ends_with(">0.05"), "p99 over 50 ms: {latency}");
+    let stalled = find("VotesStalledWhileQueueGrows");
+    assert!(stalled.contains("batch_size_processed_total") && stalled.contains("rabbitmq_queue_messages_ready"));
+}
+
+#[test]
+fn dashboard_queries_parse_and_use_the_provisioned_datasource() {
+    let datasources = kit::yaml_file("grafana/provisioning/datasources/prometheus.yaml").unwrap();
+    let datasource = &datasources["datasources"][0];
+    assert_eq!(datasource["type"], "prometheus");
+    assert_eq!(datasource["url"], "http://prometheus:9090", "the compose service");
+    let uid = datasource["uid"].as_str().expect("a fixed datasource uid");
+
+    let relative = "grafana/dashboards/vote-platform.json";
+    let queries = kit::dashboard_queries(relative).unwrap();
+    let mut all = BTreeSet::new();
+    for (title, expr) in &queries {
+        all.extend(promql_metric_names(expr).unwrap_or_else(|e| panic!("panel {title}: {e}")));
+    }
+    for needed in [
+        "batch_size_processed_total",
+        "votes_aggregated_total",
+        "current_vote_totals",
+        "vote_end_to_end_latency_seconds_bucket",
+        "batch_size_votes_bucket",
+        "batch_processing_duration_seconds_bucket",
+        "duplicate_votes_total",
+        "votes_rejected_total",
+        "db_retries_total",
+        "broker_reconnects_total",
+        "rabbitmq_queue_messages_ready",
+    ] {
+        assert!(all.contains(needed), "the dashboard does not show {needed}");
+    }
+    let dashboard: Value = serde_json::from_str(&kit::read(relative).unwrap()).unwrap();
+    let text = dashboard.to_string();
+    for panel in dashboard["panels"].as_array().unwrap().iter().filter(|p| p["type"] != "row") {
+        assert_eq!(panel["datasource"]["uid"], uid, "panel {}", panel["title"]);
+    }
+    assert!(!text.contains("${DS_"), "no datasource inputs left to fill in on import");
+    let ids: Vec<u64> = dashboard["panels"].as_array().unwrap().iter().filter_map(|p| p["id"].as_u64()).collect();
+    assert_eq!(ids.len(), ids.iter().collect::<BTreeSet<_>>().len(), "panel ids are unique");
+
+    let providers = kit::yaml_file("grafana/provisioning/dashboards/vote-platform.yaml").unwrap();
+    let path = providers["providers"][0]["options"]["path"].as_str().unwrap();
+    let compose = kit::compose().unwrap();
+    let grafana = compose_service(&compose, "grafana");
+    let mounts: Vec<String> = grafana["volumes"].as_array().unwrap().iter().map(scalar).collect();
+    assert!(mounts.contains(&format!("./grafana/dashboards:{path}:ro")), "{mounts:?}");
+    assert!(mounts.contains(&"./grafana/provisioning:/etc/grafana/provisioning:ro".to_owned()), "{mounts:?}");
+    let home = compose_environment(grafana).get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH").cloned().unwrap();
+    assert_eq!(home, format!("{path}/vote-platform.json"));
+    let env = compose_environment(grafana);
+    assert!(env["GF_SECURITY_ADMIN_PASSWORD"].starts_with("${GRAFANA_ADMIN_PASSWORD"));
+}
+
+#[test]
+fn k8s_manifests_parse_and_cover_every_service() {
+    let documents = kit::k8s_documents().unwrap();
+    assert!(!documents.is_empty());
+    for (path, document) in &documents {
+        for field in ["apiVersion", "kind"] {
+            assert!(document[field].is_string(), "{}: a document without {field}", path.display());
+        }
+        if document["kind"] != "Kustomization" {
+            assert!(document["metadata"]["name"].is_string(), "{}: a document without a name", path.display());
+        }
+    }
+    let namespace = kit::named(&documents, "Namespace", "vote-platform").expect("the vote-platform Namespace");
+    let namespace = namespace["metadata"]["name"].as_str().unwrap();
+    for (path, document) in &documents {
+        let kind = document["kind"].as_str().unwrap();
+        if !["Namespace", "Kustomization"].contains(&kind) {
+            assert_eq!(document["metadata"]["namespace"], namespace, "{} {kind}", path.display());
+        }
+    }
+    let deployments = kit::of_kind(&documents, "Deployment");
+    let names: BTreeSet<&str> = deployments.iter().filter_map(|d| d["metadata"]["name"].as_str()).collect();
+    let expected: BTreeSet<String> = services().into_iter().map(|b| b.name).collect();
+    assert_eq!(names, expected.iter().map(String::as_str).collect(), "one Deployment per service binary");
+    for name in &expected {
+        assert!(kit::named(&documents, "Service", name).is_some(), "no Service {name}");
+        assert!(kit::named(&documents, "ConfigMap", name).is_some(), "no ConfigMap {name}");
+    }
+}
+
+#[test]
+fn k8s_probes_ports_and_references_line_up() {
+    let documents = kit::k8s_documents().unwrap();
+    for deployment in kit::of_kind(&documents, "Deployment") {
+        let name = deployment["metadata"]["name"].as_str().unwrap();
+        let spec = &deployment["spec"]["template"]["spec"];
+        assert_eq!(deployment["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"], name);
+        assert_eq!(deployment["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"], name);
+        assert_eq!(spec["securityContext"]["runAsNonRoot"], true, "{name}");
+        assert_eq!(spec["enableServiceLinks"], false, "{name}: link variables would clash with settings");
+        let containers = spec["containers"].as_array().unwrap();
+        assert_eq!(containers.len(), 1, "{name}");
+        let container = &containers[0];
+        assert_eq!(container["name"], name);
+        assert!(container["image"].as_str().is_some_and(|i| i.starts_with(&format!("vote-platform/{name}:"))));
+        let port = &container["ports"][0];
+        let port_name = port["name"].as_str().unwrap();
+        assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz", "{name}");
+        assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz", "{name}");
+        for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+            if container[probe].is_object() {
+                assert_eq!(container[probe]["httpGet"]["port"], port_name, "{name} {probe}");
+            }
+        }
+        let config = kit::named(&documents, "ConfigMap", name).unwrap();
+        let listen = config["data"]["PROMETHEUS_PORT"].as_str().or(config["data"]["HTTP_PORT"].as_str()).unwrap();
+        assert_eq!(listen, port["containerPort"].to_string(), "{name}: the binary listens where the probes look");
+        let annotations = &deployment["spec"]["template"]["metadata"]["annotations"];
+        assert_eq!(annotations["prometheus.io/port"], listen, "{name}");
+        let service = kit::named(&documents, "Service", name).unwrap();
+        assert_eq!(service["spec"]["ports"][0]["targetPort"], port_name, "{name}");
+        assert_eq!(service["spec"]["selector"]["app.kubernetes.io/name"], name, "{name}");
+        for env in container["env"].as_array().into_iter().flatten() {
+            if let Some(reference) = env["valueFrom"]["secretKeyRef"].as_object() {
+                let secret = kit::named(&documents, "Secret", reference["name"].as_str().unwrap())
+                    .unwrap_or_else(|| panic!("{name}: Secret {} missing", reference["name"]));
+                let key = reference["key"].as_str().unwrap();
+                assert!(secret["stringData"][key].is_string() || secret["data"][key].is_string(), "{name}: key {key}");
+            }
+        }
+        kit::container_environment(container, &documents).unwrap();
+    }
+}
+
+#[test]
+fn k8s_reaches_rabbitmq_by_its_in_cluster_name() {
+    let documents = kit::k8s_documents().unwrap();
+    let secret = kit::named(&documents, "Secret", "vote-platform-credentials").expect("the credentials Secret");
+    let amqp = secret["stringData"]["amqp-url"].as_str().unwrap();
+    assert!(amqp.starts_with("amqp://") && amqp.contains(&format!("@{RABBITMQ_IN_CLUSTER}:5672/")), "{amqp}");
+    for deployment in kit::of_kind(&documents, "Deployment") {
+        let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+        let amqp_from_secret = container["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["name"] == "AMQP_URL" && e["valueFrom"]["secretKeyRef"]["key"] == "amqp-url");
+        assert!(amqp_from_secret, "{}: AMQP_URL from the Secret", deployment["metadata"]["name"]);
+    }
+    for config in kit::of_kind(&documents, "ConfigMap") {
+        for (key, value) in config["data"].as_object().into_iter().flatten() {
+            assert!(!key.contains("PASSWORD") && !value.to_string().contains("CHANGE_ME"), "no credential in {key}");
+        }
+    }
+}
+
+#[test]
+fn kustomization_lists_every_manifest() {
+    let kustomization = kit::yaml_file("k8s/kustomization.yaml").unwrap();
+    let listed: BTreeSet<String> = kustomization["resources"].as_array().unwrap().iter().map(scalar).collect();
+    let files: BTreeSet<String> = kit::k8s_files()
+        .unwrap()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .filter(|f| f != "kustomization.yaml")
+        .collect();
+    assert_eq!(listed, files);
+    let images: BTreeSet<String> =
+        kustomization["images"].as_array().unwrap().iter().map(|i| scalar(&i["name"])).collect();
+    let expected: BTreeSet<String> = services().into_iter().map(|b| format!("vote-platform/{}", b.name)).collect();
+    assert_eq!(images, expected);
+}

@@ -1,0 +1,144 @@
+//! Pipeline step 3: votes wait here until a batch is worth writing. Pure logic, no I/O.
+//!
+//! A batch is ready when it is full (`max_size`), or when its oldest vote has waited a short
+//! `linger` (never more than `max_age`, BATCH_TIMEOUT_SECONDS). The pipeline only flushes a ready
+//! batch when a write slot is free, which is what sizes batches: at low load a lone vote is
+//! written within milliseconds; under load every slot is busy, votes pile up while the previous
+//! batches commit, and the next batch takes up to `max_size` of them (group commit).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// When to flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchPolicy {
+    /// Flush as soon as this many items are pending; also the largest batch.
+    pub max_size: usize,
+    /// Flush once the oldest pending item has waited this long.
+    pub max_age: Duration,
+    /// Short wait for more items before flushing a non-full batch.
+    pub linger: Duration,
+}
+
+/// Items waiting to be flushed, oldest first.
+#[derive(Debug)]
+pub struct Batcher<T> {
+    policy: BatchPolicy,
+    items: VecDeque<(Instant, T)>,
+}
+
+impl<T> Batcher<T> {
+    /// An empty batcher.
+    pub fn new(policy: BatchPolicy) -> Self {
+        Self { policy, items: VecDeque::with_capacity(policy.max_size * 2) }
+    }
+
+    /// Adds an item that arrived at `now`.
+    pub fn push(&mut self, item: T, now: Instant) {
+        self.items.push_back((now, item));
+    }
+
+    /// Number of pending items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// `true` when nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Whether a batch should be flushed now (given a free write slot).
+    pub fn is_ready(&self, now: Instant) -> bool {
+        self.deadline().is_some_and(|d| d <= now)
+    }
+
+    /// The instant at which the pending items become ready, if any are pending.
+    pub fn deadline(&self) -> Option<Instant> {
+        let (oldest, _) = self.items.front()?;
+        if self.items.len() >= self.policy.max_size {
+            return Some(*oldest);
+        }
+        Some(*oldest + self.policy.linger.min(self.policy.max_age))
+    }
+
+    /// Removes and returns the oldest items, at most `max_size`.
+    pub fn take(&mut self) -> Vec<T> {
+        let n = self.items.len().min(self.policy.max_size);
+        self.items.drain(..n).map(|(_, item)| item).collect()
+    }
+
+    /// Removes everything pending (on reconnect: those deliveries will be redelivered).
+    pub fn clear(&mut self) {
+        self.items.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: BatchPolicy =
+        BatchPolicy { max_size: 3, max_age: Duration::from_millis(1000), linger: Duration::from_millis(5) };
+
+    #[tokio::test(start_paused = true)]
+    async fn full_batch_is_ready_at_once() {
+        let mut b = Batcher::new(POLICY);
+        let now = Instant::now();
+        for i in 0..4 {
+            b.push(i, now);
+        }
+        assert!(b.is_ready(now));
+        assert_eq!(b.take(), [0, 1, 2]);
+        assert_eq!(b.len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lone_vote_waits_only_the_linger() {
+        let mut b = Batcher::new(POLICY);
+        b.push(1, Instant::now());
+        assert!(!b.is_ready(Instant::now()));
+        tokio::time::advance(Duration::from_millis(4)).await;
+        assert!(!b.is_ready(Instant::now()));
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(b.is_ready(Instant::now()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn steady_arrivals_do_not_delay_the_oldest_vote() {
+        let mut b = Batcher::new(BatchPolicy { max_size: 1000, ..POLICY });
+        let first = Instant::now();
+        // A vote every millisecond: the batch is ready once the first one has lingered.
+        for i in 0..5 {
+            b.push(i, Instant::now());
+            assert!(!b.is_ready(Instant::now()), "ready early at {i}");
+            tokio::time::advance(Duration::from_millis(1)).await;
+        }
+        assert!(b.is_ready(Instant::now()));
+        assert_eq!(b.deadline(), Some(first + POLICY.linger));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_timeout_bounds_a_long_linger() {
+        let policy = BatchPolicy { max_size: 10, max_age: Duration::from_millis(50), linger: Duration::from_secs(5) };
+        let mut b = Batcher::new(policy);
+        let t0 = Instant::now();
+        b.push(1, t0);
+        assert_eq!(b.deadline(), Some(t0 + Duration::from_millis(50)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn remaining_items_keep_their_arrival_time() {
+        let mut b = Batcher::new(POLICY);
+        let t0 = Instant::now();
+        for i in 0..5 {
+            b.push(i, t0);
+        }
+        b.take();
+        assert_eq!(b.deadline(), Some(t0 + POLICY.linger));
+        b.clear();
+        assert_eq!(b.deadline(), None);
+    }
+}

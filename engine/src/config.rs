@@ -1,0 +1,375 @@
+//! Settings: the seed's environment variables (plus AMQP_URL / DATABASE_URL, which win when
+//! set), each with a CLI flag. Raw values are parsed by clap, then validated into [`Settings`];
+//! any problem becomes a one-line [`ConfigError`] naming the variable.
+
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use vote_mq::AmqpUrl;
+use vote_runtime::cli::{self, Exit};
+use vote_runtime::logging::{LogFormat, parse_filter};
+use vote_runtime::postgres::DbTarget;
+
+use crate::batch::BatchPolicy;
+use crate::store::RetryPolicy;
+
+/// Command line: an optional subcommand plus the settings flags.
+#[derive(Debug, Parser)]
+#[command(name = "vote-engine", version, about = "Batch vote aggregator: RabbitMQ -> PostgreSQL, exactly once.")]
+pub struct Cli {
+    /// What to do (default: run).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings, from flags or environment.
+    #[command(flatten)]
+    pub settings: RawSettings,
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Consume, count and ack votes until SIGTERM/SIGINT (the default).
+    Run,
+    /// Apply the database migrations and exit (run as the schema owner when the engine itself
+    /// runs with a role that has no DDL rights).
+    Migrate,
+}
+
+/// Settings as given; see [`Settings`] for their meaning once validated.
+#[derive(Debug, Clone, Args)]
+pub struct RawSettings {
+    /// Full AMQP URI (RabbitMQ URI spec; `%2f` = vhost "/"). Wins over RABBITMQ_HOST/PORT/USER/PASSWORD.
+    #[arg(long, env = "AMQP_URL", value_name = "AMQP_URL", hide_env_values = true)]
+    pub amqp_url: Option<String>,
+    /// RabbitMQ host.
+    #[arg(long, env = "RABBITMQ_HOST", value_name = "RABBITMQ_HOST", default_value = "localhost")]
+    pub rabbitmq_host: String,
+    /// RabbitMQ port.
+    #[arg(long, env = "RABBITMQ_PORT", value_name = "RABBITMQ_PORT", default_value_t = 5672)]
+    pub rabbitmq_port: u16,
+    /// RabbitMQ user.
+    #[arg(long, env = "RABBITMQ_USER", value_name = "RABBITMQ_USER", default_value = "guest")]
+    pub rabbitmq_user: String,
+    /// RabbitMQ password.
+    #[arg(
+        long,
+        env = "RABBITMQ_PASSWORD",
+        value_name = "RABBITMQ_PASSWORD",
+        default_value = "guest",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub rabbitmq_password: String,
+    /// Queue to consume votes from (declared durable by the engine).
+    #[arg(long, env = "RABBITMQ_QUEUE", value_name = "RABBITMQ_QUEUE", default_value = "votes.aggregation")]
+    pub rabbitmq_queue: String,
+    /// Unacked deliveries in flight; must exceed BATCH_SIZE [default: BATCH_SIZE x (MAX_INFLIGHT_BATCHES + 2)].
+    #[arg(long, env = "RABBITMQ_PREFETCH_COUNT", value_name = "RABBITMQ_PREFETCH_COUNT")]
+    pub rabbitmq_prefetch_count: Option<u32>,
+    /// Direct exchange invalid votes are dead-lettered through.
+    #[arg(long, env = "DEAD_LETTER_EXCHANGE", value_name = "DEAD_LETTER_EXCHANGE", default_value = "votes.dlx")]
+    pub dead_letter_exchange: String,
+    /// Dead-letter queue [default: <RABBITMQ_QUEUE>.dlq].
+    #[arg(long, env = "DEAD_LETTER_QUEUE", value_name = "DEAD_LETTER_QUEUE")]
+    pub dead_letter_queue: Option<String>,
+    /// Full PostgreSQL URL. Wins over POSTGRES_HOST/PORT/DB/USER/PASSWORD.
+    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// PostgreSQL host.
+    #[arg(long, env = "POSTGRES_HOST", value_name = "POSTGRES_HOST", default_value = "localhost")]
+    pub postgres_host: String,
+    /// PostgreSQL port.
+    #[arg(long, env = "POSTGRES_PORT", value_name = "POSTGRES_PORT", default_value_t = 5432)]
+    pub postgres_port: u16,
+    /// PostgreSQL database.
+    #[arg(long, env = "POSTGRES_DB", value_name = "POSTGRES_DB", default_value = "election_votes")]
+    pub postgres_db: String,
+    /// PostgreSQL user.
+    #[arg(long, env = "POSTGRES_USER", value_name = "POSTGRES_USER", default_value = "postgres")]
+    pub postgres_user: String,
+    /// PostgreSQL password (empty: none, e.g. trust or peer auth).
+    #[arg(
+        long,
+        env = "POSTGRES_PASSWORD",
+        value_name = "POSTGRES_PASSWORD",
+        default_value = "",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub postgres_password: String,
+    /// Connections opened at start.
+    #[arg(long, env = "POSTGRES_MIN_CONNECTIONS", value_name = "POSTGRES_MIN_CONNECTIONS", default_value_t = 2)]
+    pub postgres_min_connections: usize,
+    /// Pool size.
+    #[arg(long, env = "POSTGRES_MAX_CONNECTIONS", value_name = "POSTGRES_MAX_CONNECTIONS", default_value_t = 10)]
+    pub postgres_max_connections: usize,
+    /// Votes per batch (flush when this many are pending).
+    #[arg(long, env = "BATCH_SIZE", value_name = "BATCH_SIZE", default_value_t = 1000)]
+    pub batch_size: usize,
+    /// Flush when the oldest pending vote has waited this long.
+    #[arg(long, env = "BATCH_TIMEOUT_SECONDS", value_name = "BATCH_TIMEOUT_SECONDS", default_value_t = 1.0)]
+    pub batch_timeout_seconds: f64,
+    /// How long the oldest vote of a non-full batch waits for company before it is written.
+    #[arg(long, env = "BATCH_LINGER_MS", value_name = "BATCH_LINGER_MS", default_value_t = 2)]
+    pub batch_linger_ms: u64,
+    /// Batches written concurrently (each on its own connection). With 1, conflicting votes are
+    /// decided in queue order; with more, by commit order.
+    #[arg(long, env = "MAX_INFLIGHT_BATCHES", value_name = "MAX_INFLIGHT_BATCHES", default_value_t = 1)]
+    pub max_inflight_batches: usize,
+    /// Attempts for a batch failing with a non-connection error before it is split.
+    #[arg(long, env = "MAX_RETRY_ATTEMPTS", value_name = "MAX_RETRY_ATTEMPTS", default_value_t = 3)]
+    pub max_retry_attempts: u32,
+    /// First retry delay after a database error; doubles per attempt (max 30 s).
+    #[arg(long, env = "RETRY_DELAY_SECONDS", value_name = "RETRY_DELAY_SECONDS", default_value_t = 1.0)]
+    pub retry_delay_seconds: f64,
+    /// Port of /metrics, /healthz and /readyz.
+    #[arg(long, env = "PROMETHEUS_PORT", value_name = "PROMETHEUS_PORT", default_value_t = 8001)]
+    pub prometheus_port: u16,
+    /// Log level (ERROR, WARN, INFO, DEBUG, TRACE) or filter (`info,vote_engine=debug`).
+    #[arg(long, env = "LOG_LEVEL", value_name = "LOG_LEVEL", default_value = "INFO")]
+    pub log_level: String,
+    /// Log format: json or text.
+    #[arg(long, env = "LOG_FORMAT", value_name = "LOG_FORMAT", default_value = "json")]
+    pub log_format: String,
+    /// Distinct law_id label values exported in metrics (the rest are summed under `_other`).
+    #[arg(long, env = "METRICS_MAX_LAWS", value_name = "METRICS_MAX_LAWS", default_value_t = 1000)]
+    pub metrics_max_laws: usize,
+    /// Apply migrations at start (false when a least-privilege role runs the engine).
+    #[arg(long, env = "RUN_MIGRATIONS", value_name = "RUN_MIGRATIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub run_migrations: bool,
+    /// On SIGTERM, how long to wait for in-flight batches before exiting (unacked votes are
+    /// redelivered and deduplicated).
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECONDS", value_name = "SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 10.0)]
+    pub shutdown_timeout_seconds: f64,
+}
+
+/// A configuration problem: which variable, and what is wrong (never its secret value).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    /// The environment variable (or flag) at fault.
+    pub variable: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn err(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError { variable, message: message.into() }
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Broker.
+    pub amqp_url: AmqpUrl,
+    /// Vote queue.
+    pub queue: String,
+    /// Dead-letter exchange.
+    pub dead_letter_exchange: String,
+    /// Dead-letter queue.
+    pub dead_letter_queue: String,
+    /// Prefetch (> batch size).
+    pub prefetch: u16,
+    /// Database.
+    pub database: DbTarget,
+    /// Connections opened at start.
+    pub db_min_connections: usize,
+    /// Pool size.
+    pub db_max_connections: usize,
+    /// When to flush.
+    pub batch: BatchPolicy,
+    /// Batches written concurrently.
+    pub max_inflight_batches: usize,
+    /// Database retry policy.
+    pub retry: RetryPolicy,
+    /// Ops HTTP port (0 = any free port).
+    pub prometheus_port: u16,
+    /// Log filter directive (validated).
+    pub log_level: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Law label budget for metrics.
+    pub metrics_max_laws: usize,
+    /// Apply migrations at start.
+    pub run_migrations: bool,
+    /// Grace period for in-flight work on shutdown.
+    pub shutdown_timeout: Duration,
+}
+
+impl RawSettings {
+    /// Validates every value.
+    pub fn validate(self) -> Result<Settings, ConfigError> {
+        let amqp_url = match &self.amqp_url {
+            Some(url) => AmqpUrl::parse(url).map_err(|e| err("AMQP_URL", e.to_string()))?,
+            None => AmqpUrl::from_parts(
+                &self.rabbitmq_host,
+                self.rabbitmq_port,
+                &self.rabbitmq_user,
+                &self.rabbitmq_password,
+                "/",
+            ),
+        };
+        let database = match &self.database_url {
+            Some(url) => DbTarget::parse(url).map_err(|e| err("DATABASE_URL", e.to_string()))?,
+            None => DbTarget::from_parts(
+                &self.postgres_host,
+                self.postgres_port,
+                &self.postgres_db,
+                &self.postgres_user,
+                Some(&self.postgres_password),
+            ),
+        };
+        non_empty("RABBITMQ_QUEUE", &self.rabbitmq_queue)?;
+        non_empty("DEAD_LETTER_EXCHANGE", &self.dead_letter_exchange)?;
+        if self.batch_size == 0 {
+            return Err(err("BATCH_SIZE", "must be at least 1"));
+        }
+        if self.max_inflight_batches == 0 {
+            return Err(err("MAX_INFLIGHT_BATCHES", "must be at least 1"));
+        }
+        let batch_timeout = seconds("BATCH_TIMEOUT_SECONDS", self.batch_timeout_seconds, false)?;
+        let retry_delay = seconds("RETRY_DELAY_SECONDS", self.retry_delay_seconds, true)?;
+        let shutdown_timeout = seconds("SHUTDOWN_TIMEOUT_SECONDS", self.shutdown_timeout_seconds, true)?;
+        let prefetch = match self.rabbitmq_prefetch_count {
+            Some(p) if p as usize <= self.batch_size => {
+                return Err(err(
+                    "RABBITMQ_PREFETCH_COUNT",
+                    format!("must exceed BATCH_SIZE ({}) so the next batch fills while one commits", self.batch_size),
+                ));
+            }
+            Some(p) => p,
+            None => (self.batch_size * (self.max_inflight_batches + 2)) as u32,
+        };
+        let prefetch = u16::try_from(prefetch).map_err(|_| {
+            err("RABBITMQ_PREFETCH_COUNT", "must be at most 65535 (lower BATCH_SIZE or MAX_INFLIGHT_BATCHES)")
+        })?;
+        if self.postgres_max_connections == 0 {
+            return Err(err("POSTGRES_MAX_CONNECTIONS", "must be at least 1"));
+        }
+        if self.postgres_min_connections > self.postgres_max_connections {
+            return Err(err("POSTGRES_MIN_CONNECTIONS", "must not exceed POSTGRES_MAX_CONNECTIONS"));
+        }
+        if self.max_retry_attempts == 0 {
+            return Err(err("MAX_RETRY_ATTEMPTS", "must be at least 1"));
+        }
+        parse_filter(&self.log_level).map_err(|e| err("LOG_LEVEL", e))?;
+        let log_format = self.log_format.parse().map_err(|e: String| err("LOG_FORMAT", e))?;
+        let dead_letter_queue =
+            self.dead_letter_queue.clone().unwrap_or_else(|| format!("{}.dlq", self.rabbitmq_queue));
+        Ok(Settings {
+            amqp_url,
+            queue: self.rabbitmq_queue,
+            dead_letter_exchange: self.dead_letter_exchange,
+            dead_letter_queue,
+            prefetch,
+            database,
+            db_min_connections: self.postgres_min_connections,
+            db_max_connections: self.postgres_max_connections,
+            batch: BatchPolicy {
+                max_size: self.batch_size,
+                max_age: batch_timeout,
+                linger: Duration::from_millis(self.batch_linger_ms).min(batch_timeout),
+            },
+            max_inflight_batches: self.max_inflight_batches,
+            retry: RetryPolicy { initial_delay: retry_delay, max_attempts: self.max_retry_attempts },
+            prometheus_port: self.prometheus_port,
+            log_level: self.log_level,
+            log_format,
+            metrics_max_laws: self.metrics_max_laws,
+            run_migrations: self.run_migrations,
+            shutdown_timeout,
+        })
+    }
+}
+
+fn non_empty(variable: &'static str, value: &str) -> Result<(), ConfigError> {
+    if value.trim().is_empty() { Err(err(variable, "must not be empty")) } else { Ok(()) }
+}
+
+fn seconds(variable: &'static str, value: f64, zero_ok: bool) -> Result<Duration, ConfigError> {
+    let ok = value.is_finite() && (value > 0.0 || (zero_ok && value == 0.0)) && value < 86_400.0;
+    if !ok {
+        let range = if zero_ok { "0 or more" } else { "more than 0" };
+        return Err(err(variable, format!("must be a number of seconds, {range} and under a day")));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+/// Parses the command line and environment into the command and validated settings; on
+/// failure, the [`Exit`] says what to print (one line naming the variable, or the help text).
+pub fn parse_cli<I, T>(args: I) -> Result<(Command, Settings), Exit>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli: Cli = cli::parse(Cli::command(), args)?;
+    let settings = cli.settings.validate().map_err(Exit::invalid)?;
+    Ok((cli.command.unwrap_or(Command::Run), settings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<(Command, Settings), (String, u8)> {
+        parse_cli(std::iter::once("vote-engine").chain(args.iter().copied())).map_err(|e| (e.message, e.code))
+    }
+
+    #[test]
+    fn seed_defaults() {
+        let (command, s) = parse(&[]).unwrap();
+        assert_eq!(command, Command::Run);
+        assert_eq!(s.queue, "votes.aggregation");
+        assert_eq!(s.dead_letter_queue, "votes.aggregation.dlq");
+        assert_eq!(s.batch.max_size, 1000);
+        assert_eq!(s.batch.max_age, Duration::from_secs(1));
+        assert_eq!(s.retry.max_attempts, 3);
+        assert_eq!(s.retry.initial_delay, Duration::from_secs(1));
+        assert_eq!(s.prometheus_port, 8001);
+        assert!(s.prefetch as usize > s.batch.max_size);
+        assert_eq!(s.database.dbname(), "election_votes");
+    }
+
+    #[test]
+    fn urls_win_over_parts_and_are_decoded() {
+        let (_, s) = parse(&[
+            "--amqp-url",
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
+            "--rabbitmq-host",
+            "ignored",
+            "--database-url",
+            "postgres://u:p@db:5433/votes",
+        ])
+        .unwrap();
+        assert_eq!((s.amqp_url.host.as_str(), s.amqp_url.vhost.as_str()), ("127.0.0.1", "/"));
+        assert_eq!(s.database.to_string(), "postgres://u@db:5433/votes");
+    }
+
+    #[test]
+    fn bad_values_give_one_line_naming_the_variable() {
+        for (args, variable) in [
+            (vec!["--batch-size", "abc"], "BATCH_SIZE"),
+            (vec!["--batch-size", "0"], "BATCH_SIZE"),
+            (vec!["--batch-timeout-seconds=-1"], "BATCH_TIMEOUT_SECONDS"),
+            (vec!["--rabbitmq-prefetch-count", "50"], "RABBITMQ_PREFETCH_COUNT"),
+            (vec!["--amqp-url", "http://guest:topsecret@h/"], "AMQP_URL"),
+            (vec!["--log-level", "loud!"], "LOG_LEVEL"),
+            (vec!["--prometheus-port", "70000"], "PROMETHEUS_PORT"),
+        ] {
+            let (message, code) = parse(&args).unwrap_err();
+            assert_eq!(code, 2);
+            assert!(message.contains(variable), "{message}");
+            assert!(!message.contains('\n'), "{message}");
+            assert!(!message.contains("topsecret"), "{message}");
+        }
+    }
+
+    #[test]
+    fn help_lists_every_variable() {
+        let (help, code) = parse(&["--help"]).unwrap_err();
+        assert_eq!(code, 0);
+        for var in ["RABBITMQ_HOST", "POSTGRES_MAX_CONNECTIONS", "BATCH_TIMEOUT_SECONDS", "AMQP_URL", "DATABASE_URL"] {
+            assert!(help.contains(var), "{var} missing from --help");
+        }
+    }
+}

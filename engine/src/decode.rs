@@ -1,0 +1,312 @@
+//! Pipeline step 2: a delivery's bytes become a validated [`Vote`] or a [`RejectReason`].
+//!
+//! Accepted inputs: the seed JSON vote, or a `vote.cast` event envelope whose `data` is one.
+//! Every rule of the contract is checked here, so anything that reaches the batcher can be
+//! stored; the reasons form a small fixed set so they can be metric labels.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Largest accepted message body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest accepted string field, in bytes.
+pub const MAX_FIELD_BYTES: usize = 128;
+/// Event type of the envelope form.
+pub const VOTE_CAST_EVENT: &str = "vote.cast";
+
+/// A vote's choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Choice {
+    /// Yes.
+    Oui,
+    /// No.
+    Non,
+}
+
+impl Choice {
+    /// The wire and database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Choice::Oui => "oui",
+            Choice::Non => "non",
+        }
+    }
+}
+
+/// A validated vote, ready to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vote {
+    /// Unique id of this vote (first dedup key).
+    pub vote_hash: String,
+    /// Who voted (with `law_id`, the second dedup key).
+    pub citizen_id: String,
+    /// What was voted on.
+    pub law_id: String,
+    /// Yes or no.
+    pub choice: Choice,
+    /// When the vote was cast (RFC 3339 on the wire).
+    pub timestamp: OffsetDateTime,
+}
+
+/// Why a message was refused. The set is fixed: these are metric labels and DLQ headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectReason {
+    /// Body larger than [`MAX_BODY_BYTES`].
+    BodyTooLarge,
+    /// Body is not UTF-8.
+    InvalidUtf8,
+    /// Body is not a JSON object.
+    InvalidJson,
+    /// A field has the wrong JSON type.
+    WrongType,
+    /// One of the five fields is absent.
+    MissingField,
+    /// A field is the empty string.
+    EmptyField,
+    /// A field is longer than [`MAX_FIELD_BYTES`].
+    FieldTooLong,
+    /// A field contains a NUL character.
+    NulByte,
+    /// `choice` is neither `oui` nor `non`.
+    InvalidChoice,
+    /// `timestamp` is not RFC 3339.
+    InvalidTimestamp,
+    /// An envelope whose `event_type` is not `vote.cast`.
+    UnknownEventType,
+    /// The database refused the vote even alone in its transaction (a poison row).
+    DbRejected,
+}
+
+impl RejectReason {
+    /// Every reason, for pre-registering metric series.
+    pub const ALL: [RejectReason; 12] = [
+        Self::BodyTooLarge,
+        Self::InvalidUtf8,
+        Self::InvalidJson,
+        Self::WrongType,
+        Self::MissingField,
+        Self::EmptyField,
+        Self::FieldTooLong,
+        Self::NulByte,
+        Self::InvalidChoice,
+        Self::InvalidTimestamp,
+        Self::UnknownEventType,
+        Self::DbRejected,
+    ];
+
+    /// Label / header spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BodyTooLarge => "body_too_large",
+            Self::InvalidUtf8 => "invalid_utf8",
+            Self::InvalidJson => "invalid_json",
+            Self::WrongType => "wrong_type",
+            Self::MissingField => "missing_field",
+            Self::EmptyField => "empty_field",
+            Self::FieldTooLong => "field_too_long",
+            Self::NulByte => "nul_byte",
+            Self::InvalidChoice => "invalid_choice",
+            Self::InvalidTimestamp => "invalid_timestamp",
+            Self::UnknownEventType => "unknown_event_type",
+            Self::DbRejected => "db_rejected",
+        }
+    }
+}
+
+/// A refusal: the fixed reason plus a short human detail (which field) for the DLQ header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The category.
+    pub reason: RejectReason,
+    /// Which field or what, never the field's value.
+    pub detail: &'static str,
+}
+
+/// The wire shape: every field optional so that "missing" is told apart from "wrong type".
+/// Strings are borrowed unless they contain escapes. Only a JSON object is accepted (see the
+/// `Deserialize` impl: a derived one would also take an array of the fields in order).
+#[derive(Deserialize)]
+struct Fields<'a> {
+    #[serde(borrow, default)]
+    vote_hash: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    citizen_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    law_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    choice: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    event_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    data: Option<Box<Wire<'a>>>,
+}
+
+/// [`Fields`], read from a JSON object and nothing else.
+struct Wire<'a>(Fields<'a>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Wire<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly<'a>(std::marker::PhantomData<Wire<'a>>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for ObjectOnly<'a> {
+            type Value = Wire<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                Fields::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Wire)
+            }
+        }
+        deserializer.deserialize_map(ObjectOnly(std::marker::PhantomData))
+    }
+}
+
+/// Decodes and validates one message body.
+pub fn decode(body: &[u8]) -> Result<Vote, Rejection> {
+    let reject = |reason, detail| Rejection { reason, detail };
+    if body.len() > MAX_BODY_BYTES {
+        return Err(reject(RejectReason::BodyTooLarge, "body"));
+    }
+    let text = std::str::from_utf8(body).map_err(|_| reject(RejectReason::InvalidUtf8, "body"))?;
+    let Wire(wire) = serde_json::from_str(text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => reject(RejectReason::WrongType, "field type"),
+        _ => reject(RejectReason::InvalidJson, "body"),
+    })?;
+    let vote = match wire.event_type {
+        None => wire,
+        Some(kind) if kind == VOTE_CAST_EVENT => match wire.data {
+            Some(data) => data.0,
+            None => return Err(reject(RejectReason::MissingField, "data")),
+        },
+        Some(_) => return Err(reject(RejectReason::UnknownEventType, "event_type")),
+    };
+    let vote_hash = field(vote.vote_hash, "vote_hash")?;
+    let citizen_id = field(vote.citizen_id, "citizen_id")?;
+    let law_id = field(vote.law_id, "law_id")?;
+    let choice = match field(vote.choice, "choice")?.as_ref() {
+        "oui" => Choice::Oui,
+        "non" => Choice::Non,
+        _ => return Err(reject(RejectReason::InvalidChoice, "choice")),
+    };
+    let timestamp = field(vote.timestamp, "timestamp")?;
+    let timestamp =
+        OffsetDateTime::parse(&timestamp, &Rfc3339).map_err(|_| reject(RejectReason::InvalidTimestamp, "timestamp"))?;
+    Ok(Vote {
+        vote_hash: vote_hash.into_owned(),
+        citizen_id: citizen_id.into_owned(),
+        law_id: law_id.into_owned(),
+        choice,
+        timestamp,
+    })
+}
+
+fn field<'a>(value: Option<Cow<'a, str>>, name: &'static str) -> Result<Cow<'a, str>, Rejection> {
+    let reject = |reason| Rejection { reason, detail: name };
+    let value = value.ok_or(reject(RejectReason::MissingField))?;
+    if value.is_empty() {
+        return Err(reject(RejectReason::EmptyField));
+    }
+    if value.len() > MAX_FIELD_BYTES {
+        return Err(reject(RejectReason::FieldTooLong));
+    }
+    if value.contains('\0') {
+        return Err(reject(RejectReason::NulByte));
+    }
+    Ok(value)
+}
+
+/// Encodes a vote in the seed JSON format (what producers send; used by tests and tools).
+pub fn encode(vote: &Vote) -> Vec<u8> {
+    let timestamp = vote.timestamp.format(&Rfc3339).unwrap_or_default();
+    serde_json::to_vec(&serde_json::json!({
+        "vote_hash": vote.vote_hash,
+        "citizen_id": vote.citizen_id,
+        "law_id": vote.law_id,
+        "choice": vote.choice.as_str(),
+        "timestamp": timestamp,
+    }))
+    .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"vote_hash":"abc123","citizen_id":"citizen-123","law_id":"law-001","choice":"oui","timestamp":"2025-11-14T12:00:00Z"}"#;
+
+    fn reason(body: &[u8]) -> RejectReason {
+        decode(body).unwrap_err().reason
+    }
+
+    #[test]
+    fn accepts_the_seed_format() {
+        let v = decode(GOOD.as_bytes()).unwrap();
+        assert_eq!(v.vote_hash, "abc123");
+        assert_eq!(v.citizen_id, "citizen-123");
+        assert_eq!(v.law_id, "law-001");
+        assert_eq!(v.choice, Choice::Oui);
+        assert_eq!(v.timestamp.unix_timestamp(), 1_763_121_600);
+    }
+
+    #[test]
+    fn accepts_a_vote_cast_envelope() {
+        let env = format!(
+            r#"{{"event_type":"vote.cast","event_version":1,"event_id":"e1","timestamp":"2025-11-14T12:00:00Z","producer":"p","data":{GOOD}}}"#
+        );
+        assert_eq!(decode(env.as_bytes()).unwrap(), decode(GOOD.as_bytes()).unwrap());
+        let other = env.replace("vote.cast", "meeting.created");
+        assert_eq!(reason(other.as_bytes()), RejectReason::UnknownEventType);
+        let empty = r#"{"event_type":"vote.cast","data":{}}"#;
+        assert_eq!(reason(empty.as_bytes()), RejectReason::MissingField);
+    }
+
+    #[test]
+    fn escaped_strings_are_decoded() {
+        let body = GOOD.replace("citizen-123", r"citizen-\u00e9");
+        assert_eq!(decode(body.as_bytes()).unwrap().citizen_id, "citizen-é");
+    }
+
+    #[test]
+    fn each_rule_has_its_reason() {
+        let cases: Vec<(Vec<u8>, RejectReason)> = vec![
+            (b"{not json".to_vec(), RejectReason::InvalidJson),
+            (b"[1,2]".to_vec(), RejectReason::WrongType),
+            (br#"["h","c","l","oui","2025-11-14T12:00:00Z"]"#.to_vec(), RejectReason::WrongType),
+            (
+                br#"{"event_type":"vote.cast","data":["h","c","l","oui","2025-11-14T12:00:00Z"]}"#.to_vec(),
+                RejectReason::WrongType,
+            ),
+            (b"\"just a string\"".to_vec(), RejectReason::WrongType),
+            (vec![b'{', 0xff, b'}'], RejectReason::InvalidUtf8),
+            (GOOD.replace(r#""oui""#, "1").into_bytes(), RejectReason::WrongType),
+            (GOOD.replace(r#""law_id":"law-001","#, "").into_bytes(), RejectReason::MissingField),
+            (GOOD.replace("citizen-123", "").into_bytes(), RejectReason::EmptyField),
+            (GOOD.replace("abc123", &"x".repeat(129)).into_bytes(), RejectReason::FieldTooLong),
+            (GOOD.replace("abc123", r"ab\u0000c").into_bytes(), RejectReason::NulByte),
+            (GOOD.replace(r#""oui""#, r#""maybe""#).into_bytes(), RejectReason::InvalidChoice),
+            (GOOD.replace(r#""oui""#, r#""OUI""#).into_bytes(), RejectReason::InvalidChoice),
+            (GOOD.replace("2025-11-14T12:00:00Z", "yesterday").into_bytes(), RejectReason::InvalidTimestamp),
+            (GOOD.replace("2025-11-14T12:00:00Z", "2025-13-14T12:00:00Z").into_bytes(), RejectReason::InvalidTimestamp),
+            (format!(r#"{{"pad":"{}"}}"#, "x".repeat(MAX_BODY_BYTES)).into_bytes(), RejectReason::BodyTooLarge),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(reason(&body), expected, "{}", String::from_utf8_lossy(&body));
+        }
+    }
+
+    #[test]
+    fn limits_are_inclusive() {
+        let body = GOOD.replace("abc123", &"x".repeat(MAX_FIELD_BYTES));
+        assert!(decode(body.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn encode_round_trips() {
+        let v = decode(GOOD.as_bytes()).unwrap();
+        assert_eq!(decode(&encode(&v)).unwrap(), v);
+    }
+}

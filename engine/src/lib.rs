@@ -1,0 +1,19 @@
+//! `vote-engine`: counts votes exactly once, fast.
+//!
+//! The modules follow the data: [`source`] (consume) -> [`decode`] -> [`batch`] -> [`store`]
+//! -> [`ack`], driven by [`pipeline`]; refused messages go through [`dead_letter`]. [`app`]
+//! wires it together with [`config`] and [`metrics`].
+
+pub mod ack;
+pub mod app;
+pub mod batch;
+pub mod config;
+pub mod dead_letter;
+pub mod decode;
+pub mod metrics;
+pub mod pipeline;
+pub mod source;
+pub mod store;
+
+pub use app::Application;
+pub use config::{Command, Settings};

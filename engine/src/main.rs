@@ -1,0 +1,50 @@
+//! `vote-engine` binary: parse settings, then run the library's [`Application`].
+
+use std::process::ExitCode;
+
+use vote_engine::app::migrate;
+use vote_engine::config::parse_cli;
+use vote_engine::{Application, Command};
+use vote_runtime::{logging, shutdown};
+
+fn main() -> ExitCode {
+    let (command, settings) = match parse_cli(std::env::args_os()) {
+        Ok(parsed) => parsed,
+        Err(exit) => return exit.report(),
+    };
+    // Validated in parse_cli, so this cannot fail.
+    let filter = logging::parse_filter(&settings.log_level).unwrap_or_default();
+    logging::init(filter, settings.log_format);
+    // One thread: the engine waits on I/O; a multi-threaded runtime spent a third of its CPU on
+    // cross-thread wake-ups (measured 6.2 -> 3.6-4.3 us of CPU per vote, same drain rate).
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        let stop = shutdown::on_signal();
+        match command {
+            Command::Migrate => {
+                let applied = migrate(&settings.database, &stop).await?;
+                tracing::info!(applied, database = %settings.database, "migrations applied");
+                Ok(())
+            }
+            Command::Run => {
+                let app = Application::build(settings, &stop).await?;
+                tracing::info!(port = app.ops_port(), "serving /metrics, /healthz and /readyz");
+                app.run_until_stopped(stop).await
+            }
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "vote-engine failed");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! Pipeline step 4: one batch -> one PostgreSQL transaction. The only module that writes SQL.
+//!
+//! Errors are sorted by what retrying can achieve: a lost connection or an unavailable server
+//! is retried with exponential backoff for as long as it takes (deliveries stay held, nothing
+//! is acked); a transient conflict (deadlock, serialization) is retried MAX_RETRY_ATTEMPTS
+//! times; a data error, or a batch that keeps failing, is split in halves until the votes that
+//! the database refuses are isolated, and only those are given back as poison.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use time::OffsetDateTime;
+use tokio_postgres::error::SqlState;
+
+use crate::decode::Vote;
+use crate::metrics::Metrics;
+
+const COUNT_VOTES: &str = include_str!("../../sql/engine/queries/count_votes.sql");
+const RECORD_DUPLICATES: &str = include_str!("../../sql/engine/queries/record_duplicates.sql");
+const LOAD_TOTALS: &str = include_str!("../../sql/engine/queries/load_totals.sql");
+
+/// Longest wait between two attempts while the database is down.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Per-law figures returned by a batch write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LawCounts {
+    /// The law.
+    pub law_id: String,
+    /// `oui` count.
+    pub oui: i64,
+    /// `non` count.
+    pub non: i64,
+}
+
+/// What a committed batch changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// New totals of every law the batch touched, as the database returned them.
+    pub totals: Vec<LawCounts>,
+    /// Votes counted by the batch, per law.
+    pub added: Vec<LawCounts>,
+    /// Duplicates recorded, per reason (`vote_hash`, `citizen_law`).
+    pub duplicates: Vec<(String, i64)>,
+}
+
+impl BatchOutcome {
+    fn merge(&mut self, other: BatchOutcome) {
+        self.totals.extend(other.totals);
+        self.added.extend(other.added);
+        self.duplicates.extend(other.duplicates);
+    }
+
+    /// Number of votes counted.
+    pub fn counted(&self) -> i64 {
+        self.added.iter().map(|c| c.oui + c.non).sum()
+    }
+}
+
+/// The result of writing a batch: what committed, and the indices of poison votes.
+#[derive(Debug, Default)]
+pub struct WriteResult {
+    /// Everything that committed (possibly over several transactions after a split).
+    pub outcome: BatchOutcome,
+    /// Indices (into the written slice) of votes the database refused even alone.
+    pub poisoned: Vec<usize>,
+}
+
+/// Database errors, sorted by what to do about them.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No connection could be had from the pool.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The server returned an error or the connection broke mid-request.
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+}
+
+/// How to react to an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Connection lost or server unavailable: wait and retry, without limit.
+    Connection,
+    /// Conflict with a concurrent transaction: retry a few times.
+    Transient,
+    /// The data is refused (constraint, bad value): split to isolate it.
+    Data,
+    /// Anything else: retry a few times, then treat like data.
+    Other,
+}
+
+impl StoreError {
+    /// Classifies by SQLSTATE class.
+    pub fn kind(&self) -> ErrorKind {
+        let StoreError::Postgres(e) = self else { return ErrorKind::Connection };
+        let Some(code) = e.code() else { return ErrorKind::Connection };
+        if code == &SqlState::T_R_DEADLOCK_DETECTED || code == &SqlState::T_R_SERIALIZATION_FAILURE {
+            return ErrorKind::Transient;
+        }
+        match &code.code()[..2] {
+            "08" | "57" | "53" => ErrorKind::Connection,
+            "22" | "23" => ErrorKind::Data,
+            _ => ErrorKind::Other,
+        }
+    }
+
+    /// Whether retrying may succeed.
+    pub fn is_retriable(&self) -> bool {
+        self.kind() != ErrorKind::Data
+    }
+
+    /// A short label for `aggregation_errors_total{error_type}`.
+    pub fn label(&self) -> &'static str {
+        match self.kind() {
+            ErrorKind::Connection => "db_connection",
+            ErrorKind::Transient => "db_conflict",
+            ErrorKind::Data => "db_data",
+            ErrorKind::Other => "db_other",
+        }
+    }
+}
+
+/// Retry settings (RETRY_DELAY_SECONDS, MAX_RETRY_ATTEMPTS).
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// First delay; doubles per attempt up to 30 s.
+    pub initial_delay: Duration,
+    /// Attempts for non-connection errors before splitting.
+    pub max_attempts: u32,
+}
+
+/// Writes batches through a connection pool.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    retry: RetryPolicy,
+    metrics: Arc<Metrics>,
+}
+
+impl Store {
+    /// A store over `pool`.
+    pub fn new(pool: Pool, retry: RetryPolicy, metrics: Arc<Metrics>) -> Self {
+        Self { pool, retry, metrics }
+    }
+
+    /// `SELECT 1` through the pool: the readiness check.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        client.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
+    /// Current totals of the `limit` laws with most votes.
+    pub async fn load_totals(&self, limit: i64) -> Result<Vec<LawCounts>, StoreError> {
+        let client = self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let rows = client.query(LOAD_TOTALS, &[&limit]).await?;
+        Ok(rows.iter().map(|r| LawCounts { law_id: r.get(0), oui: r.get(1), non: r.get(2) }).collect())
+    }
+
+    /// Writes `votes`, retrying and splitting as described in the module header. Returns only
+    /// once every vote is either committed or isolated as poison.
+    pub async fn write(&self, votes: &[Vote]) -> WriteResult {
+        let mut result = WriteResult::default();
+        // Explicit stack instead of recursion: (offset, len) ranges still to write.
+        let mut todo = vec![(0usize, votes.len())];
+        while let Some((start, len)) = todo.pop() {
+            let part = &votes[start..start + len];
+            match self.write_with_retry(part).await {
+                Ok(outcome) => result.outcome.merge(outcome),
+                Err(e) if len == 1 => {
+                    tracing::warn!(error = %e, vote_hash = %part[0].vote_hash, "vote refused by the database; dead-lettering it");
+                    result.poisoned.push(start);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, votes = len, "batch refused by the database; splitting to isolate the bad vote");
+                    let half = len / 2;
+                    todo.push((start + half, len - half));
+                    todo.push((start, half));
+                }
+            }
+        }
+        result
+    }
+
+    /// One transaction for `votes`, retried per [`RetryPolicy`]. Errors returned are the ones
+    /// to split on.
+    async fn write_with_retry(&self, votes: &[Vote]) -> Result<BatchOutcome, StoreError> {
+        let mut delay = self.retry.initial_delay;
+        let mut attempts = 0;
+        loop {
+            let error = match self.write_once(votes).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(e) => e,
+            };
+            self.metrics.aggregation_errors.with_label_values(&[error.label()]).inc();
+            let kind = error.kind();
+            attempts += 1;
+            if kind == ErrorKind::Data || (kind != ErrorKind::Connection && attempts >= self.retry.max_attempts) {
+                return Err(error);
+            }
+            self.metrics.db_retries.inc();
+            tracing::warn!(error = %error, ?delay, attempt = attempts, "batch write failed; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    async fn write_once(&self, votes: &[Vote]) -> Result<BatchOutcome, StoreError> {
+        let mut params = BatchColumns::new(votes);
+        let mut client = self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let count_votes = client.prepare_cached(COUNT_VOTES).await?;
+        let record_duplicates = client.prepare_cached(RECORD_DUPLICATES).await?;
+        let tx = client.transaction().await?;
+        let rows = tx
+            .query(&count_votes, &[&params.hashes, &params.citizens, &params.laws, &params.choices, &params.timestamps])
+            .await?;
+        let mut outcome = BatchOutcome::default();
+        for row in rows {
+            let kind: &str = row.get(0);
+            let key: String = row.get(1);
+            let (oui, non): (i64, i64) = (row.get(2), row.get(3));
+            match kind {
+                "total" => outcome.totals.push(LawCounts { law_id: key, oui, non }),
+                "added" => outcome.added.push(LawCounts { law_id: key, oui, non }),
+                _ => params.skipped(&key),
+            }
+        }
+        if !params.dup_hashes.is_empty() {
+            let rows = tx
+                .query(
+                    &record_duplicates,
+                    &[&params.dup_hashes, &params.dup_citizens, &params.dup_laws, &params.dup_reasons],
+                )
+                .await?;
+            outcome.duplicates = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        }
+        tx.commit().await?;
+        Ok(outcome)
+    }
+}
+
+/// Column arrays for [`COUNT_VOTES`] and [`RECORD_DUPLICATES`]. The batch's internal duplicates
+/// are split off at once (the first occurrence of a vote_hash, and of a citizen+law pair, is the
+/// one that can count); votes the database did not count are added by [`BatchColumns::skipped`].
+pub struct BatchColumns<'a> {
+    hashes: Vec<&'a str>,
+    citizens: Vec<&'a str>,
+    laws: Vec<&'a str>,
+    choices: Vec<&'static str>,
+    timestamps: Vec<OffsetDateTime>,
+    dup_hashes: Vec<&'a str>,
+    dup_citizens: Vec<&'a str>,
+    dup_laws: Vec<&'a str>,
+    dup_reasons: Vec<Option<&'static str>>,
+}
+
+impl<'a> BatchColumns<'a> {
+    /// Splits `votes` into the column arrays of the batch statement and its internal duplicates.
+    pub fn new(votes: &'a [Vote]) -> Self {
+        let mut seen_hash = HashSet::with_capacity(votes.len());
+        let mut seen_pair = HashSet::with_capacity(votes.len());
+        let mut unique: Vec<&Vote> = Vec::with_capacity(votes.len());
+        let mut p = Self {
+            hashes: Vec::new(),
+            citizens: Vec::new(),
+            laws: Vec::new(),
+            choices: Vec::new(),
+            timestamps: Vec::new(),
+            dup_hashes: Vec::new(),
+            dup_citizens: Vec::new(),
+            dup_laws: Vec::new(),
+            dup_reasons: Vec::new(),
+        };
+        for v in votes {
+            let reason = if !seen_hash.insert(v.vote_hash.as_str()) {
+                Some("vote_hash")
+            } else if !seen_pair.insert((v.citizen_id.as_str(), v.law_id.as_str())) {
+                Some("citizen_law")
+            } else {
+                None
+            };
+            match reason {
+                None => unique.push(v),
+                Some(reason) => {
+                    p.dup_hashes.push(&v.vote_hash);
+                    p.dup_citizens.push(&v.citizen_id);
+                    p.dup_laws.push(&v.law_id);
+                    p.dup_reasons.push(Some(reason));
+                }
+            }
+        }
+        // A stable order for the unique-index inserts makes lock waits between concurrent
+        // engines consistent.
+        unique.sort_unstable_by(|a, b| a.vote_hash.cmp(&b.vote_hash));
+        p.hashes = unique.iter().map(|v| v.vote_hash.as_str()).collect();
+        p.citizens = unique.iter().map(|v| v.citizen_id.as_str()).collect();
+        p.laws = unique.iter().map(|v| v.law_id.as_str()).collect();
+        p.choices = unique.iter().map(|v| v.choice.as_str()).collect();
+        p.timestamps = unique.iter().map(|v| v.timestamp).collect();
+        p
+    }
+
+    /// Records that the vote with `hash` was not counted; the database tells why.
+    fn skipped(&mut self, hash: &str) {
+        if let Ok(i) = self.hashes.binary_search(&hash) {
+            self.dup_hashes.push(self.hashes[i]);
+            self.dup_citizens.push(self.citizens[i]);
+            self.dup_laws.push(self.laws[i]);
+            self.dup_reasons.push(None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Choice;
+
+    fn vote(hash: &str, citizen: &str, law: &str) -> Vote {
+        Vote {
+            vote_hash: hash.into(),
+            citizen_id: citizen.into(),
+            law_id: law.into(),
+            choice: Choice::Oui,
+            timestamp: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn internal_duplicates_are_split_off_first_wins() {
+        let votes = [vote("h2", "c1", "l1"), vote("h1", "c2", "l1"), vote("h2", "c3", "l2"), vote("h3", "c1", "l1")];
+        let p = BatchColumns::new(&votes);
+        assert_eq!(p.hashes, ["h1", "h2"]);
+        assert_eq!(p.citizens, ["c2", "c1"]);
+        assert_eq!(p.dup_hashes, ["h2", "h3"]);
+        assert_eq!(p.dup_reasons, [Some("vote_hash"), Some("citizen_law")]);
+    }
+}

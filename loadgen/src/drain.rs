@@ -1,0 +1,166 @@
+//! The broker ceiling: consume a queue and ack it as fast as possible, doing nothing else, to
+//! know how fast any consumer (the engine included) could possibly go on this broker.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use vote_mq::{AmqpUrl, Subscription, SubscriptionConfig};
+
+use crate::Error;
+
+/// How to drain.
+#[derive(Debug, Clone)]
+pub struct DrainConfig {
+    /// The queue (declared as the engine declares it).
+    pub queue: String,
+    /// Unacked deliveries in flight per consumer.
+    pub prefetch: u16,
+    /// Consumers, each on its own connection.
+    pub consumers: usize,
+    /// Ack (with multiple=true) every this many messages.
+    pub ack_every: u64,
+    /// Stop once a consumer has received nothing for this long.
+    pub idle: Duration,
+    /// Stop after this many messages in total; later deliveries are left unacked (requeued).
+    pub limit: Option<u64>,
+    /// Keep the bodies in the report (for tests that inspect what the queue held).
+    pub keep_bodies: bool,
+}
+
+impl DrainConfig {
+    /// Drains `queue` with 2 consumers of prefetch 1000, acking every 250, stopping after 2 s
+    /// idle.
+    pub fn new(queue: &str) -> Self {
+        Self {
+            queue: queue.to_owned(),
+            prefetch: 1000,
+            consumers: 2,
+            ack_every: 250,
+            idle: Duration::from_secs(2),
+            limit: None,
+            keep_bodies: false,
+        }
+    }
+}
+
+/// What a drain did.
+#[derive(Debug, Clone, Default)]
+pub struct DrainReport {
+    /// Messages received and acked.
+    pub messages: u64,
+    /// From the first delivery to the last ack (idle waiting excluded).
+    pub elapsed: Duration,
+    /// The bodies, in arrival order per consumer, when asked for.
+    pub bodies: Vec<Vec<u8>>,
+}
+
+impl DrainReport {
+    /// Messages acked per second.
+    pub fn rate(&self) -> f64 {
+        self.messages as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Consumes and acks `config.queue` until it stays empty for `config.idle` (or the limit).
+pub async fn drain(url: &AmqpUrl, config: &DrainConfig) -> Result<DrainReport, Error> {
+    if config.consumers == 0 || config.prefetch == 0 || config.ack_every == 0 {
+        return Err(Error::Config("--consumers, --prefetch and --ack-every must be at least 1".to_owned()));
+    }
+    let claimed = Arc::new(AtomicU64::new(0));
+    let mut tasks = JoinSet::new();
+    for i in 0..config.consumers {
+        let subscription = Subscription::open(
+            url,
+            &SubscriptionConfig {
+                topology: crate::queue_topology(&config.queue),
+                bindings: None,
+                prefetch: config.prefetch,
+                name: format!("loadgen-drain-{i}"),
+            },
+        )
+        .await?;
+        tasks.spawn(consume(subscription, config.clone(), claimed.clone()));
+    }
+    let mut report = DrainReport::default();
+    let (mut first, mut last): (Option<Instant>, Option<Instant>) = (None, None);
+    let mut failure = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(part)) => {
+                report.messages += part.messages;
+                report.bodies.extend(part.bodies);
+                if let Some((start, end)) = part.span {
+                    first = Some(first.map_or(start, |f| f.min(start)));
+                    last = Some(last.map_or(end, |l| l.max(end)));
+                }
+            }
+            Ok(Err(e)) => {
+                failure.get_or_insert(e);
+            }
+            Err(e) => {
+                failure.get_or_insert(Error::Task(e.to_string()));
+            }
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if let (Some(first), Some(last)) = (first, last) {
+        report.elapsed = last - first;
+    }
+    Ok(report)
+}
+
+struct Consumed {
+    messages: u64,
+    span: Option<(Instant, Instant)>,
+    bodies: Vec<Vec<u8>>,
+}
+
+async fn consume(
+    mut subscription: Subscription,
+    config: DrainConfig,
+    claimed: Arc<AtomicU64>,
+) -> Result<Consumed, Error> {
+    let acker = subscription.acker();
+    let mut consumed = Consumed { messages: 0, span: None, bodies: Vec::new() };
+    let mut first = None;
+    let mut unacked = 0u64;
+    let mut last_tag = 0u64;
+    let mut last_seen = Instant::now();
+    'receiving: loop {
+        let mut next = match tokio::time::timeout(config.idle, subscription.recv()).await {
+            Ok(Some(delivery)) => Some(delivery),
+            Ok(None) => return Err(vote_mq::Error::ConnectionLost.into()),
+            Err(_idle) => break,
+        };
+        first.get_or_insert_with(Instant::now);
+        while let Some(delivery) = next {
+            if config.limit.is_some_and(|limit| claimed.fetch_add(1, Ordering::Relaxed) >= limit) {
+                last_seen = Instant::now();
+                break 'receiving;
+            }
+            consumed.messages += 1;
+            unacked += 1;
+            last_tag = delivery.tag;
+            if config.keep_bodies {
+                consumed.bodies.push(delivery.body);
+            }
+            if unacked >= config.ack_every {
+                acker.ack(last_tag, true).await?;
+                unacked = 0;
+            }
+            next = subscription.try_recv();
+        }
+        last_seen = Instant::now();
+    }
+    if unacked > 0 {
+        acker.ack(last_tag, true).await?;
+    }
+    consumed.span = first.map(|f| (f, last_seen.max(f)));
+    subscription.close().await;
+    Ok(consumed)
+}

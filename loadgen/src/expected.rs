@@ -1,0 +1,239 @@
+//! The exact totals a run must produce, and the tally they are built from.
+//!
+//! The publisher records each message in a [`Tally`] once the broker confirmed it (republished
+//! copies are not recorded again); [`crate::Generator::expected`] turns the tally into an
+//! [`Expected`]. Only confirmed messages count, so stopping a run early (`--duration`) leaves the
+//! totals exact: a vote that was generated but never sent is simply not expected.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::generate::{Choice, Garbage, GeneratorConfig, Message, MessageKind, law_id};
+
+/// Version of the expected-totals file layout.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Counts of one law.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LawTotals {
+    /// `oui` votes.
+    pub oui: u64,
+    /// `non` votes.
+    pub non: u64,
+}
+
+impl LawTotals {
+    /// `oui + non`.
+    pub fn total(&self) -> u64 {
+        self.oui + self.non
+    }
+}
+
+/// The expected-totals file: what the engine must have counted for this run's laws.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Expected {
+    /// Layout version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// Every law id of the run starts with this; verification only looks at these laws.
+    pub law_prefix: String,
+    /// Laws of the run: ids `<law_prefix>00001` up to this number.
+    pub law_count: u32,
+    /// Seed the messages were generated from.
+    pub seed: u64,
+    /// Queue the messages were published to.
+    pub queue: String,
+    /// Unique votes: the sum the engine must reach (`oui + non`).
+    pub total: u64,
+    /// Expected `oui` votes over all laws.
+    pub oui: u64,
+    /// Expected `non` votes over all laws.
+    pub non: u64,
+    /// Distinct messages confirmed by the broker (republished copies not included).
+    pub messages_sent: u64,
+    /// Duplicates confirmed: `resends_sent + revotes_sent`.
+    pub duplicates_sent: u64,
+    /// Duplicates with the `vote_hash` of an earlier vote.
+    pub resends_sent: u64,
+    /// Duplicates by the same citizen on the same law with a new `vote_hash`, same choice.
+    pub revotes_sent: u64,
+    /// Garbage messages confirmed; the engine must dead-letter every one.
+    pub invalid_sent: u64,
+    /// Garbage messages by kind.
+    pub invalid_by_kind: BTreeMap<String, u64>,
+    /// Valid votes sent inside a `vote.cast` envelope.
+    pub envelopes_sent: u64,
+    /// Messages published again because their confirm did not arrive; they may or may not
+    /// have reached the queue, and the engine deduplicates those that did.
+    pub republished: u64,
+    /// Per law id, the laws with at least one vote; any other law of the run must stay at 0.
+    pub laws: BTreeMap<String, LawTotals>,
+}
+
+impl Expected {
+    /// Totals with no votes for the run described by `config`.
+    pub fn empty(config: &GeneratorConfig, queue: &str) -> Self {
+        Self::blank(&config.law_prefix, config.laws, config.seed, queue)
+    }
+
+    /// Totals made of `laws` alone (the message counters stay 0): for tests and for checking
+    /// totals that come from elsewhere.
+    pub fn from_laws(law_prefix: &str, law_count: u32, laws: BTreeMap<String, LawTotals>) -> Self {
+        let mut expected = Self::blank(law_prefix, law_count, 0, crate::DEFAULT_QUEUE);
+        for (law, totals) in laws {
+            expected.oui += totals.oui;
+            expected.non += totals.non;
+            expected.total += totals.total();
+            expected.laws.insert(law, totals);
+        }
+        expected
+    }
+
+    fn blank(law_prefix: &str, law_count: u32, seed: u64, queue: &str) -> Self {
+        Self {
+            format_version: FORMAT_VERSION,
+            law_prefix: law_prefix.to_owned(),
+            law_count,
+            seed,
+            queue: queue.to_owned(),
+            total: 0,
+            oui: 0,
+            non: 0,
+            messages_sent: 0,
+            duplicates_sent: 0,
+            resends_sent: 0,
+            revotes_sent: 0,
+            invalid_sent: 0,
+            invalid_by_kind: BTreeMap::new(),
+            envelopes_sent: 0,
+            republished: 0,
+            laws: BTreeMap::new(),
+        }
+    }
+
+    /// Counts one unique vote.
+    pub fn add_vote(&mut self, law_id: &str, choice: Choice) {
+        let law = self.laws.entry(law_id.to_owned()).or_default();
+        match choice {
+            Choice::Oui => {
+                law.oui += 1;
+                self.oui += 1;
+            }
+            Choice::Non => {
+                law.non += 1;
+                self.non += 1;
+            }
+        }
+        self.total += 1;
+    }
+
+    /// Copies the message counters of `tally`.
+    pub fn add_tally(&mut self, tally: &Tally) {
+        self.messages_sent += tally.messages;
+        self.resends_sent += tally.resends;
+        self.revotes_sent += tally.revotes;
+        self.duplicates_sent += tally.resends + tally.revotes;
+        self.envelopes_sent += tally.envelopes;
+        self.republished += tally.republished;
+        for (kind, n) in Garbage::ALL.iter().zip(tally.invalid) {
+            if n > 0 {
+                self.invalid_sent += n;
+                *self.invalid_by_kind.entry(kind.as_str().to_owned()).or_default() += n;
+            }
+        }
+    }
+
+    /// Every law id of the run, including those expected to stay at zero.
+    pub fn law_ids(&self) -> Vec<String> {
+        (0..self.law_count).map(|i| law_id(&self.law_prefix, i)).collect()
+    }
+
+    /// Writes the file as pretty JSON.
+    pub fn write(&self, path: &Path) -> Result<(), Error> {
+        let fail = |reason: String| Error::ExpectedFile { path: path.display().to_string(), reason };
+        let json = serde_json::to_vec_pretty(self).map_err(|e| fail(e.to_string()))?;
+        std::fs::write(path, json).map_err(|e| fail(e.to_string()))
+    }
+
+    /// Reads a file written by [`Expected::write`].
+    pub fn read(path: &Path) -> Result<Self, Error> {
+        let fail = |reason: String| Error::ExpectedFile { path: path.display().to_string(), reason };
+        let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+        let expected: Self = serde_json::from_slice(&bytes).map_err(|e| fail(e.to_string()))?;
+        if expected.format_version != FORMAT_VERSION {
+            return Err(fail(format!("format_version {} is not {FORMAT_VERSION}", expected.format_version)));
+        }
+        Ok(expected)
+    }
+}
+
+/// What the broker confirmed, message by message. Merge the tallies of several connections
+/// with [`Tally::merge`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Bit `i` set: unique vote `i` was confirmed at least once (in any of its copies).
+    votes: Vec<u64>,
+    /// Distinct messages confirmed.
+    pub messages: u64,
+    /// Originals confirmed.
+    pub originals: u64,
+    /// Resends confirmed.
+    pub resends: u64,
+    /// Revotes confirmed.
+    pub revotes: u64,
+    /// Garbage confirmed, by [`Garbage::index`].
+    pub invalid: [u64; Garbage::ALL.len()],
+    /// Valid votes confirmed inside an envelope.
+    pub envelopes: u64,
+    /// Sends beyond the first of a message.
+    pub republished: u64,
+}
+
+impl Tally {
+    /// Records the first confirm of `message`.
+    pub fn record(&mut self, message: &Message) {
+        self.messages += 1;
+        match message.kind {
+            MessageKind::Original { .. } => self.originals += 1,
+            MessageKind::Resend { .. } => self.resends += 1,
+            MessageKind::Revote { .. } => self.revotes += 1,
+            MessageKind::Invalid(kind) => self.invalid[kind.index()] += 1,
+        }
+        if let Some(vote) = message.kind.vote() {
+            if message.envelope {
+                self.envelopes += 1;
+            }
+            let (word, bit) = (vote as usize / 64, vote % 64);
+            if self.votes.len() <= word {
+                self.votes.resize(word + 1, 0);
+            }
+            self.votes[word] |= 1 << bit;
+        }
+    }
+
+    /// Whether unique vote `vote` was confirmed.
+    pub fn has_vote(&self, vote: u32) -> bool {
+        self.votes.get(vote as usize / 64).is_some_and(|w| w & (1 << (vote % 64)) != 0)
+    }
+
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: &Tally) {
+        if self.votes.len() < other.votes.len() {
+            self.votes.resize(other.votes.len(), 0);
+        }
+        for (mine, theirs) in self.votes.iter_mut().zip(&other.votes) {
+            *mine |= theirs;
+        }
+        self.messages += other.messages;
+        self.originals += other.originals;
+        self.resends += other.resends;
+        self.revotes += other.revotes;
+        for (mine, theirs) in self.invalid.iter_mut().zip(other.invalid) {
+            *mine += theirs;
+        }
+        self.envelopes += other.envelopes;
+        self.republished += other.republished;
+    }
+}

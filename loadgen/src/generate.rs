@@ -1,0 +1,1005 @@
+//! Step 1 of a run: a seeded stream of messages for the engine's queue, cheap to produce, whose
+//! effect on the counts is known exactly.
+//!
+//! Every unique vote is one (citizen, law) pair with one choice and one `vote_hash`. The other
+//! messages are built so that the counting rule cannot make the expected totals ambiguous:
+//! - a *resend* repeats an earlier vote with the same `vote_hash`;
+//! - a *revote* is the same citizen on the same law with a fresh `vote_hash` and the SAME choice,
+//!   so whichever copy the engine commits first, the law's oui/non totals are the same;
+//! - *garbage* breaks one validation rule and names a citizen no valid vote uses, so a validator
+//!   that wrongly accepted it would show up as a double count.
+//!
+//! Bodies are rendered once, with fixed-width timestamp slots that the publisher overwrites with
+//! the publish time as it sends (see [`Message::render_into`]).
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Zipf};
+use time::OffsetDateTime;
+
+use crate::Error;
+use crate::expected::{Expected, Tally};
+
+/// Digits of the law number in a law id (`<prefix>00001`).
+pub const LAW_DIGITS: usize = 5;
+/// Longest accepted `--law-prefix`: keeps every law id well under the 128-byte field limit.
+pub const MAX_LAW_PREFIX_BYTES: usize = 96;
+// The engine's decoder is the definition of a valid vote: its limits and choices are used
+// as they are.
+pub use vote_engine::decode::{Choice, MAX_BODY_BYTES, MAX_FIELD_BYTES};
+/// Producer name written into `vote.cast` envelopes.
+pub const PRODUCER: &str = "loadgen";
+/// Duplicates pick their original among this many latest votes half of the time, so that many
+/// land in the same engine batch as their original; the other half pick from the whole run.
+const RECENT_VOTES: usize = 1024;
+/// One original vote in this many uses a citizen id of exactly [`MAX_FIELD_BYTES`] bytes with
+/// multi-byte characters: valid at the limit, and must be counted.
+const LONG_CITIZEN_ONE_IN: u32 = 200;
+
+/// Returns the id of law `index` (0-based) of a run: `<prefix><index + 1, 5 digits>`.
+pub fn law_id(prefix: &str, index: u32) -> String {
+    format!("{prefix}{:0width$}", u64::from(index) + 1, width = LAW_DIGITS)
+}
+
+/// A fresh, short law prefix (`law-3fa9c2-`), so that runs sharing a database never share laws.
+pub fn random_law_prefix() -> String {
+    format!("law-{:06x}-", rand::random::<u32>() & 0x00ff_ffff)
+}
+
+/// What the generator produces and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneratorConfig {
+    /// Prefix of this run's law ids; `[A-Za-z0-9._:-]`, at most [`MAX_LAW_PREFIX_BYTES`].
+    pub law_prefix: String,
+    /// Number of laws voted on.
+    pub laws: u32,
+    /// Number of distinct citizens; each votes at most once per law.
+    pub citizens: u32,
+    /// Zipf exponent of the law popularity: 0 is uniform, 1 is the classic skew.
+    pub zipf: f64,
+    /// Fraction of messages that are duplicates (resends and revotes, half each).
+    pub duplicate_ratio: f64,
+    /// Fraction of messages that are garbage the engine must reject.
+    pub invalid_ratio: f64,
+    /// Fraction of votes sent wrapped in a `vote.cast` event envelope.
+    pub envelope_ratio: f64,
+    /// Seed of the stream: same seed and settings, same messages (timestamps aside).
+    pub seed: u64,
+}
+
+impl Default for GeneratorConfig {
+    fn default() -> Self {
+        Self {
+            law_prefix: random_law_prefix(),
+            laws: 100,
+            citizens: 1_000_000,
+            zipf: 1.0,
+            duplicate_ratio: 0.05,
+            invalid_ratio: 0.01,
+            envelope_ratio: 0.1,
+            seed: rand::random(),
+        }
+    }
+}
+
+impl GeneratorConfig {
+    /// Checks ranges and that every law id is a valid field.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |why: String| Err(Error::Config(why));
+        if self.law_prefix.is_empty() || self.law_prefix.len() > MAX_LAW_PREFIX_BYTES {
+            return bad(format!("--law-prefix must be 1 to {MAX_LAW_PREFIX_BYTES} bytes"));
+        }
+        if !self.law_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)) {
+            return bad("--law-prefix may only contain letters, digits and . _ : -".to_owned());
+        }
+        if self.laws == 0 || u64::from(self.laws) >= 10u64.pow(LAW_DIGITS as u32) {
+            return bad(format!("--laws must be between 1 and {}", 10u64.pow(LAW_DIGITS as u32) - 1));
+        }
+        if self.citizens == 0 {
+            return bad("--citizens must be at least 1".to_owned());
+        }
+        if !(self.zipf.is_finite() && self.zipf >= 0.0) {
+            return bad("--zipf must be a finite number >= 0".to_owned());
+        }
+        for (name, ratio) in [
+            ("--duplicate-ratio", self.duplicate_ratio),
+            ("--invalid-ratio", self.invalid_ratio),
+            ("--envelope-ratio", self.envelope_ratio),
+        ] {
+            if !(0.0..=1.0).contains(&ratio) {
+                return bad(format!("{name} must be between 0 and 1"));
+            }
+        }
+        if self.duplicate_ratio + self.invalid_ratio > 1.0 {
+            return bad("--duplicate-ratio + --invalid-ratio must not exceed 1".to_owned());
+        }
+        Ok(())
+    }
+
+    /// Every law id of the run, in order.
+    pub fn law_ids(&self) -> Vec<String> {
+        (0..self.laws).map(|i| law_id(&self.law_prefix, i)).collect()
+    }
+}
+
+/// Which rule of the validator a garbage message breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Garbage {
+    /// Plain text.
+    NotJson,
+    /// A vote cut short.
+    Truncated,
+    /// JSON that is not an object (`null`, a number, an array).
+    NotObject,
+    /// Zero bytes.
+    EmptyBody,
+    /// One of the five fields absent.
+    MissingField,
+    /// One of the five fields `null`.
+    NullField,
+    /// One of the five fields the empty string.
+    EmptyField,
+    /// One of the five fields a number, boolean or object.
+    WrongType,
+    /// `choice` other than `oui` / `non`.
+    BadChoice,
+    /// `timestamp` not RFC 3339.
+    BadTimestamp,
+    /// A field over [`MAX_FIELD_BYTES`] bytes (sometimes by exactly one).
+    FieldTooLong,
+    /// A field containing an escaped NUL (`\u0000`).
+    NulEscape,
+    /// A raw NUL byte inside a string.
+    RawNul,
+    /// Bytes that are not UTF-8.
+    InvalidUtf8,
+    /// An envelope whose `event_type` is not `vote.cast`.
+    WrongEventType,
+    /// A `vote.cast` envelope without `data`.
+    EnvelopeWithoutData,
+    /// A `vote.cast` envelope whose `data` lacks a field.
+    EnvelopeWithBadData,
+    /// A valid vote padded past [`MAX_BODY_BYTES`].
+    TooLarge,
+}
+
+impl Garbage {
+    /// Every kind, in a fixed order (index = position in tallies).
+    pub const ALL: [Garbage; 18] = [
+        Self::NotJson,
+        Self::Truncated,
+        Self::NotObject,
+        Self::EmptyBody,
+        Self::MissingField,
+        Self::NullField,
+        Self::EmptyField,
+        Self::WrongType,
+        Self::BadChoice,
+        Self::BadTimestamp,
+        Self::FieldTooLong,
+        Self::NulEscape,
+        Self::RawNul,
+        Self::InvalidUtf8,
+        Self::WrongEventType,
+        Self::EnvelopeWithoutData,
+        Self::EnvelopeWithBadData,
+        Self::TooLarge,
+    ];
+
+    /// Snake-case name, used in the expected-totals file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotJson => "not_json",
+            Self::Truncated => "truncated",
+            Self::NotObject => "not_object",
+            Self::EmptyBody => "empty_body",
+            Self::MissingField => "missing_field",
+            Self::NullField => "null_field",
+            Self::EmptyField => "empty_field",
+            Self::WrongType => "wrong_type",
+            Self::BadChoice => "bad_choice",
+            Self::BadTimestamp => "bad_timestamp",
+            Self::FieldTooLong => "field_too_long",
+            Self::NulEscape => "nul_escape",
+            Self::RawNul => "raw_nul",
+            Self::InvalidUtf8 => "invalid_utf8",
+            Self::WrongEventType => "wrong_event_type",
+            Self::EnvelopeWithoutData => "envelope_without_data",
+            Self::EnvelopeWithBadData => "envelope_with_bad_data",
+            Self::TooLarge => "too_large",
+        }
+    }
+
+    /// Position in [`Garbage::ALL`].
+    pub fn index(self) -> usize {
+        Self::ALL.iter().position(|g| *g == self).unwrap_or(0)
+    }
+}
+
+/// What a message is, for the tally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// The first message of unique vote `vote`.
+    Original {
+        /// Index of the unique vote.
+        vote: u32,
+    },
+    /// The same vote again, same `vote_hash`.
+    Resend {
+        /// Index of the unique vote repeated.
+        vote: u32,
+    },
+    /// The same citizen, law and choice under a new `vote_hash`.
+    Revote {
+        /// Index of the unique vote repeated.
+        vote: u32,
+    },
+    /// A message the engine must reject.
+    Invalid(Garbage),
+}
+
+impl MessageKind {
+    /// The unique vote this message carries, if it is valid.
+    pub fn vote(self) -> Option<u32> {
+        match self {
+            MessageKind::Original { vote } | MessageKind::Resend { vote } | MessageKind::Revote { vote } => Some(vote),
+            MessageKind::Invalid(_) => None,
+        }
+    }
+}
+
+/// Length of a rendered timestamp: `2025-11-14T12:00:00.123456Z`.
+pub const STAMP_LEN: usize = 27;
+
+/// An RFC 3339 UTC timestamp with microseconds, rendered once and copied into bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp([u8; STAMP_LEN]);
+
+impl Stamp {
+    /// The current time.
+    pub fn now() -> Self {
+        Self::at(OffsetDateTime::now_utc())
+    }
+
+    /// `at`, converted to UTC (years outside 0..=9999 are clamped).
+    pub fn at(at: OffsetDateTime) -> Self {
+        let t = at.to_offset(time::UtcOffset::UTC);
+        let mut out = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |start: usize, width: usize, value: u32| {
+            let mut v = value;
+            for i in (start..start + width).rev() {
+                out[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, t.year().clamp(0, 9999) as u32);
+        put(5, 2, u32::from(u8::from(t.month())));
+        put(8, 2, u32::from(t.day()));
+        put(11, 2, u32::from(t.hour()));
+        put(14, 2, u32::from(t.minute()));
+        put(17, 2, u32::from(t.second()));
+        put(20, 6, t.microsecond());
+        Self(out)
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// One message, ready to publish.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// The body, with generation-time timestamps in its slots.
+    pub body: Vec<u8>,
+    /// What it is.
+    pub kind: MessageKind,
+    /// Whether it is wrapped in an event envelope.
+    pub envelope: bool,
+    /// Byte offsets of timestamp slots in `body` (0 = unused: a body never starts with one).
+    stamps: [u32; 2],
+}
+
+impl Message {
+    /// Writes the body into `out` (replacing its content) with every timestamp slot set to
+    /// `stamp`: the vote's timestamp is its publish time, which end-to-end latency relies on.
+    pub fn render_into(&self, stamp: &Stamp, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&self.body);
+        for &at in self.stamps.iter().filter(|&&at| at != 0) {
+            let at = at as usize;
+            out[at..at + STAMP_LEN].copy_from_slice(&stamp.0);
+        }
+    }
+
+    /// The body with every timestamp slot set to `stamp`.
+    pub fn render(&self, stamp: &Stamp) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.body.len());
+        self.render_into(stamp, &mut out);
+        out
+    }
+}
+
+/// A unique vote of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VoteRecord {
+    /// Law index (0-based).
+    pub law: u32,
+    /// Citizen number.
+    pub citizen: u32,
+    /// The choice every copy of this vote carries.
+    pub choice: Choice,
+    /// Whether the citizen id is the 128-byte form.
+    pub long_citizen: bool,
+}
+
+struct Law {
+    id: String,
+    /// Voters so far; the next one is citizen `(stride * next + offset) % citizens`, a
+    /// permutation of the citizens, so no citizen votes twice on a law without bookkeeping.
+    next: u64,
+    stride: u64,
+    offset: u64,
+    oui_probability: f64,
+}
+
+/// The seeded message stream. Not thread-safe; share it behind a lock.
+pub struct Generator {
+    config: GeneratorConfig,
+    rng: StdRng,
+    zipf: Option<Zipf<f64>>,
+    salt: u64,
+    laws: Vec<Law>,
+    open_laws: u32,
+    votes: Vec<VoteRecord>,
+    aliases: u64,
+    stamp: Stamp,
+}
+
+impl Generator {
+    /// A generator for `config` (validated here).
+    pub fn new(config: GeneratorConfig) -> Result<Self, Error> {
+        config.validate()?;
+        let mut rng = StdRng::seed_from_u64(config.seed);
+        let zipf = if config.zipf > 0.0 && config.laws > 1 {
+            Some(Zipf::new(f64::from(config.laws), config.zipf).map_err(|e| Error::Config(format!("--zipf: {e}")))?)
+        } else {
+            None
+        };
+        let citizens = u64::from(config.citizens);
+        let laws = (0..config.laws)
+            .map(|i| {
+                let stride = loop {
+                    let s = rng.random_range(1..=citizens.max(2) - 1).max(1);
+                    if gcd(s, citizens) == 1 {
+                        break s;
+                    }
+                };
+                Law {
+                    id: law_id(&config.law_prefix, i),
+                    next: 0,
+                    stride,
+                    offset: rng.random_range(0..citizens),
+                    // Each law leans its own way, so swapped oui/non counts are visible.
+                    oui_probability: rng.random_range(0.25..0.75),
+                }
+            })
+            .collect();
+        let salt = splitmix(fnv1a(config.law_prefix.as_bytes()) ^ config.seed.rotate_left(17));
+        Ok(Self {
+            open_laws: config.laws,
+            config,
+            rng,
+            zipf,
+            salt,
+            laws,
+            votes: Vec::new(),
+            aliases: 0,
+            stamp: Stamp::now(),
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &GeneratorConfig {
+        &self.config
+    }
+
+    /// Unique votes generated so far.
+    pub fn votes(&self) -> &[VoteRecord] {
+        &self.votes
+    }
+
+    /// Appends `n` messages to `out`.
+    pub fn fill(&mut self, n: usize, out: &mut Vec<Message>) {
+        self.stamp = Stamp::now();
+        out.reserve(n);
+        for _ in 0..n {
+            out.push(self.next_message());
+        }
+    }
+
+    /// The next message of the stream.
+    pub fn next_message(&mut self) -> Message {
+        let r: f64 = self.rng.random();
+        if r < self.config.invalid_ratio {
+            return self.garbage();
+        }
+        let envelope = self.config.envelope_ratio > 0.0 && self.rng.random::<f64>() < self.config.envelope_ratio;
+        if (r < self.config.invalid_ratio + self.config.duplicate_ratio && !self.votes.is_empty())
+            || self.open_laws == 0
+        {
+            return self.duplicate(envelope);
+        }
+        self.original(envelope)
+    }
+
+    /// The expected totals of everything `tally` recorded as published.
+    pub fn expected(&self, tally: &Tally, queue: &str) -> Expected {
+        let mut expected = Expected::empty(&self.config, queue);
+        for (id, vote) in self.votes.iter().enumerate() {
+            if tally.has_vote(id as u32) {
+                expected.add_vote(&self.laws[vote.law as usize].id, vote.choice);
+            }
+        }
+        expected.add_tally(tally);
+        expected
+    }
+
+    fn original(&mut self, envelope: bool) -> Message {
+        let law = self.pick_open_law();
+        let state = &mut self.laws[law as usize];
+        let citizen = ((state.stride * state.next + state.offset) % u64::from(self.config.citizens)) as u32;
+        state.next += 1;
+        if state.next == u64::from(self.config.citizens) {
+            self.open_laws -= 1;
+        }
+        let choice =
+            if self.rng.random::<f64>() < self.laws[law as usize].oui_probability { Choice::Oui } else { Choice::Non };
+        let long_citizen = self.rng.random_ratio(1, LONG_CITIZEN_ONE_IN);
+        let id = self.votes.len() as u32;
+        self.votes.push(VoteRecord { law, citizen, choice, long_citizen });
+        let hash = hash_hex(self.salt, u64::from(id));
+        self.vote_message(id, MessageKind::Original { vote: id }, &hash, envelope)
+    }
+
+    fn duplicate(&mut self, envelope: bool) -> Message {
+        let n = self.votes.len();
+        let id = if self.rng.random_bool(0.5) {
+            self.rng.random_range(n.saturating_sub(RECENT_VOTES)..n)
+        } else {
+            self.rng.random_range(0..n)
+        } as u32;
+        if self.rng.random_bool(0.5) {
+            let hash = hash_hex(self.salt, u64::from(id));
+            self.vote_message(id, MessageKind::Resend { vote: id }, &hash, envelope)
+        } else {
+            let hash = self.alias_hash(1 << 63);
+            self.vote_message(id, MessageKind::Revote { vote: id }, &hash, envelope)
+        }
+    }
+
+    fn vote_message(&mut self, id: u32, kind: MessageKind, hash: &[u8; 32], envelope: bool) -> Message {
+        let vote = self.votes[id as usize];
+        let event_id = self.event_id();
+        let citizen = citizen_id(vote.citizen, vote.long_citizen);
+        let law = &self.laws[vote.law as usize].id;
+        let mut body = Vec::with_capacity(if envelope { 320 } else { 180 });
+        let mut stamps = [0u32; 2];
+        if envelope {
+            stamps[0] = open_envelope(&mut body, "vote.cast", event_id, &self.stamp);
+            body.extend_from_slice(b",\"data\":");
+        }
+        let fields = VoteFields { hash: ascii(hash), citizen: &citizen, law, choice: vote.choice.as_str() };
+        stamps[usize::from(envelope)] = write_vote(&mut body, &fields, &self.stamp, &[]);
+        if envelope {
+            body.push(b'}');
+        }
+        Message { body, kind, envelope, stamps }
+    }
+
+    fn event_id(&mut self) -> uuid::Uuid {
+        uuid::Builder::from_random_bytes(self.rng.random()).into_uuid()
+    }
+
+    fn pick_open_law(&mut self) -> u32 {
+        let n = self.config.laws;
+        let drawn = match &self.zipf {
+            Some(zipf) => (zipf.sample(&mut self.rng) as u32).clamp(1, n) - 1,
+            None => self.rng.random_range(0..n),
+        };
+        // A law whose citizens have all voted hands its share to the next open law.
+        let citizens = u64::from(self.config.citizens);
+        (0..n).map(|k| (drawn + k) % n).find(|&law| self.laws[law as usize].next < citizens).unwrap_or(drawn)
+    }
+
+    fn alias_hash(&mut self, space: u64) -> [u8; 32] {
+        self.aliases += 1;
+        hash_hex(self.salt, space | self.aliases)
+    }
+
+    fn garbage(&mut self) -> Message {
+        // Weighted so that the 64 KiB bodies stay a small share of the bytes sent.
+        const WEIGHTS: [u32; 18] = [4, 4, 4, 2, 6, 4, 4, 4, 6, 6, 6, 4, 3, 4, 3, 3, 3, 1];
+        let total: u32 = WEIGHTS.iter().sum();
+        let mut pick = self.rng.random_range(0..total);
+        let mut kind = Garbage::NotJson;
+        for (g, w) in Garbage::ALL.iter().zip(WEIGHTS) {
+            if pick < w {
+                kind = *g;
+                break;
+            }
+            pick -= w;
+        }
+        let hash = self.alias_hash(1 << 62);
+        let law_index = self.rng.random_range(0..self.config.laws);
+        let law = self.laws[law_index as usize].id.clone();
+        // Citizens no valid vote uses: if the engine accepted this, it would count.
+        let citizen = format!("citizen-bad-{}", self.aliases);
+        let choice = if self.rng.random_bool(0.5) { "oui" } else { "non" };
+        let fields = VoteFields { hash: ascii(&hash), citizen: &citizen, law: &law, choice };
+        let field = self.rng.random_range(0..5usize);
+        let mut body = Vec::with_capacity(200);
+        let mut stamps = [0u32; 2];
+        match kind {
+            Garbage::NotJson => body.extend_from_slice(format!("vote {choice} on {law} by {citizen}").as_bytes()),
+            Garbage::Truncated => {
+                write_vote(&mut body, &fields, &self.stamp, &[]);
+                let cut = self.rng.random_range(1..body.len());
+                body.truncate(cut);
+            }
+            Garbage::NotObject => {
+                let options: [&[u8]; 5] = [b"null", b"42", b"[]", b"\"oui\"", b"true"];
+                body.extend_from_slice(options[self.rng.random_range(0..options.len())]);
+            }
+            Garbage::EmptyBody => {}
+            Garbage::MissingField => {
+                stamps[0] = write_vote(&mut body, &fields, &self.stamp, &[(field, None)]);
+            }
+            Garbage::NullField => {
+                stamps[0] = write_vote(&mut body, &fields, &self.stamp, &[(field, Some(b"null".to_vec()))]);
+            }
+            Garbage::EmptyField => {
+                stamps[0] = write_vote(&mut body, &fields, &self.stamp, &[(field, Some(b"\"\"".to_vec()))]);
+            }
+            Garbage::WrongType => {
+                let options: [&[u8]; 4] = [b"12345", b"true", b"{\"value\":\"oui\"}", b"[\"oui\"]"];
+                let value = options[self.rng.random_range(0..options.len())].to_vec();
+                stamps[0] = write_vote(&mut body, &fields, &self.stamp, &[(field, Some(value))]);
+            }
+            Garbage::BadChoice => {
+                let options = ["OUI", "Non", "yes", "abstention", "oui ", " non", "nein", "o"];
+                let value = quoted(options[self.rng.random_range(0..options.len())].as_bytes());
+                stamps[0] = write_vote(&mut body, &fields, &self.stamp, &[(3, Some(value))]);
+            }
+            Garbage::BadTimestamp => {
+                let options = [
+                    "not-a-date",
+                    "2025-02-30T12:00:00Z",
+                    "2025-11-14T25:61:00Z",
+                    "2025-11-14T12:00:00",
+                    "1731585600",
+                    "14/11/2025 12:00",
+                ];
+                let value = quoted(options[self.rng.random_range(0..options.len())].as_bytes());
+                write_vote(&mut body, &fields, &self.stamp, &[(4, Some(value))]);
+            }
+            Garbage::FieldTooLong => {
+                let len =
+                    if self.rng.random_bool(0.5) { MAX_FIELD_BYTES + 1 } else { self.rng.random_range(129..2000) };
+                let value = quoted(&vec![b'x'; len]);
+                stamps[0] = write_vote(&mut body, &fields, &self.stamp, &[(field, Some(value))]);
+            }
+            Garbage::NulEscape => {
+                let value = quoted(format!("{}\\u0000", field_value(&fields, &self.stamp, field)).as_bytes());
+                stamps[0] = write_vote(&mut body, &fields, &self.stamp, &[(field, Some(value))]);
+            }
+            Garbage::RawNul => {
+                let value = quoted(format!("{}\0", field_value(&fields, &self.stamp, field)).as_bytes());
+                stamps[0] = write_vote(&mut body, &fields, &self.stamp, &[(field, Some(value))]);
+            }
+            Garbage::InvalidUtf8 => {
+                let mut raw = citizen.clone().into_bytes();
+                raw.extend_from_slice(&[0xff, 0xfe, 0xc3, 0x28]);
+                stamps[0] = write_vote(&mut body, &fields, &self.stamp, &[(1, Some(quoted(&raw)))]);
+            }
+            Garbage::WrongEventType => {
+                let event_type =
+                    ["vote.deleted", "vote.cast.v2", "Vote.Cast", "voting.create"][self.rng.random_range(0..4)];
+                stamps[0] = open_envelope(&mut body, event_type, self.event_id(), &self.stamp);
+                body.extend_from_slice(b",\"data\":");
+                stamps[1] = write_vote(&mut body, &fields, &self.stamp, &[]);
+                body.push(b'}');
+            }
+            Garbage::EnvelopeWithoutData => {
+                stamps[0] = open_envelope(&mut body, "vote.cast", self.event_id(), &self.stamp);
+                body.push(b'}');
+            }
+            Garbage::EnvelopeWithBadData => {
+                stamps[0] = open_envelope(&mut body, "vote.cast", self.event_id(), &self.stamp);
+                body.extend_from_slice(b",\"data\":");
+                stamps[1] = write_vote(&mut body, &fields, &self.stamp, &[(field, None)]);
+                body.push(b'}');
+            }
+            Garbage::TooLarge => {
+                let padding = self.rng.random_range(MAX_BODY_BYTES + 1..MAX_BODY_BYTES + 4096);
+                let mut pad = b"\"padding\":\"".to_vec();
+                pad.resize(pad.len() + padding, b'p');
+                pad.extend_from_slice(b"\",");
+                body.reserve(padding + 200);
+                body.push(b'{');
+                body.extend_from_slice(&pad);
+                let mut vote = Vec::new();
+                let at = write_vote(&mut vote, &fields, &self.stamp, &[]);
+                stamps[0] = at + body.len() as u32 - 1;
+                body.extend_from_slice(&vote[1..]);
+            }
+        }
+        Message { body, kind: MessageKind::Invalid(kind), envelope: false, stamps }
+    }
+}
+
+/// Writes `{"event_type":..,"event_version":1,"event_id":..,"timestamp":..,"producer":..`
+/// (unclosed) and returns the timestamp slot's offset.
+fn open_envelope(body: &mut Vec<u8>, event_type: &str, event_id: uuid::Uuid, stamp: &Stamp) -> u32 {
+    body.extend_from_slice(b"{\"event_type\":\"");
+    body.extend_from_slice(event_type.as_bytes());
+    body.extend_from_slice(b"\",\"event_version\":1,\"event_id\":\"");
+    body.extend_from_slice(event_id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
+    body.extend_from_slice(b"\",\"timestamp\":\"");
+    let at = body.len() as u32;
+    body.extend_from_slice(&stamp.0);
+    body.extend_from_slice(b"\",\"producer\":\"");
+    body.extend_from_slice(PRODUCER.as_bytes());
+    body.push(b'"');
+    at
+}
+
+/// The five vote fields, already rendered (the timestamp comes from a [`Stamp`]).
+struct VoteFields<'a> {
+    hash: &'a str,
+    citizen: &'a str,
+    law: &'a str,
+    choice: &'a str,
+}
+
+const FIELD_NAMES: [&str; 5] = ["vote_hash", "citizen_id", "law_id", "choice", "timestamp"];
+
+fn field_value(fields: &VoteFields<'_>, stamp: &Stamp, index: usize) -> String {
+    match index {
+        0 => fields.hash.to_owned(),
+        1 => fields.citizen.to_owned(),
+        2 => fields.law.to_owned(),
+        3 => fields.choice.to_owned(),
+        _ => stamp.as_str().to_owned(),
+    }
+}
+
+/// Writes a vote object. `overrides` replace a field's JSON value (`Some`) or drop the field
+/// (`None`). Returns the offset of the timestamp slot, or 0 when the timestamp was overridden.
+fn write_vote(
+    body: &mut Vec<u8>,
+    fields: &VoteFields<'_>,
+    stamp: &Stamp,
+    overrides: &[(usize, Option<Vec<u8>>)],
+) -> u32 {
+    let mut stamp_at = 0;
+    body.push(b'{');
+    let mut first = true;
+    for (index, name) in FIELD_NAMES.iter().enumerate() {
+        let value = overrides.iter().find(|(i, _)| *i == index).map(|(_, v)| v.as_deref());
+        if value == Some(None) {
+            continue;
+        }
+        if !first {
+            body.push(b',');
+        }
+        first = false;
+        body.push(b'"');
+        body.extend_from_slice(name.as_bytes());
+        body.extend_from_slice(b"\":");
+        match value {
+            Some(Some(raw)) => body.extend_from_slice(raw),
+            _ => {
+                body.push(b'"');
+                if index == 4 {
+                    stamp_at = body.len() as u32;
+                    body.extend_from_slice(&stamp.0);
+                } else {
+                    body.extend_from_slice(field_value(fields, stamp, index).as_bytes());
+                }
+                body.push(b'"');
+            }
+        }
+    }
+    body.push(b'}');
+    stamp_at
+}
+
+fn quoted(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(raw);
+    out.push(b'"');
+    out
+}
+
+/// `citizen-<n>`, or for the long form the same padded with multi-byte characters to exactly
+/// [`MAX_FIELD_BYTES`] bytes.
+pub fn citizen_id(citizen: u32, long: bool) -> String {
+    let mut id = format!("citizen-{citizen}");
+    if long {
+        id.push('-');
+        while id.len() + 'é'.len_utf8() <= MAX_FIELD_BYTES {
+            id.push('é');
+        }
+        while id.len() < MAX_FIELD_BYTES {
+            id.push('x');
+        }
+    }
+    id
+}
+
+/// 32 lowercase hex digits, unique per `key` within a run: the first half is a bijection of
+/// `key`, so different keys never collide, and `salt` differs between runs.
+fn hash_hex(salt: u64, key: u64) -> [u8; 32] {
+    let first = splitmix(key ^ salt);
+    let second = splitmix(first ^ salt.rotate_left(29));
+    let mut out = [0u8; 32];
+    for (i, word) in [first, second].into_iter().enumerate() {
+        for j in 0..16 {
+            let nibble = (word >> (60 - 4 * j)) & 0xf;
+            out[i * 16 + j] = b"0123456789abcdef"[nibble as usize];
+        }
+    }
+    out
+}
+
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
+}
+
+/// SplitMix64's finalizer: a bijection on `u64` that scrambles well.
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::seq::SliceRandom;
+    use time::format_description::well_known::Rfc3339;
+
+    use super::*;
+    use crate::model::{Counter, validate};
+
+    fn config(seed: u64) -> GeneratorConfig {
+        GeneratorConfig {
+            law_prefix: "law-test01-".to_owned(),
+            laws: 20,
+            citizens: 5_000,
+            zipf: 1.1,
+            duplicate_ratio: 0.2,
+            invalid_ratio: 0.1,
+            envelope_ratio: 0.3,
+            seed,
+        }
+    }
+
+    fn stream(config: GeneratorConfig, n: usize) -> (Generator, Vec<Message>) {
+        let mut generator = Generator::new(config).unwrap();
+        let mut messages = Vec::new();
+        generator.fill(n, &mut messages);
+        (generator, messages)
+    }
+
+    fn tally(messages: &[Message]) -> Tally {
+        let mut tally = Tally::default();
+        messages.iter().for_each(|m| tally.record(m));
+        tally
+    }
+
+    #[test]
+    fn ratios_follow_the_settings() {
+        let n = 50_000;
+        let (_, messages) = stream(config(1), n);
+        let share = |f: &dyn Fn(&Message) -> bool| messages.iter().filter(|m| f(m)).count() as f64 / n as f64;
+        let invalid = share(&|m| matches!(m.kind, MessageKind::Invalid(_)));
+        let resends = share(&|m| matches!(m.kind, MessageKind::Resend { .. }));
+        let revotes = share(&|m| matches!(m.kind, MessageKind::Revote { .. }));
+        assert!((invalid - 0.1).abs() < 0.01, "invalid share {invalid}");
+        assert!((resends + revotes - 0.2).abs() < 0.01, "duplicate share {}", resends + revotes);
+        assert!((resends - revotes).abs() < 0.01, "resends {resends} vs revotes {revotes}");
+        let valid = messages.iter().filter(|m| m.kind.vote().is_some());
+        let (count, wrapped) = valid.fold((0, 0), |(c, w), m| (c + 1, w + usize::from(m.envelope)));
+        let envelopes = wrapped as f64 / count as f64;
+        assert!((envelopes - 0.3).abs() < 0.01, "envelope share {envelopes}");
+        for kind in Garbage::ALL {
+            assert!(
+                messages.iter().any(|m| m.kind == MessageKind::Invalid(kind)),
+                "no {kind:?} in 5000 garbage messages"
+            );
+        }
+    }
+
+    #[test]
+    fn every_message_is_what_its_kind_says() {
+        let (_, messages) = stream(config(2), 20_000);
+        let stamp = Stamp::now();
+        for message in &messages {
+            let body = message.render(&stamp);
+            match (message.kind, validate(&body)) {
+                (MessageKind::Invalid(kind), Some(vote)) => panic!("{kind:?} passed validation: {vote:?}"),
+                (MessageKind::Invalid(_), None) => {}
+                (kind, None) => panic!("{kind:?} failed validation: {}", String::from_utf8_lossy(&body)),
+                (_, Some(vote)) => assert!(vote.law_id.starts_with("law-test01-")),
+            }
+        }
+    }
+
+    #[test]
+    fn expected_totals_equal_the_counting_rule_in_any_order() {
+        let (generator, mut messages) = stream(config(3), 30_000);
+        let expected = generator.expected(&tally(&messages), "q");
+        assert_eq!(expected.messages_sent, 30_000);
+        assert_eq!(expected.total, expected.oui + expected.non);
+        assert_eq!(expected.total, expected.laws.values().map(|l| l.total()).sum::<u64>());
+        let stamp = Stamp::now();
+        let mut orders = vec![messages.clone()];
+        let mut rng = StdRng::seed_from_u64(99);
+        for _ in 0..3 {
+            messages.shuffle(&mut rng);
+            orders.push(messages.clone());
+        }
+        for order in orders {
+            let mut counter = Counter::default();
+            for message in &order {
+                counter.apply(&message.render(&stamp));
+            }
+            assert_eq!(counter.laws, expected.laws);
+            assert_eq!(counter.counted, expected.total);
+            assert_eq!(counter.invalid, expected.invalid_sent);
+            assert_eq!(counter.duplicates, expected.duplicates_sent);
+        }
+    }
+
+    #[test]
+    fn only_confirmed_messages_are_expected() {
+        let (generator, messages) = stream(config(4), 5_000);
+        // Every other message "never confirmed": the totals still match the counting rule over
+        // what was confirmed, revotes of unsent originals included.
+        let sent: Vec<&Message> = messages.iter().step_by(2).collect();
+        let mut tally = Tally::default();
+        sent.iter().for_each(|m| tally.record(m));
+        let expected = generator.expected(&tally, "q");
+        let mut counter = Counter::default();
+        let stamp = Stamp::now();
+        sent.iter().for_each(|m| {
+            counter.apply(&m.render(&stamp));
+        });
+        assert_eq!(counter.laws, expected.laws);
+        assert_eq!(expected.messages_sent, sent.len() as u64);
+    }
+
+    #[test]
+    fn same_seed_same_stream_other_seed_other_stream() {
+        let stamp = Stamp::now();
+        let bodies = |seed| {
+            let (_, messages) = stream(config(seed), 2_000);
+            messages.iter().map(|m| (m.kind, m.body.len(), m.kind.vote().map(|_| m.render(&stamp)))).collect::<Vec<_>>()
+        };
+        assert_eq!(bodies(7), bodies(7));
+        assert_ne!(bodies(7), bodies(8));
+    }
+
+    #[test]
+    fn runs_with_other_prefixes_share_no_vote_hash() {
+        let hashes = |prefix: &str| {
+            let (_, messages) = stream(GeneratorConfig { law_prefix: prefix.to_owned(), ..config(5) }, 2_000);
+            let stamp = Stamp::now();
+            messages.iter().filter_map(|m| validate(&m.render(&stamp))).map(|v| v.vote_hash).collect::<Vec<_>>()
+        };
+        let a: std::collections::HashSet<_> = hashes("law-aaaaaa-").into_iter().collect();
+        assert!(hashes("law-bbbbbb-").iter().all(|h| !a.contains(h)));
+    }
+
+    #[test]
+    fn saturated_laws_turn_into_duplicates_and_stay_exact() {
+        let config = GeneratorConfig {
+            laws: 2,
+            citizens: 3,
+            duplicate_ratio: 0.0,
+            invalid_ratio: 0.0,
+            envelope_ratio: 0.0,
+            ..config(6)
+        };
+        let (generator, messages) = stream(config, 50);
+        let expected = generator.expected(&tally(&messages), "q");
+        assert_eq!(expected.total, 6);
+        let mut counter = Counter::default();
+        messages.iter().for_each(|m| {
+            counter.apply(&m.render(&Stamp::now()));
+        });
+        assert_eq!(counter.laws, expected.laws);
+    }
+
+    #[test]
+    fn zipf_skews_law_popularity_and_zero_is_uniform() {
+        let law_counts = |zipf: f64| {
+            let config = GeneratorConfig { zipf, duplicate_ratio: 0.0, invalid_ratio: 0.0, ..config(9) };
+            let (generator, _) = stream(config, 20_000);
+            let mut counts = vec![0u32; 20];
+            generator.votes().iter().for_each(|v| counts[v.law as usize] += 1);
+            counts
+        };
+        let skewed = law_counts(1.5);
+        assert!(skewed[0] > 5 * skewed[19], "{skewed:?}");
+        let uniform = law_counts(0.0);
+        assert!(uniform.iter().all(|&c| (800..1200).contains(&c)), "{uniform:?}");
+    }
+
+    #[test]
+    fn stamps_are_rfc3339_with_microseconds() {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(1_763_121_600_123_456_789).unwrap();
+        let stamp = Stamp::at(at);
+        assert_eq!(stamp.as_str(), "2025-11-14T12:00:00.123456Z");
+        let parsed = OffsetDateTime::parse(stamp.as_str(), &Rfc3339).unwrap();
+        assert_eq!(parsed.unix_timestamp_nanos(), 1_763_121_600_123_456_000);
+    }
+
+    #[test]
+    fn rendering_sets_every_timestamp_slot() {
+        let config = GeneratorConfig { envelope_ratio: 1.0, invalid_ratio: 0.0, ..config(10) };
+        let (_, messages) = stream(config, 10);
+        let stamp = Stamp::at(OffsetDateTime::UNIX_EPOCH);
+        let body = String::from_utf8(messages[0].render(&stamp)).unwrap();
+        assert_eq!(body.matches("1970-01-01T00:00:00.000000Z").count(), 2, "{body}");
+        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(value["event_type"], "vote.cast");
+        assert_eq!(value["event_version"], 1);
+        assert_eq!(value["producer"], PRODUCER);
+        assert!(uuid::Uuid::parse_str(value["event_id"].as_str().unwrap()).is_ok());
+        assert_eq!(value["data"]["timestamp"], "1970-01-01T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn long_citizen_ids_sit_exactly_at_the_limit() {
+        let id = citizen_id(42, true);
+        assert_eq!(id.len(), MAX_FIELD_BYTES);
+        assert!(id.chars().count() < MAX_FIELD_BYTES);
+        assert_eq!(citizen_id(42, false), "citizen-42");
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let bad = [
+            GeneratorConfig { law_prefix: String::new(), ..config(0) },
+            GeneratorConfig { law_prefix: "law 1".to_owned(), ..config(0) },
+            GeneratorConfig { law_prefix: "x".repeat(MAX_LAW_PREFIX_BYTES + 1), ..config(0) },
+            GeneratorConfig { laws: 0, ..config(0) },
+            GeneratorConfig { laws: 100_000, ..config(0) },
+            GeneratorConfig { citizens: 0, ..config(0) },
+            GeneratorConfig { zipf: -1.0, ..config(0) },
+            GeneratorConfig { duplicate_ratio: 0.7, invalid_ratio: 0.4, ..config(0) },
+            GeneratorConfig { envelope_ratio: 1.5, ..config(0) },
+        ];
+        for config in bad {
+            assert!(matches!(Generator::new(config.clone()), Err(Error::Config(_))), "{config:?}");
+        }
+        assert_eq!(law_id("law-x-", 0), "law-x-00001");
+    }
+}

@@ -1,0 +1,397 @@
+//! Step 2 of a run: publish the generated stream to the engine's queue, persistent and with
+//! publisher confirms, over several connections.
+//!
+//! Each connection keeps up to `window` messages unconfirmed; a message whose confirm fails
+//! (nack, lost connection) is published again until the broker confirms it, so nothing is lost.
+//! A republished copy may duplicate one that did arrive: the engine deduplicates it by
+//! `vote_hash`, and the tally records each message once, at its first confirm, so the expected
+//! totals stay exact.
+
+use std::collections::VecDeque;
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use vote_mq::{AmqpUrl, Backoff, Confirmation, OutgoingMessage, Publisher};
+
+use crate::Error;
+use crate::expected::{Expected, Tally};
+use crate::generate::{Generator, GeneratorConfig, Message, Stamp};
+use crate::latency::{LatencySummary, new_histogram};
+
+/// Messages a connection takes from the generator at once when publishing flat out.
+const CHUNK: usize = 256;
+/// Confirms a connection counts locally before adding them to the shared progress counter.
+const PROGRESS_EVERY: u64 = 256;
+
+/// How much to publish, how fast, and over how many connections.
+#[derive(Debug, Clone)]
+pub struct PublishConfig {
+    /// Queue to publish to (default exchange, routing key = queue name).
+    pub queue: String,
+    /// Stop after this many messages (duplicates and garbage included).
+    pub count: Option<u64>,
+    /// Stop taking new messages after this long.
+    pub duration: Option<Duration>,
+    /// Target rate in messages per second over all connections; `None` is flat out.
+    pub rate: Option<f64>,
+    /// Connections, each a confirming publisher of its own.
+    pub connections: usize,
+    /// Unconfirmed messages allowed per connection.
+    pub window: usize,
+    /// What to publish.
+    pub generator: GeneratorConfig,
+    /// Give up when no message got confirmed for this long.
+    pub stall_timeout: Duration,
+    /// Draw a progress bar on stderr (only when it is a terminal).
+    pub progress: bool,
+}
+
+impl PublishConfig {
+    /// `count` messages of `generator` to `queue`, flat out, 4 connections of 1000 unconfirmed
+    /// messages each (more buys nothing: the queue process is the limit), no progress bar.
+    pub fn new(queue: &str, count: u64, generator: GeneratorConfig) -> Self {
+        Self {
+            queue: queue.to_owned(),
+            count: Some(count),
+            duration: None,
+            rate: None,
+            connections: 4,
+            window: 1000,
+            generator,
+            stall_timeout: Duration::from_secs(120),
+            progress: false,
+        }
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        let bad = |why: &str| Err(Error::Config(why.to_owned()));
+        if self.count.is_none() && self.duration.is_none() {
+            return bad("give --count or --duration");
+        }
+        if self.connections == 0 || self.connections > 1024 {
+            return bad("--connections must be between 1 and 1024");
+        }
+        if self.window == 0 {
+            return bad("--window must be at least 1");
+        }
+        if self.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+            return bad("--rate must be a positive number");
+        }
+        self.generator.validate()
+    }
+}
+
+/// What a publish did.
+#[derive(Debug, Clone)]
+pub struct PublishReport {
+    /// The exact totals the engine must reach, with the message counters.
+    pub expected: Expected,
+    /// From the first send to the last confirm.
+    pub elapsed: Duration,
+    /// Send-to-confirm latency of every confirmed message, in microseconds.
+    pub confirm_latency: Histogram<u64>,
+}
+
+impl PublishReport {
+    /// Distinct messages confirmed per second.
+    pub fn rate(&self) -> f64 {
+        self.expected.messages_sent as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Percentiles of the confirm latency.
+    pub fn confirm_summary(&self) -> LatencySummary {
+        LatencySummary::of(&self.confirm_latency)
+    }
+}
+
+/// Declares the queue (as the engine does), publishes, and returns the expected totals of
+/// everything confirmed.
+pub async fn publish(url: &AmqpUrl, config: &PublishConfig) -> Result<PublishReport, Error> {
+    config.validate()?;
+    crate::declare_queue(url, &config.queue).await?;
+    let mut publishers = Vec::with_capacity(config.connections);
+    for i in 0..config.connections {
+        publishers.push(Publisher::connect(url, &format!("loadgen-publish-{i}")).await?);
+    }
+    let start = Instant::now();
+    let shared = Arc::new(Shared {
+        source: Mutex::new(Source { generator: Generator::new(config.generator.clone())?, remaining: config.count }),
+        deadline: config.duration.map(|d| start + d),
+        confirmed: AtomicU64::new(0),
+    });
+    let progress = progress_bar(config);
+    let ticker = {
+        let (shared, bar) = (shared.clone(), progress.clone());
+        tokio::spawn(async move {
+            loop {
+                let confirmed = shared.confirmed.load(Ordering::Relaxed);
+                bar.set_position(confirmed);
+                bar.set_message(format!("{:.0} msg/s", confirmed as f64 / start.elapsed().as_secs_f64().max(1e-3)));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let per_connection_rate = config.rate.map(|r| r / config.connections as f64);
+    let chunk = per_connection_rate.map_or(CHUNK, |r| ((r / 20.0) as usize).clamp(1, CHUNK));
+    let mut tasks = JoinSet::new();
+    for publisher in publishers {
+        let worker = Worker {
+            shared: shared.clone(),
+            publisher,
+            queue: config.queue.clone(),
+            window: config.window,
+            chunk,
+            pacer: Pacer { start, per_second: per_connection_rate, sent: 0 },
+            stall_timeout: config.stall_timeout,
+        };
+        tasks.spawn(worker.run());
+    }
+    let mut tally = Tally::default();
+    let mut latency = new_histogram();
+    let mut last_confirm = start;
+    let mut failure = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(done)) => {
+                tally.merge(&done.tally);
+                latency.add(&done.latency).map_err(|e| Error::Task(format!("merging latency histograms: {e}")))?;
+                last_confirm = last_confirm.max(done.last_confirm);
+            }
+            Ok(Err(e)) => {
+                failure.get_or_insert(e);
+                tasks.abort_all();
+            }
+            Err(e) if e.is_cancelled() => {}
+            Err(e) => {
+                failure.get_or_insert(Error::Task(e.to_string()));
+                tasks.abort_all();
+            }
+        }
+    }
+    ticker.abort();
+    progress.set_position(shared.confirmed.load(Ordering::Relaxed));
+    progress.finish_and_clear();
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let source = shared.source.lock().unwrap_or_else(|p| p.into_inner());
+    let expected = source.generator.expected(&tally, &config.queue);
+    Ok(PublishReport { expected, elapsed: last_confirm - start, confirm_latency: latency })
+}
+
+fn progress_bar(config: &PublishConfig) -> ProgressBar {
+    if !config.progress || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    match config.count {
+        Some(count) => {
+            let bar = ProgressBar::new(count);
+            let style = ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {human_pos}/{human_len} confirmed, {msg}, eta {eta}",
+            );
+            if let Ok(style) = style {
+                bar.set_style(style);
+            }
+            bar
+        }
+        None => {
+            let bar = ProgressBar::new_spinner();
+            if let Ok(style) = ProgressStyle::with_template("{elapsed_precise} {spinner} {human_pos} confirmed, {msg}")
+            {
+                bar.set_style(style);
+            }
+            bar
+        }
+    }
+}
+
+/// What the connections share: the generator and the progress counter.
+struct Shared {
+    source: Mutex<Source>,
+    deadline: Option<Instant>,
+    confirmed: AtomicU64,
+}
+
+struct Source {
+    generator: Generator,
+    remaining: Option<u64>,
+}
+
+impl Shared {
+    /// Up to `max` new messages; empty once the count or the duration is used up.
+    fn take(&self, max: usize, out: &mut VecDeque<Message>) {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return;
+        }
+        let mut source = self.source.lock().unwrap_or_else(|p| p.into_inner());
+        let n = source.remaining.map_or(max, |r| r.min(max as u64) as usize);
+        if let Some(remaining) = &mut source.remaining {
+            *remaining -= n as u64;
+        }
+        let mut chunk = Vec::with_capacity(n);
+        source.generator.fill(n, &mut chunk);
+        drop(source);
+        out.extend(chunk);
+    }
+
+    fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+/// Spreads sends evenly: message `n` of a connection is due at `start + n / per_second`.
+struct Pacer {
+    start: Instant,
+    per_second: Option<f64>,
+    sent: u64,
+}
+
+impl Pacer {
+    /// When the next send is due; `None` when it is due now.
+    fn next_slot(&self) -> Option<Instant> {
+        let per_second = self.per_second?;
+        let due = self.start + Duration::from_secs_f64(self.sent as f64 / per_second);
+        (due > Instant::now()).then_some(due)
+    }
+}
+
+struct InFlight {
+    confirmation: Confirmation,
+    message: Message,
+    sent_at: Instant,
+}
+
+/// What one connection did.
+struct Done {
+    tally: Tally,
+    latency: Histogram<u64>,
+    last_confirm: Instant,
+}
+
+/// One connection's publishing loop.
+struct Worker {
+    shared: Arc<Shared>,
+    publisher: Publisher,
+    queue: String,
+    window: usize,
+    chunk: usize,
+    pacer: Pacer,
+    stall_timeout: Duration,
+}
+
+impl Worker {
+    async fn run(mut self) -> Result<Done, Error> {
+        let mut tally = Tally::default();
+        let mut latency = new_histogram();
+        let mut inflight: VecDeque<InFlight> = VecDeque::with_capacity(self.window);
+        let mut retries: VecDeque<Message> = VecDeque::new();
+        let mut fresh: VecDeque<Message> = VecDeque::new();
+        let mut exhausted = false;
+        let mut outgoing = OutgoingMessage::json("", &self.queue, Vec::new());
+        let mut backoff = Backoff::default();
+        let mut last_progress = Instant::now();
+        let mut last_confirm = Instant::now();
+        let mut unreported = 0u64;
+        let stall = tokio::time::sleep(self.stall_timeout);
+        tokio::pin!(stall);
+        loop {
+            if fresh.is_empty() && !exhausted {
+                self.shared.take(self.chunk, &mut fresh);
+                exhausted = fresh.is_empty();
+            }
+            if self.shared.past_deadline() {
+                // Never sent, so never tallied: dropping them keeps the totals exact.
+                fresh.clear();
+                exhausted = true;
+            }
+            let want_send = inflight.len() < self.window && !(retries.is_empty() && fresh.is_empty());
+            if !want_send && inflight.is_empty() {
+                break;
+            }
+            let slot = if want_send { self.pacer.next_slot() } else { None };
+            tokio::select! {
+                biased;
+                outcome = front(&mut inflight) => {
+                    let Some(done) = inflight.pop_front() else { continue };
+                    match outcome {
+                        Ok(()) => {
+                            let now = Instant::now();
+                            latency.saturating_record((now - done.sent_at).as_micros().max(1) as u64);
+                            tally.record(&done.message);
+                            last_progress = now;
+                            last_confirm = now;
+                            unreported += 1;
+                            if unreported >= PROGRESS_EVERY {
+                                self.shared.confirmed.fetch_add(unreported, Ordering::Relaxed);
+                                unreported = 0;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "confirm failed, publishing again");
+                            tally.republished += 1;
+                            retries.push_back(done.message);
+                        }
+                    }
+                }
+                () = pace(slot), if want_send => {
+                    let Some(message) = retries.pop_front().or_else(|| fresh.pop_front()) else { continue };
+                    message.render_into(&Stamp::now(), &mut outgoing.body);
+                    match self.publisher.send(&outgoing).await {
+                        Ok(confirmation) => {
+                            self.pacer.sent += 1;
+                            backoff.reset();
+                            inflight.push_back(InFlight { confirmation, message, sent_at: Instant::now() });
+                        }
+                        Err(e) => {
+                            retries.push_front(message);
+                            if last_progress.elapsed() >= self.stall_timeout {
+                                return Err(Error::Stalled(format!("nothing confirmed for {:?}: {e}", self.stall_timeout)));
+                            }
+                            let delay = backoff.next_delay();
+                            tracing::warn!(error = %e, ?delay, "publish failed, retrying");
+                            tokio::time::sleep(delay).await;
+                        }
+                    }
+                }
+                () = &mut stall => {
+                    if inflight.is_empty() && retries.is_empty() {
+                        // Waiting for the pacer is not a stall.
+                        last_progress = Instant::now();
+                    }
+                    let due = last_progress + self.stall_timeout;
+                    if due <= Instant::now() {
+                        return Err(Error::Stalled(format!(
+                            "nothing confirmed for {:?} ({} messages unconfirmed)",
+                            self.stall_timeout,
+                            inflight.len()
+                        )));
+                    }
+                    stall.as_mut().reset(due);
+                }
+            }
+        }
+        self.shared.confirmed.fetch_add(unreported, Ordering::Relaxed);
+        self.publisher.close().await;
+        Ok(Done { tally, latency, last_confirm })
+    }
+}
+
+/// Resolves with the oldest unconfirmed message's outcome; never while nothing is in flight.
+async fn front(inflight: &mut VecDeque<InFlight>) -> Result<(), vote_mq::Error> {
+    match inflight.front_mut() {
+        Some(oldest) => (&mut oldest.confirmation).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn pace(slot: Option<Instant>) {
+    if let Some(at) = slot {
+        tokio::time::sleep_until(at).await;
+    }
+}

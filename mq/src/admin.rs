@@ -1,0 +1,29 @@
+//! Short-lived broker operations for tools and tests: queue depth, delete.
+
+use amqprs::channel::{QueueDeclareArguments, QueueDeleteArguments};
+
+use crate::connection::connect;
+use crate::{AmqpUrl, Error};
+
+/// Messages ready in `queue` (not counting unacked ones), via a passive declare.
+pub async fn message_count(url: &AmqpUrl, queue: &str) -> Result<u32, Error> {
+    let connection = connect(url, "vote-mq-admin").await?;
+    let channel = connection.open_channel(None).await?;
+    let mut args = QueueDeclareArguments::new(queue);
+    args.passive(true);
+    let declared = channel.queue_declare(args.finish()).await;
+    let _ = channel.close().await;
+    let _ = connection.close().await;
+    Ok(declared?.map(|(_, messages, _)| messages).unwrap_or(0))
+}
+
+/// Deletes `queue` (and its messages), if it exists.
+pub async fn delete_queue(url: &AmqpUrl, queue: &str) -> Result<(), Error> {
+    let connection = connect(url, "vote-mq-admin").await?;
+    let channel = connection.open_channel(None).await?;
+    let result = channel.queue_delete(QueueDeleteArguments::new(queue)).await;
+    let _ = channel.close().await;
+    let _ = connection.close().await;
+    result?;
+    Ok(())
+}

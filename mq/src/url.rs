@@ -1,0 +1,188 @@
+//! AMQP URI parsing per the RabbitMQ URI spec (<https://www.rabbitmq.com/docs/uri-spec>).
+//!
+//! Everything that connects to the broker starts here: credentials and vhost are
+//! percent-decoded (`amqp://guest:guest@host:5672/%2f` is vhost `/`), `amqps` switches to TLS,
+//! and the password never leaves this type through `Display` or `Debug`.
+
+use std::fmt;
+
+use percent_encoding::percent_decode_str;
+
+use crate::Error;
+
+/// A parsed AMQP URI. `Display` and `Debug` redact the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AmqpUrl {
+    /// `true` for `amqps://` (TLS).
+    pub tls: bool,
+    /// Broker host name or address.
+    pub host: String,
+    /// Broker port (5672 for `amqp`, 5671 for `amqps` unless given).
+    pub port: u16,
+    /// User name, decoded.
+    pub username: String,
+    /// Password, decoded. Never logged.
+    pub password: String,
+    /// Virtual host, decoded (`%2f` -> `/`).
+    pub vhost: String,
+    /// Heartbeat interval in seconds (`?heartbeat=`), 30 s by default.
+    pub heartbeat: u16,
+    /// PEM file of the CA that signs the broker's certificate (`?cacertfile=`, amqps only);
+    /// the built-in web PKI roots are used when absent.
+    pub ca_cert_file: Option<String>,
+}
+
+impl AmqpUrl {
+    /// Default heartbeat: short enough to notice a dead peer within a minute.
+    pub const DEFAULT_HEARTBEAT: u16 = 30;
+
+    /// Builds a URL from separate parts (the seed's RABBITMQ_* variables).
+    pub fn from_parts(host: &str, port: u16, username: &str, password: &str, vhost: &str) -> Self {
+        Self {
+            tls: false,
+            host: host.to_owned(),
+            port,
+            username: username.to_owned(),
+            password: password.to_owned(),
+            vhost: vhost.to_owned(),
+            heartbeat: Self::DEFAULT_HEARTBEAT,
+            ca_cert_file: None,
+        }
+    }
+
+    /// Parses an `amqp://` or `amqps://` URI. Errors never contain the password.
+    pub fn parse(input: &str) -> Result<Self, Error> {
+        let bad = |why: &str| Error::InvalidUrl(why.to_owned());
+        let (tls, rest) = if let Some(rest) = input.strip_prefix("amqp://") {
+            (false, rest)
+        } else if let Some(rest) = input.strip_prefix("amqps://") {
+            (true, rest)
+        } else {
+            return Err(bad("scheme must be amqp:// or amqps://"));
+        };
+        let (rest, query) = match rest.split_once('?') {
+            Some((r, q)) => (r, Some(q)),
+            None => (rest, None),
+        };
+        let (authority, path) = match rest.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (rest, None),
+        };
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        let (username, password) = match userinfo {
+            Some(u) => {
+                let (user, pass) = u.split_once(':').unwrap_or((u, ""));
+                (decode(user, "user name")?, decode(pass, "password")?)
+            }
+            None => ("guest".to_owned(), "guest".to_owned()),
+        };
+        let (host, port) = split_host_port(hostport)?;
+        let host = if host.is_empty() { "localhost".to_owned() } else { decode(host, "host")? };
+        let port = match port {
+            Some(p) => p.parse::<u16>().map_err(|_| bad("port is not a number in 1..=65535"))?,
+            None if tls => 5671,
+            None => 5672,
+        };
+        // Per the spec an absent path means the default vhost "/", and an empty one means "".
+        // RabbitMQ has no "" vhost, so both map to "/".
+        let vhost = match path {
+            None | Some("") => "/".to_owned(),
+            Some(p) if p.contains('/') => return Err(bad("vhost must be a single path segment (use %2f for /)")),
+            Some(p) => decode(p, "vhost")?,
+        };
+        let mut heartbeat = Self::DEFAULT_HEARTBEAT;
+        let mut ca_cert_file = None;
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            if let Some(v) = pair.strip_prefix("heartbeat=") {
+                heartbeat = v.parse().map_err(|_| bad("heartbeat must be a number of seconds"))?;
+            } else if let Some(v) = pair.strip_prefix("cacertfile=") {
+                ca_cert_file = Some(decode(v, "cacertfile")?);
+            }
+        }
+        Ok(Self { tls, host, port, username, password, vhost, heartbeat, ca_cert_file })
+    }
+
+    /// The URL with the password replaced by `***`, safe to log.
+    pub fn redacted(&self) -> String {
+        let scheme = if self.tls { "amqps" } else { "amqp" };
+        let vhost = percent_encoding::utf8_percent_encode(&self.vhost, percent_encoding::NON_ALPHANUMERIC);
+        format!("{scheme}://{}:***@{}:{}/{vhost}", self.username, self.host, self.port)
+    }
+}
+
+fn decode(s: &str, what: &str) -> Result<String, Error> {
+    percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| Error::InvalidUrl(format!("{what} is not valid percent-encoded UTF-8")))
+}
+
+fn split_host_port(hostport: &str) -> Result<(&str, Option<&str>), Error> {
+    if let Some(rest) = hostport.strip_prefix('[') {
+        // IPv6 literal: [::1]:5672
+        let (host, after) =
+            rest.split_once(']').ok_or_else(|| Error::InvalidUrl("unterminated IPv6 address".to_owned()))?;
+        return Ok((host, after.strip_prefix(':')));
+    }
+    Ok(match hostport.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (hostport, None),
+    })
+}
+
+impl fmt::Display for AmqpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for AmqpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_vhost_and_credentials() {
+        let u = AmqpUrl::parse("amqp://us%40er:p%3Ass@127.0.0.1:5672/%2f").unwrap();
+        assert_eq!(u.username, "us@er");
+        assert_eq!(u.password, "p:ss");
+        assert_eq!(u.host, "127.0.0.1");
+        assert_eq!(u.port, 5672);
+        assert_eq!(u.vhost, "/");
+        assert!(!u.tls);
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let u = AmqpUrl::parse("amqp://").unwrap();
+        assert_eq!((u.host.as_str(), u.port, u.vhost.as_str()), ("localhost", 5672, "/"));
+        assert_eq!((u.username.as_str(), u.password.as_str()), ("guest", "guest"));
+        let s = AmqpUrl::parse("amqps://h/prod?heartbeat=5").unwrap();
+        assert_eq!((s.tls, s.port, s.vhost.as_str(), s.heartbeat), (true, 5671, "prod", 5));
+        let v6 = AmqpUrl::parse("amqp://[::1]:5673").unwrap();
+        assert_eq!((v6.host.as_str(), v6.port), ("::1", 5673));
+    }
+
+    #[test]
+    fn rejects_bad_urls_without_leaking_the_password() {
+        for bad in ["http://x", "amqp://u:secret@h:notaport/", "amqp://u:secret@h/a/b", "amqp://u:%ff@h/"] {
+            let err = AmqpUrl::parse(bad).unwrap_err().to_string();
+            assert!(!err.contains("secret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn display_redacts_password() {
+        let u = AmqpUrl::parse("amqp://guest:hunter2@host/%2f").unwrap();
+        assert_eq!(u.to_string(), "amqp://guest:***@host:5672/%2F");
+        assert!(!format!("{u:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,330 @@
+//! The satellites' consumer loop against the real broker: ack after success, bounded retries
+//! then dead-letter, immediate dead-letter of malformed input and of permanent failures,
+//! reconnect after the connection drops, clean stop; plain (non-envelope) messages through a
+//! decoder, on a queue a producer declared first.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use tokio::io::copy_bidirectional;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use vote_mq::service::{ATTEMPTS_HEADER, ORIGINAL_ROUTING_KEY_HEADER, REJECT_REASON_HEADER};
+use vote_mq::{
+    AmqpUrl, Consumer, Delivery, Envelope, Failure, Incoming, OutgoingMessage, Publisher, QueueTopology, RetryPolicy,
+    SubscriptionConfig, declare_topology, take_messages,
+};
+use vote_runtime::testing::{amqp_url, unique_name};
+
+#[derive(Debug, thiserror::Error)]
+enum TestError {
+    #[error("try again")]
+    Transient,
+    #[error("never")]
+    Permanent,
+}
+
+impl Failure for TestError {
+    fn is_retriable(&self) -> bool {
+        matches!(self, TestError::Transient)
+    }
+}
+
+struct Setup {
+    url: AmqpUrl,
+    exchange: String,
+    config: SubscriptionConfig,
+    publisher: Arc<Publisher>,
+}
+
+async fn setup(url: AmqpUrl) -> Setup {
+    let queue = unique_name("svc_q");
+    let exchange = unique_name("svc_x");
+    let topology = QueueTopology::new(&queue, &unique_name("svc_dlx"), &format!("{queue}.dlq"));
+    let config = SubscriptionConfig {
+        topology,
+        bindings: Some((exchange.clone(), vec!["test.#".to_owned()])),
+        prefetch: 10,
+        name: queue,
+    };
+    let direct = AmqpUrl::parse(&amqp_url()).expect("TEST_AMQP_URL");
+    let publisher = Publisher::connect(&direct, "svc-test").await.expect("RabbitMQ must be running for this test");
+    Setup { url, exchange, config, publisher: Arc::new(publisher) }
+}
+
+fn fast_retries(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy { max_attempts, initial_delay: Duration::from_millis(20), max_delay: Duration::from_millis(50) }
+}
+
+/// Starts the consumer and waits until it is subscribed (so published events are routed).
+async fn start<F, Fut>(s: &Setup, retry: RetryPolicy, handler: F) -> (CancellationToken, JoinHandle<()>)
+where
+    F: Fn(Envelope) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), TestError>> + Send + 'static,
+{
+    let consumer = Consumer::new(&s.url, s.config.clone(), s.publisher.clone()).with_retry(retry);
+    let connected = consumer.connected();
+    let token = CancellationToken::new();
+    let task = tokio::spawn(consumer.run(token.clone(), handler));
+    wait_for(|| connected.load(Ordering::Relaxed)).await;
+    (token, task)
+}
+
+async fn wait_for(mut done: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("condition not met within 5 s");
+}
+
+async fn send(s: &Setup, body: Vec<u8>) {
+    s.publisher.publish(&OutgoingMessage::json(&s.exchange, "test.event", body)).await.expect("publish");
+}
+
+async fn dead_letters(s: &Setup, expected: usize) -> Vec<Delivery> {
+    let direct = AmqpUrl::parse(&amqp_url()).expect("TEST_AMQP_URL");
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen.extend(take_messages(&direct, &s.config.topology.dead_letter_queue, expected).await.expect("get"));
+        if seen.len() >= expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    seen
+}
+
+fn counting_handler(
+    calls: Arc<AtomicU32>,
+    result: impl Fn(u32) -> Result<(), TestError> + Send + Sync + 'static,
+) -> impl Fn(Envelope) -> std::future::Ready<Result<(), TestError>> + Send + Sync + 'static {
+    move |_event| {
+        let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+        std::future::ready(result(n))
+    }
+}
+
+#[tokio::test]
+async fn handled_events_are_acked_once() {
+    let s = setup(AmqpUrl::parse(&amqp_url()).unwrap()).await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let (token, task) = start(&s, fast_retries(3), counting_handler(calls.clone(), |_| Ok(()))).await;
+    send(&s, Envelope::new("test.event", "t", serde_json::json!({"n": 1})).to_bytes()).await;
+    wait_for(|| calls.load(Ordering::SeqCst) == 1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    token.cancel();
+    task.await.unwrap();
+    // Acked: a new subscription gets nothing more, and nothing was dead-lettered.
+    let (token, task) = start(&s, fast_retries(3), counting_handler(calls.clone(), |_| Ok(()))).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    token.cancel();
+    task.await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(dead_letters(&s, 0).await.is_empty());
+}
+
+#[tokio::test]
+async fn retriable_failures_are_retried_then_dead_lettered() {
+    let s = setup(AmqpUrl::parse(&amqp_url()).unwrap()).await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let (token, task) =
+        start(&s, fast_retries(3), counting_handler(calls.clone(), |_| Err(TestError::Transient))).await;
+    let event = Envelope::new("test.event", "t", serde_json::json!({"n": 2}));
+    send(&s, event.to_bytes()).await;
+    let dead = dead_letters(&s, 1).await;
+    token.cancel();
+    task.await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "exactly max_attempts attempts");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body, event.to_bytes(), "the original body is kept");
+    assert_eq!(dead[0].header(ATTEMPTS_HEADER).as_deref(), Some("3"));
+    assert_eq!(dead[0].header(ORIGINAL_ROUTING_KEY_HEADER).as_deref(), Some("test.event"));
+    let reason = dead[0].header(REJECT_REASON_HEADER).unwrap();
+    assert!(reason.starts_with("retries exhausted after 3 attempts"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_transient_failure_then_success_is_not_dead_lettered() {
+    let s = setup(AmqpUrl::parse(&amqp_url()).unwrap()).await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let handler = counting_handler(calls.clone(), |n| if n < 3 { Err(TestError::Transient) } else { Ok(()) });
+    let (token, task) = start(&s, fast_retries(5), handler).await;
+    send(&s, Envelope::new("test.event", "t", serde_json::json!({})).to_bytes()).await;
+    wait_for(|| calls.load(Ordering::SeqCst) == 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    token.cancel();
+    task.await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert!(dead_letters(&s, 0).await.is_empty());
+}
+
+#[tokio::test]
+async fn malformed_messages_are_dead_lettered_at_once_without_calling_the_handler() {
+    let s = setup(AmqpUrl::parse(&amqp_url()).unwrap()).await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let (token, task) = start(&s, fast_retries(5), counting_handler(calls.clone(), |_| Ok(()))).await;
+    send(&s, b"{definitely not json".to_vec()).await;
+    let dead = dead_letters(&s, 1).await;
+    token.cancel();
+    task.await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body, b"{definitely not json");
+    let reason = dead[0].header(REJECT_REASON_HEADER).unwrap();
+    assert!(reason.starts_with("malformed: not an event envelope"), "{reason}");
+}
+
+#[tokio::test]
+async fn permanent_handler_errors_are_dead_lettered_at_once() {
+    let s = setup(AmqpUrl::parse(&amqp_url()).unwrap()).await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let (token, task) =
+        start(&s, fast_retries(5), counting_handler(calls.clone(), |_| Err(TestError::Permanent))).await;
+    send(&s, Envelope::new("test.event", "t", serde_json::json!({})).to_bytes()).await;
+    let dead = dead_letters(&s, 1).await;
+    token.cancel();
+    task.await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(dead[0].header(REJECT_REASON_HEADER).as_deref(), Some("rejected: never"));
+}
+
+#[tokio::test]
+async fn shutdown_finishes_the_in_flight_event_then_returns() {
+    let s = setup(AmqpUrl::parse(&amqp_url()).unwrap()).await;
+    let started = Arc::new(AtomicBool::new(false));
+    let finished = Arc::new(AtomicBool::new(false));
+    let (st, fi) = (started.clone(), finished.clone());
+    let handler = move |_event: Envelope| {
+        let (st, fi) = (st.clone(), fi.clone());
+        async move {
+            st.store(true, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            fi.store(true, Ordering::SeqCst);
+            Ok::<(), TestError>(())
+        }
+    };
+    let (token, task) = start(&s, fast_retries(3), handler).await;
+    send(&s, Envelope::new("test.event", "t", serde_json::json!({})).to_bytes()).await;
+    wait_for(|| started.load(Ordering::SeqCst)).await;
+    token.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task).await.expect("stops promptly").unwrap();
+    assert!(finished.load(Ordering::SeqCst), "the in-flight handler ran to completion");
+}
+
+/// A TCP relay to the broker whose connections can be cut, to simulate a network failure.
+struct Relay {
+    port: u16,
+    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start(target: (String, u16)) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let registry = links.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                let link = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(target).await {
+                        let _ = copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                registry.lock().await.push(link);
+            }
+        });
+        Self { port, links }
+    }
+
+    async fn cut(&self) {
+        for link in self.links.lock().await.drain(..) {
+            link.abort();
+        }
+    }
+}
+
+#[tokio::test]
+async fn reconnects_after_the_connection_drops() {
+    let direct = AmqpUrl::parse(&amqp_url()).unwrap();
+    let relay = Relay::start((direct.host.clone(), direct.port)).await;
+    let mut relayed = direct.clone();
+    relayed.host = "127.0.0.1".to_owned();
+    relayed.port = relay.port;
+    let s = setup(relayed).await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let consumer = Consumer::new(&s.url, s.config.clone(), s.publisher.clone()).with_retry(fast_retries(3));
+    let connected = consumer.connected();
+    let token = CancellationToken::new();
+    let task = tokio::spawn(consumer.run(token.clone(), counting_handler(calls.clone(), |_| Ok(()))));
+    wait_for(|| connected.load(Ordering::Relaxed)).await;
+    send(&s, Envelope::new("test.event", "t", serde_json::json!({"n": 1})).to_bytes()).await;
+    wait_for(|| calls.load(Ordering::SeqCst) == 1).await;
+
+    relay.cut().await;
+    wait_for(|| !connected.load(Ordering::Relaxed)).await;
+    // Published while the consumer is away (directly to the broker): delivered after it is back.
+    send(&s, Envelope::new("test.event", "t", serde_json::json!({"n": 2})).to_bytes()).await;
+    wait_for(|| calls.load(Ordering::SeqCst) == 2).await;
+    assert!(connected.load(Ordering::Relaxed));
+    token.cancel();
+    task.await.unwrap();
+}
+
+/// What the test decoder makes of a message: its number and message id.
+type Decoded = (u32, Option<String>);
+
+#[tokio::test]
+async fn run_with_decodes_plain_messages_and_dead_letters_what_the_decoder_refuses() {
+    let url = AmqpUrl::parse(&amqp_url()).unwrap();
+    let queue = unique_name("svc_plain");
+    let config = SubscriptionConfig {
+        topology: QueueTopology::new(&queue, &unique_name("svc_dlx"), &format!("{queue}.dlq")),
+        bindings: None,
+        prefetch: 10,
+        name: queue.clone(),
+    };
+    // Declared before any consumer exists: what a producer does, so nothing published is lost.
+    declare_topology(&url, &config).await.expect("RabbitMQ must be running for this test");
+    let publisher = Arc::new(Publisher::connect(&url, "svc-test").await.unwrap());
+    let mut plain = OutgoingMessage::json("", &queue, br#"{"n": 7}"#.to_vec());
+    plain.message_id = Some("m-7".to_owned());
+    publisher.publish(&plain).await.unwrap();
+    publisher.publish(&OutgoingMessage::json("", &queue, br#"{"n": "seven"}"#.to_vec())).await.unwrap();
+
+    let seen: Arc<std::sync::Mutex<Vec<Decoded>>> = Arc::default();
+    let record = seen.clone();
+    let consumer = Consumer::new(&url, config.clone(), publisher.clone()).with_retry(fast_retries(3));
+    let token = CancellationToken::new();
+    let decode = |m: Incoming<'_>| {
+        let value: serde_json::Value = serde_json::from_slice(m.body).map_err(|e| e.to_string())?;
+        let n = value["n"].as_u64().ok_or("'n' must be a number")?;
+        Ok((n as u32, m.message_id.map(str::to_owned)))
+    };
+    let handler = move |decoded: Decoded| {
+        record.lock().unwrap().push(decoded);
+        std::future::ready(Ok::<(), TestError>(()))
+    };
+    let task = tokio::spawn(consumer.run_with(token.clone(), decode, handler));
+    wait_for(|| !seen.lock().unwrap().is_empty()).await;
+    let direct = AmqpUrl::parse(&amqp_url()).unwrap();
+    let mut dead = Vec::new();
+    for _ in 0..100 {
+        dead.extend(take_messages(&direct, &config.topology.dead_letter_queue, 1).await.unwrap());
+        if !dead.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    token.cancel();
+    task.await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), [(7, Some("m-7".to_owned()))]);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].header(REJECT_REASON_HEADER).as_deref(), Some("malformed: 'n' must be a number"));
+}

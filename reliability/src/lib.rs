@@ -1,0 +1,22 @@
+//! `vote-reliability`: the suite that proves every promise of the engine contract with exact
+//! totals, against the real `vote-engine` binary, RabbitMQ and PostgreSQL.
+//!
+//! Each test publishes a backlog with loadgen's seeded generator (duplicates of both kinds and
+//! garbage mixed in), injects one kind of fault while the engine drains it, and ends with
+//! loadgen's exact check: every unique vote counted once, law by law, and every garbage message
+//! in the dead-letter queue. The pieces:
+//! - [`engine`]: the engine binary, built once per test binary, run as a child process that can
+//!   be killed, stopped with SIGTERM and probed over its ops port;
+//! - [`target`]: a fresh database and unique queue per test, and what can be read from them;
+//! - [`check`]: publishing backlogs, the exact check, dead-letter inspection and polling.
+
+pub mod check;
+pub mod engine;
+pub mod target;
+
+pub use check::{
+    DeadLetter, assert_dead_letters_at_least_once, assert_exact, assert_refused_for_its_reason, generator,
+    publish_backlog, publish_bodies, read_queue, vote_body, wait_for_dlq, wait_until, with_cleanup,
+};
+pub use engine::{EngineCommand, EngineProcess, engine_binary};
+pub use target::{Target, via};

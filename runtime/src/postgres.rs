@@ -1,0 +1,179 @@
+//! PostgreSQL access shared by the services: settings from DATABASE_URL or parts, a pool, and
+//! migrations run under an advisory lock so that concurrent starts apply them once.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+/// Errors setting up the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// DATABASE_URL could not be parsed (the message never contains the password).
+    #[error("invalid DATABASE_URL: {0}")]
+    InvalidUrl(String),
+    /// The server refused or failed a request.
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// Applying migrations failed.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// The pool could not be built or could not hand out a connection.
+    #[error("connection pool: {0}")]
+    Pool(String),
+}
+
+/// Where the database is. `Display` omits the password.
+#[derive(Clone)]
+pub struct DbTarget {
+    config: tokio_postgres::Config,
+}
+
+impl DbTarget {
+    /// Parses a DATABASE_URL (`postgres://user:pass@host:port/db` or `key=value` form).
+    pub fn parse(url: &str) -> Result<Self, DbError> {
+        let config = tokio_postgres::Config::from_str(url).map_err(|e| {
+            // tokio-postgres errors describe the syntax problem, not the value.
+            DbError::InvalidUrl(e.to_string())
+        })?;
+        Ok(Self { config })
+    }
+
+    /// Builds the target from separate parts (the seed's POSTGRES_* variables).
+    pub fn from_parts(host: &str, port: u16, dbname: &str, user: &str, password: Option<&str>) -> Self {
+        let mut config = tokio_postgres::Config::new();
+        config.host(host).port(port).dbname(dbname).user(user);
+        if let Some(p) = password.filter(|p| !p.is_empty()) {
+            config.password(p);
+        }
+        Self { config }
+    }
+
+    /// The database name.
+    pub fn dbname(&self) -> &str {
+        self.config.get_dbname().unwrap_or("postgres")
+    }
+
+    /// A copy pointing at another database on the same server (tests create fresh databases).
+    pub fn with_dbname(&self, dbname: &str) -> Self {
+        let mut config = self.config.clone();
+        config.dbname(dbname);
+        Self { config }
+    }
+
+    /// A copy with another role (and password).
+    pub fn with_user(&self, user: &str, password: Option<&str>) -> Self {
+        let mut config = self.config.clone();
+        config.user(user);
+        if let Some(p) = password {
+            config.password(p);
+        }
+        Self { config }
+    }
+
+    /// The underlying client configuration (with a connect timeout set).
+    pub fn config(&self) -> tokio_postgres::Config {
+        let mut config = self.config.clone();
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        config
+    }
+
+    /// Opens one connection outside the pool, driving it on a background task.
+    pub async fn connect(&self) -> Result<tokio_postgres::Client, DbError> {
+        let (client, connection) = self.config().connect(NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "database connection ended");
+            }
+        });
+        Ok(client)
+    }
+
+    /// A pool of at most `max_size` connections, checked cheaply on reuse.
+    pub fn pool(&self, max_size: usize) -> Result<Pool, DbError> {
+        let manager =
+            Manager::from_config(self.config(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        Pool::builder(manager)
+            .max_size(max_size)
+            .wait_timeout(Some(Duration::from_secs(10)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| DbError::Pool(e.to_string()))
+    }
+
+    /// Creates the database if it does not exist, connecting to the `postgres` maintenance db.
+    pub async fn create_database_if_missing(&self) -> Result<(), DbError> {
+        let admin = self.with_dbname("postgres").connect().await?;
+        let name = self.dbname().to_owned();
+        let exists = admin.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some();
+        if !exists {
+            let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+            match admin.batch_execute(&format!("CREATE DATABASE {quoted}")).await {
+                Ok(()) => {}
+                // Another process created it between our check and our CREATE.
+                Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies `runner`'s migrations, recording them in `history_table`, while holding an
+    /// advisory lock so that two processes starting together do not race.
+    pub async fn migrate(&self, mut runner: refinery::Runner, history_table: &str) -> Result<usize, DbError> {
+        let mut client = self.connect().await?;
+        let lock_key = advisory_key(history_table);
+        client.execute("SELECT pg_advisory_lock($1)", &[&lock_key]).await?;
+        let result = runner.set_migration_table_name(history_table).run_async(&mut client).await;
+        let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&lock_key]).await;
+        let report = result.map_err(|e| DbError::Migration(e.to_string()))?;
+        Ok(report.applied_migrations().len())
+    }
+}
+
+fn advisory_key(name: &str) -> i64 {
+    // FNV-1a: stable across builds, unlike std's randomized hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+impl fmt::Display for DbTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = match self.config.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+            #[cfg(unix)]
+            Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+            None => "localhost".to_owned(),
+        };
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        let user = self.config.get_user().unwrap_or("postgres");
+        write!(f, "postgres://{user}@{host}:{port}/{}", self.dbname())
+    }
+}
+
+impl fmt::Debug for DbTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_never_shows_the_password() {
+        let t = DbTarget::parse("postgres://vote:s3cret@db.example:6543/election_votes").unwrap();
+        assert_eq!(t.to_string(), "postgres://vote@db.example:6543/election_votes");
+        assert!(!format!("{t:?}").contains("s3cret"));
+        let err = DbTarget::parse("postgres://vote:s3cret@db:notaport/x").err().unwrap().to_string();
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+}

@@ -1,0 +1,11 @@
+//! `election-service` binary: parse settings, then build and run the service.
+
+use std::process::ExitCode;
+
+use vote_satellite_election::config::{ELECTION_DEFAULTS, parse_cli};
+use vote_satellite_election::election;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    vote_satellite_kit::run_binary(parse_cli(&ELECTION_DEFAULTS, std::env::args_os()), election::build).await
+}

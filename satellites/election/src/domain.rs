@@ -1,0 +1,158 @@
+//! Meetings, agenda items and elections as the APIs show them, and
+//! the payloads of the events the two services exchange.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Event: a meeting was created (MeetingService).
+pub const MEETING_CREATED: &str = "meeting.created";
+/// Event: an election agenda item was added (MeetingService).
+pub const ELECTION_CREATE: &str = "agenda.election.create";
+/// Event: an election agenda item was started (MeetingService).
+pub const ELECTION_START: &str = "agenda.election.start";
+/// Event: ElectionService asks the VotingService for a poll.
+pub const VOTING_CREATE: &str = "voting.create";
+/// Event: the VotingService closed a poll.
+pub const VOTING_COMPLETED: &str = "voting.completed";
+
+/// A meeting with its agenda and managers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meeting {
+    /// Meeting id.
+    pub id: Uuid,
+    /// Title.
+    pub title: String,
+    /// User who created it.
+    pub created_by: String,
+    /// Agenda items in order.
+    pub agenda: Vec<AgendaItem>,
+    /// Users holding the manager role (granted asynchronously from `meeting.created`).
+    pub managers: Vec<String>,
+}
+
+/// One agenda item (only elections for now).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgendaItem {
+    /// Agenda item id; also the election's id in the ElectionService.
+    pub id: Uuid,
+    /// Meeting it belongs to.
+    pub meeting_id: Uuid,
+    /// `election`.
+    pub kind: String,
+    /// Title.
+    pub title: String,
+    /// `created` or `started`.
+    pub status: String,
+}
+
+/// Where an election stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ElectionStatus {
+    /// Created; nominations open.
+    Nominating,
+    /// Started; nominations closed, the poll is open.
+    Voting,
+    /// The poll was closed.
+    Finalized,
+    /// Started with fewer than two nominees: no poll.
+    Cancelled,
+}
+
+impl ElectionStatus {
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "nominating" => Some(Self::Nominating),
+            "voting" => Some(Self::Voting),
+            "finalized" => Some(Self::Finalized),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// An election as the ElectionService shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Election {
+    /// The agenda item it belongs to (its id).
+    pub agenda_item_id: Uuid,
+    /// Meeting.
+    pub meeting_id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Where it stands.
+    pub status: ElectionStatus,
+    /// Nominees in nomination order (the poll's options).
+    pub nominees: Vec<String>,
+    /// The VotingService poll, once voting started.
+    pub poll_uuid: Option<Uuid>,
+    /// Why it was cancelled.
+    pub reason: Option<String>,
+}
+
+/// `meeting.created` data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingCreated {
+    /// Meeting id.
+    pub meeting_id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Creator, who becomes manager.
+    pub created_by: String,
+}
+
+/// `agenda.election.create` data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ElectionCreate {
+    /// Meeting id.
+    pub meeting_id: Uuid,
+    /// Agenda item id (the election's id).
+    pub agenda_item_id: Uuid,
+    /// Title.
+    pub title: String,
+}
+
+/// `agenda.election.start` data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ElectionStart {
+    /// Meeting id.
+    pub meeting_id: Uuid,
+    /// Agenda item id (the election's id).
+    pub agenda_item_id: Uuid,
+}
+
+/// The part of `voting.completed` data the ElectionService reads (the VotingService's poll).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VotingCompleted {
+    /// The poll's id.
+    pub uuid: Uuid,
+}
+
+/// `voting.create` data: the VotingService's `{"vote": {...}}` with the poll id chosen here.
+pub fn voting_create(poll_uuid: Uuid, meeting_id: Uuid, nominees: &[String]) -> Value {
+    serde_json::json!({"vote": {
+        "uuid": poll_uuid,
+        "meeting_id": meeting_id.to_string(),
+        "pollType": "single",
+        "options": nominees,
+    }})
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn voting_create_matches_the_voting_service_shape() {
+        let (poll, meeting) = (Uuid::new_v4(), Uuid::new_v4());
+        let data = voting_create(poll, meeting, &["A".to_owned(), "B".to_owned()]);
+        assert_eq!(data["vote"]["uuid"], poll.to_string());
+        assert_eq!(data["vote"]["meeting_id"], meeting.to_string());
+        assert_eq!(data["vote"]["pollType"], "single");
+        assert_eq!(data["vote"]["options"], json!(["A", "B"]));
+    }
+}

@@ -1,0 +1,168 @@
+//! MeetingService: meetings and their election agenda items over HTTP. Every change and the
+//! event announcing it commit together (outbox): `meeting.created`, `agenda.election.create`,
+//! `agenda.election.start`. It also consumes `meeting.created` to grant the creator the
+//! manager role in `meeting_permissions`, the way a separate permission service would.
+//!
+//! - `POST /meetings` `{"title", "created_by"}` -> 201 meeting
+//! - `GET /meetings/{id}` -> meeting with agenda and managers
+//! - `POST /meetings/{id}/elections` `{"title"}` -> 201 agenda item
+//! - `POST /meetings/{id}/elections/{item_id}/start` -> 200 agenda item (409 when started)
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use deadpool_postgres::Pool;
+use prometheus::IntCounter;
+use uuid::Uuid;
+use vote_mq::Envelope;
+use vote_satellite_kit::Application;
+use vote_satellite_kit::http::ApiError;
+use vote_satellite_kit::input::{event_data, json_object, parse_id, text_field};
+use vote_satellite_kit::metrics::counter;
+use vote_satellite_kit::outbox::Outbox;
+
+use crate::config::Settings;
+use crate::domain::{
+    AgendaItem, ELECTION_CREATE, ELECTION_START, ElectionCreate, ElectionStart, MEETING_CREATED, Meeting,
+    MeetingCreated,
+};
+use crate::{Error, service, store};
+
+/// Role the creator of a meeting is granted.
+pub const MANAGER: &str = "manager";
+
+/// Metric: meetings created.
+pub const MEETINGS_CREATED_TOTAL: &str = "meetings_created_total";
+
+/// What the HTTP and event handlers share.
+#[derive(Clone)]
+pub struct MeetingState {
+    pool: Pool,
+    outbox: Outbox,
+    consumer: String,
+    meetings_created: IntCounter,
+}
+
+impl MeetingState {
+    /// Creates a meeting and queues `meeting.created`.
+    pub async fn create_meeting(&self, body: &[u8]) -> Result<Meeting, Error> {
+        let body = json_object(body)?;
+        let title = text_field(&body, "title")?;
+        let created_by = text_field(&body, "created_by")?;
+        let id = Uuid::new_v4();
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        store::insert_meeting(&tx, id, &title, &created_by).await?;
+        let event = MeetingCreated { meeting_id: id, title: title.clone(), created_by: created_by.clone() };
+        self.outbox.add(&tx, MEETING_CREATED, event).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        self.meetings_created.inc();
+        tracing::info!(meeting_id = %id, "meeting created");
+        Ok(Meeting { id, title, created_by, agenda: Vec::new(), managers: Vec::new() })
+    }
+
+    /// The meeting, or [`Error::NotFound`].
+    pub async fn get_meeting(&self, id: Uuid) -> Result<Meeting, Error> {
+        let client = self.pool.get().await?;
+        store::get_meeting(&client, id).await?.ok_or_else(|| Error::NotFound(format!("meeting {id}")))
+    }
+
+    /// Appends an election item to the meeting's agenda and queues `agenda.election.create`.
+    pub async fn add_election(&self, meeting_id: Uuid, body: &[u8]) -> Result<AgendaItem, Error> {
+        let body = json_object(body)?;
+        let title = text_field(&body, "title")?;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        if !store::lock_meeting(&tx, meeting_id).await? {
+            return Err(Error::NotFound(format!("meeting {meeting_id}")));
+        }
+        let item = store::insert_agenda_item(&tx, Uuid::new_v4(), meeting_id, &title).await?;
+        let event = ElectionCreate { meeting_id, agenda_item_id: item.id, title };
+        self.outbox.add(&tx, ELECTION_CREATE, event).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        tracing::info!(%meeting_id, agenda_item_id = %item.id, "election agenda item added");
+        Ok(item)
+    }
+
+    /// Starts an election item (once) and queues `agenda.election.start`.
+    pub async fn start_election(&self, meeting_id: Uuid, item_id: Uuid) -> Result<AgendaItem, Error> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let Some(item) = store::start_agenda_item(&tx, item_id, meeting_id).await? else {
+            return match store::get_agenda_item(&tx, item_id, meeting_id).await? {
+                None => Err(Error::NotFound(format!("agenda item {item_id} of meeting {meeting_id}"))),
+                Some(_) => Err(Error::Conflict(format!("agenda item {item_id} was started already"))),
+            };
+        };
+        self.outbox.add(&tx, ELECTION_START, ElectionStart { meeting_id, agenda_item_id: item_id }).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        tracing::info!(%meeting_id, agenda_item_id = %item_id, "election started");
+        Ok(item)
+    }
+
+    /// Handles one event: `meeting.created` grants the creator the manager role (once per
+    /// event, and the grant itself is idempotent). Other events are acknowledged and ignored.
+    pub async fn handle_event(&self, event: Envelope) -> Result<(), Error> {
+        if event.event_type != MEETING_CREATED {
+            tracing::debug!(event_type = %event.event_type, "ignoring event");
+            return Ok(());
+        }
+        let data: MeetingCreated = event_data(&event.event_type, event.data)?;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        if !store::mark_event(&tx, &self.consumer, event.event_id, &event.event_type).await? {
+            tracing::info!(event_id = %event.event_id, "event already applied");
+            return Ok(());
+        }
+        store::grant_role(&tx, data.meeting_id, &data.created_by, MANAGER).await?;
+        tx.commit().await?;
+        tracing::info!(meeting_id = %data.meeting_id, user_id = %data.created_by, "manager role granted");
+        Ok(())
+    }
+}
+
+/// Builds the MeetingService: connects to the database and the broker, binds the HTTP port and
+/// subscribes.
+pub async fn build(settings: Settings) -> Result<Application, Error> {
+    let (mut service, pool, outbox) = service::open(&settings).await?;
+    let meetings_created = counter(service.registry(), MEETINGS_CREATED_TOTAL, "Meetings created.")?;
+    let state = MeetingState { pool, outbox, consumer: settings.service.service_name.clone(), meetings_created };
+    service.consume(&settings.queue, state.clone(), |state, event| async move { state.handle_event(event).await });
+    let api = Router::new()
+        .route("/meetings", post(create_meeting))
+        .route("/meetings/", post(create_meeting))
+        .route("/meetings/{id}", get(show_meeting))
+        .route("/meetings/{id}/elections", post(add_election))
+        .route("/meetings/{id}/elections/{item_id}/start", post(start_election))
+        .with_state(state);
+    Ok(service.with_api(api))
+}
+
+async fn create_meeting(State(s): State<MeetingState>, body: Bytes) -> Result<(StatusCode, Json<Meeting>), ApiError> {
+    Ok((StatusCode::CREATED, Json(s.create_meeting(&body).await?)))
+}
+
+async fn show_meeting(State(s): State<MeetingState>, Path(id): Path<String>) -> Result<Json<Meeting>, ApiError> {
+    Ok(Json(s.get_meeting(parse_id(&id, "meeting")?).await?))
+}
+
+async fn add_election(
+    State(s): State<MeetingState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<AgendaItem>), ApiError> {
+    Ok((StatusCode::CREATED, Json(s.add_election(parse_id(&id, "meeting")?, &body).await?)))
+}
+
+async fn start_election(
+    State(s): State<MeetingState>,
+    Path((id, item_id)): Path<(String, String)>,
+) -> Result<Json<AgendaItem>, ApiError> {
+    Ok(Json(s.start_election(parse_id(&id, "meeting")?, parse_id(&item_id, "agenda item")?).await?))
+}

@@ -1,0 +1,160 @@
+//! All SQL of the meeting and election services (queries in `sql/election/queries/`).
+//! Functions take any client or transaction; the callers decide the transaction boundaries.
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+use uuid::Uuid;
+use vote_satellite_kit::outbox::OutboxQueries;
+
+use crate::Error;
+use crate::domain::{AgendaItem, Election, ElectionCreate, ElectionStatus, Meeting};
+
+macro_rules! query {
+    ($name:literal) => {
+        include_str!(concat!("../../../sql/election/queries/", $name, ".sql"))
+    };
+}
+
+mod embedded {
+    refinery::embed_migrations!("../../sql/election");
+}
+
+/// A runner for the migrations in `sql/election/`.
+pub fn migrations() -> refinery::Runner {
+    embedded::migrations::runner()
+}
+
+/// Table recording which migrations ran (its own, so services can share a database).
+pub const MIGRATION_TABLE: &str = "election_schema_history";
+
+/// The statements of this schema's `outbox` table.
+pub const OUTBOX: OutboxQueries = OutboxQueries {
+    insert: query!("outbox_insert"),
+    pending: query!("outbox_pending"),
+    mark_published: query!("outbox_mark_published"),
+};
+
+/// Records that `consumer` applied the event; `false` when it had already (a redelivery).
+/// Concurrent deliveries of one event serialize on the primary key.
+pub async fn mark_event(
+    db: &impl GenericClient,
+    consumer: &str,
+    event_id: Uuid,
+    event_type: &str,
+) -> Result<bool, Error> {
+    Ok(db.execute(query!("mark_event"), &[&consumer, &event_id, &event_type]).await? == 1)
+}
+
+/// Inserts a meeting.
+pub async fn insert_meeting(db: &impl GenericClient, id: Uuid, title: &str, created_by: &str) -> Result<(), Error> {
+    db.execute(query!("insert_meeting"), &[&id, &title, &created_by]).await?;
+    Ok(())
+}
+
+/// The meeting with its agenda and managers.
+pub async fn get_meeting(db: &impl GenericClient, id: Uuid) -> Result<Option<Meeting>, Error> {
+    let Some(row) = db.query_opt(query!("get_meeting"), &[&id]).await? else { return Ok(None) };
+    let agenda = db.query(query!("list_agenda"), &[&id]).await?.iter().map(agenda_item).collect();
+    let managers = db.query(query!("list_managers"), &[&id]).await?.iter().map(|r| r.get(0)).collect();
+    Ok(Some(Meeting { id: row.get(0), title: row.get(1), created_by: row.get(2), agenda, managers }))
+}
+
+/// Locks the meeting row for the rest of the transaction; `false` when there is none.
+pub async fn lock_meeting(db: &impl GenericClient, id: Uuid) -> Result<bool, Error> {
+    Ok(db.query_opt(query!("lock_meeting"), &[&id]).await?.is_some())
+}
+
+/// Appends an election item to the meeting's agenda (lock the meeting first).
+pub async fn insert_agenda_item(
+    db: &impl GenericClient,
+    id: Uuid,
+    meeting_id: Uuid,
+    title: &str,
+) -> Result<AgendaItem, Error> {
+    Ok(agenda_item(&db.query_one(query!("insert_agenda_item"), &[&id, &meeting_id, &title]).await?))
+}
+
+/// Marks the item started; `None` when it does not exist or was started already.
+pub async fn start_agenda_item(
+    db: &impl GenericClient,
+    id: Uuid,
+    meeting_id: Uuid,
+) -> Result<Option<AgendaItem>, Error> {
+    Ok(db.query_opt(query!("start_agenda_item"), &[&id, &meeting_id]).await?.as_ref().map(agenda_item))
+}
+
+/// The agenda item of that meeting.
+pub async fn get_agenda_item(db: &impl GenericClient, id: Uuid, meeting_id: Uuid) -> Result<Option<AgendaItem>, Error> {
+    Ok(db.query_opt(query!("get_agenda_item"), &[&id, &meeting_id]).await?.as_ref().map(agenda_item))
+}
+
+/// Grants `role` on the meeting to `user_id` (a no-op when held already).
+pub async fn grant_role(db: &impl GenericClient, meeting_id: Uuid, user_id: &str, role: &str) -> Result<(), Error> {
+    db.execute(query!("grant_role"), &[&meeting_id, &user_id, &role]).await?;
+    Ok(())
+}
+
+/// Creates the election in `nominating` (a no-op when it exists).
+pub async fn insert_election(db: &impl GenericClient, e: &ElectionCreate) -> Result<(), Error> {
+    db.execute(query!("insert_election"), &[&e.agenda_item_id, &e.meeting_id, &e.title]).await?;
+    Ok(())
+}
+
+/// The election, locked for the rest of the transaction.
+pub async fn lock_election(db: &impl GenericClient, id: Uuid) -> Result<Option<Election>, Error> {
+    match db.query_opt(query!("lock_election"), &[&id]).await? {
+        Some(row) => Ok(Some(election(db, &row).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The election.
+pub async fn get_election(db: &impl GenericClient, id: Uuid) -> Result<Option<Election>, Error> {
+    match db.query_opt(query!("get_election"), &[&id]).await? {
+        Some(row) => Ok(Some(election(db, &row).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Adds a nominee (a no-op when nominated already).
+pub async fn insert_nomination(db: &impl GenericClient, id: Uuid, nominee: &str) -> Result<(), Error> {
+    db.execute(query!("insert_nomination"), &[&id, &nominee]).await?;
+    Ok(())
+}
+
+/// Moves the election to `voting` with its poll id.
+pub async fn start_voting(db: &impl GenericClient, id: Uuid, poll_uuid: Uuid) -> Result<(), Error> {
+    db.execute(query!("start_voting"), &[&id, &poll_uuid]).await?;
+    Ok(())
+}
+
+/// Moves the election to `cancelled`.
+pub async fn cancel_election(db: &impl GenericClient, id: Uuid, reason: &str) -> Result<(), Error> {
+    db.execute(query!("cancel_election"), &[&id, &reason]).await?;
+    Ok(())
+}
+
+/// Finalizes the election voting on `poll_uuid`; `None` when no election is voting on it.
+pub async fn finalize_election(db: &impl GenericClient, poll_uuid: Uuid) -> Result<Option<Uuid>, Error> {
+    Ok(db.query_opt(query!("finalize_election"), &[&poll_uuid]).await?.map(|r| r.get(0)))
+}
+
+fn agenda_item(row: &Row) -> AgendaItem {
+    AgendaItem { id: row.get(0), meeting_id: row.get(1), kind: row.get(2), title: row.get(3), status: row.get(4) }
+}
+
+async fn election(db: &impl GenericClient, row: &Row) -> Result<Election, Error> {
+    let id: Uuid = row.get(0);
+    let nominees = db.query(query!("list_nominees"), &[&id]).await?.iter().map(|r| r.get(0)).collect();
+    let status: &str = row.get(3);
+    Ok(Election {
+        agenda_item_id: id,
+        meeting_id: row.get(1),
+        title: row.get(2),
+        // The table's CHECK constraint admits only known statuses.
+        status: ElectionStatus::parse(status).unwrap_or(ElectionStatus::Cancelled),
+        nominees,
+        poll_uuid: row.get(4),
+        reason: row.get(5),
+    })
+}

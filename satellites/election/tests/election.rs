@@ -1,0 +1,157 @@
+//! ElectionService against the real servers: its consumer (idempotency, ordering, dead-letters)
+//! and its HTTP endpoints.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{World, world};
+use serde_json::{Value, json};
+use uuid::Uuid;
+use vote_mq::Envelope;
+use vote_mq::service::REJECT_REASON_HEADER;
+use vote_satellite_kit::testing::{next_event, no_event};
+
+fn create(meeting: Uuid, item: Uuid) -> Envelope {
+    Envelope::new(
+        "agenda.election.create",
+        "meeting-service",
+        json!({"meeting_id": meeting, "agenda_item_id": item, "title": "Board"}),
+    )
+}
+
+fn start(meeting: Uuid, item: Uuid) -> Envelope {
+    Envelope::new("agenda.election.start", "meeting-service", json!({"meeting_id": meeting, "agenda_item_id": item}))
+}
+
+async fn nominate(w: &World, base: &str, item: Uuid, nominee: &str) -> (u16, Value) {
+    w.post(&format!("{base}/elections/{item}/nominations"), &json!({"nominee": nominee}).to_string()).await
+}
+
+#[tokio::test]
+async fn create_opens_nominations_once_and_start_publishes_voting_create_once() {
+    let w = world().await;
+    let mut voting = w.listen("voting.create").await;
+    let e = w.election_service().await;
+    let (meeting, item) = (Uuid::new_v4(), Uuid::new_v4());
+    let created = create(meeting, item);
+    w.publish(&created).await;
+    w.publish(&created).await;
+    w.publish(&create(meeting, item)).await; // another event id, same election
+    let url = format!("{}/elections/{item}", e.base);
+    let election = w.get_until(&url, |b| b["status"] == "nominating").await;
+    assert_eq!(election["meeting_id"], meeting.to_string());
+    assert_eq!(election["title"], "Board");
+
+    for nominee in ["Alice", "Bob", "Alice", "Carol"] {
+        let (status, body) = nominate(&w, &e.base, item, nominee).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let started = start(meeting, item);
+    w.publish(&started).await;
+    w.publish(&started).await;
+    let election = w.get_until(&url, |b| b["status"] == "voting").await;
+    assert_eq!(election["nominees"], json!(["Alice", "Bob", "Carol"]));
+    let poll_uuid = election["poll_uuid"].as_str().unwrap().to_owned();
+
+    let event = next_event(&mut voting).await;
+    assert_eq!(event.producer, "election-service");
+    assert_eq!(
+        event.data,
+        json!({"vote": {"uuid": poll_uuid, "meeting_id": meeting.to_string(), "pollType": "single", "options": ["Alice", "Bob", "Carol"]}})
+    );
+    // A second start event (new id) changes nothing either.
+    w.publish(&start(meeting, item)).await;
+    no_event(&mut voting, Duration::from_millis(500)).await;
+    assert_eq!(w.count("SELECT count(*) FROM elections WHERE agenda_item_id = $1", item).await, 1);
+
+    let (status, answer) = nominate(&w, &e.base, item, "Dave").await;
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("closed"));
+    voting.close().await;
+    e.stop().await;
+}
+
+#[tokio::test]
+async fn a_start_before_its_create_is_retried_until_the_create_is_in() {
+    let w = world().await;
+    let e = w.election_service().await;
+    let (meeting, item) = (Uuid::new_v4(), Uuid::new_v4());
+    w.publish(&start(meeting, item)).await;
+    w.publish(&create(meeting, item)).await;
+    let election = w.get_until(&format!("{}/elections/{item}", e.base), |b| b["status"] == "cancelled").await;
+    assert!(election["reason"].as_str().unwrap().contains("fewer than 2 nominees"));
+    assert!(w.metrics(&e).await.contains("events_retried_total"));
+    e.stop().await;
+}
+
+#[tokio::test]
+async fn a_start_for_an_unknown_election_is_dead_lettered_after_the_retries() {
+    let w = world().await;
+    let e = w.election_service().await;
+    w.publish(&start(Uuid::new_v4(), Uuid::new_v4())).await;
+    w.publish_raw("agenda.election.create", br#"{"event_type":"agenda.election.create"}"#.to_vec()).await;
+    w.publish(&Envelope::new("agenda.election.create", "t", json!({"title": "no ids"}))).await;
+    let dead = w.dead_letters(&e, 3).await;
+    let mut reasons: Vec<String> = dead.iter().map(|d| d.header(REJECT_REASON_HEADER).unwrap()).collect();
+    reasons.sort();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(reasons[0].starts_with("malformed: not an event envelope"), "{reasons:?}");
+    assert!(reasons[1].starts_with("rejected: bad agenda.election.create data"), "{reasons:?}");
+    assert!(reasons[2].starts_with("retries exhausted after 3 attempts: election"), "{reasons:?}");
+    assert!(reasons[2].ends_with("not known yet"), "{reasons:?}");
+    e.stop().await;
+}
+
+#[tokio::test]
+async fn voting_completed_finalizes_once_and_ignores_other_polls() {
+    let w = world().await;
+    let e = w.election_service().await;
+    let (meeting, item) = (Uuid::new_v4(), Uuid::new_v4());
+    w.publish(&create(meeting, item)).await;
+    let url = format!("{}/elections/{item}", e.base);
+    w.get_until(&url, |b| b["status"] == "nominating").await;
+    nominate(&w, &e.base, item, "A").await;
+    nominate(&w, &e.base, item, "B").await;
+    w.publish(&start(meeting, item)).await;
+    let election = w.get_until(&url, |b| b["status"] == "voting").await;
+    let poll = election["poll_uuid"].as_str().unwrap().to_owned();
+
+    w.publish(&Envelope::new("voting.completed", "voting-service", json!({"uuid": Uuid::new_v4(), "options": []})))
+        .await;
+    let completed = Envelope::new("voting.completed", "voting-service", json!({"uuid": poll, "options": ["A", "B"]}));
+    w.publish(&completed).await;
+    w.publish(&completed).await;
+    w.get_until(&url, |b| b["status"] == "finalized").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let metrics = w.metrics(&e).await;
+    assert!(metrics.contains("elections_finalized_total 1"), "{metrics}");
+    assert!(w.dead_letters(&e, 0).await.is_empty());
+    e.stop().await;
+}
+
+#[tokio::test]
+async fn election_endpoints_answer_json_400_404() {
+    let w = world().await;
+    let e = w.election_service().await;
+    let (status, answer) = w.get(&format!("{}/elections/{}", e.base, Uuid::new_v4())).await;
+    assert_eq!(status, 404, "{answer}");
+    let (status, answer) = w.get(&format!("{}/elections/x", e.base)).await;
+    assert_eq!((status, answer["error"].as_str()), (400, Some("election id must be a UUID")));
+    let (status, _) = nominate(&w, &e.base, Uuid::new_v4(), "A").await;
+    assert_eq!(status, 404);
+    let (meeting, item) = (Uuid::new_v4(), Uuid::new_v4());
+    w.publish(&create(meeting, item)).await;
+    w.get_until(&format!("{}/elections/{item}", e.base), |b| b["status"] == "nominating").await;
+    for (body, expected) in [
+        ("{", "not valid JSON"),
+        ("{}", "missing 'nominee'"),
+        (r#"{"nominee":["A"]}"#, "'nominee' must be"),
+        (r#"{"nominee":"  "}"#, "'nominee' must be"),
+    ] {
+        let (status, answer) = w.post(&format!("{}/elections/{item}/nominations", e.base), body).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(answer["error"].as_str().unwrap().contains(expected), "{body}: {answer}");
+    }
+    e.stop().await;
+}

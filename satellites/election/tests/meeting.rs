@@ -1,0 +1,131 @@
+//! MeetingService against the real servers: HTTP endpoints, the events they publish, and the
+//! `meeting.created` consumer that grants the manager role.
+
+mod common;
+
+use std::time::Duration;
+
+use common::world;
+use serde_json::json;
+use uuid::Uuid;
+use vote_mq::Envelope;
+use vote_mq::service::REJECT_REASON_HEADER;
+use vote_satellite_kit::testing::next_event;
+
+#[tokio::test]
+async fn creating_a_meeting_publishes_meeting_created_and_grants_manager() {
+    let w = world().await;
+    let mut created = w.listen("meeting.created").await;
+    let m = w.meeting_service().await;
+    let (status, meeting) =
+        w.post(&format!("{}/meetings", m.base), r#"{"title":"AGM 2026","created_by":"alice"}"#).await;
+    assert_eq!(status, 201, "{meeting}");
+    assert_eq!(meeting["title"], "AGM 2026");
+    assert_eq!(meeting["created_by"], "alice");
+    let id = meeting["id"].as_str().unwrap().to_owned();
+
+    let event = next_event(&mut created).await;
+    assert_eq!(event.event_type, "meeting.created");
+    assert_eq!(event.producer, "meeting-service");
+    assert_eq!(event.data, json!({"meeting_id": id, "title": "AGM 2026", "created_by": "alice"}));
+
+    let shown = w.get_until(&format!("{}/meetings/{id}", m.base), |b| b["managers"] == json!(["alice"])).await;
+    assert_eq!(shown["agenda"], json!([]));
+    assert!(w.metrics(&m).await.contains("meetings_created_total 1"));
+    created.close().await;
+    m.stop().await;
+}
+
+#[tokio::test]
+async fn meeting_endpoints_answer_json_400_404() {
+    let w = world().await;
+    let m = w.meeting_service().await;
+    for (body, expected) in [
+        ("", "not valid JSON"),
+        ("[]", "must be a JSON object"),
+        (r#"{"created_by":"a"}"#, "missing 'title'"),
+        (r#"{"title":"t"}"#, "missing 'created_by'"),
+        (r#"{"title":5,"created_by":"a"}"#, "'title' must be"),
+        (r#"{"title":"t","created_by":""}"#, "'created_by' must be"),
+    ] {
+        let (status, answer) = w.post(&format!("{}/meetings", m.base), body).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(answer["error"].as_str().unwrap().contains(expected), "{body}: {answer}");
+    }
+    let (status, _) = w.get(&format!("{}/meetings/{}", m.base, Uuid::new_v4())).await;
+    assert_eq!(status, 404);
+    let (status, answer) = w.get(&format!("{}/meetings/nope", m.base)).await;
+    assert_eq!((status, answer["error"].as_str()), (400, Some("meeting id must be a UUID")));
+
+    let (status, _) = w.post(&format!("{}/meetings/{}/elections", m.base, Uuid::new_v4()), r#"{"title":"x"}"#).await;
+    assert_eq!(status, 404);
+    let (_, meeting) = w.post(&format!("{}/meetings", m.base), r#"{"title":"t","created_by":"a"}"#).await;
+    let id = meeting["id"].as_str().unwrap();
+    let (status, answer) = w.post(&format!("{}/meetings/{id}/elections", m.base), r#"{"name":"x"}"#).await;
+    assert_eq!((status, answer["error"].as_str()), (400, Some("missing 'title'")));
+    let (status, _) = w.post(&format!("{}/meetings/{id}/elections/{}/start", m.base, Uuid::new_v4()), "").await;
+    assert_eq!(status, 404);
+    let (status, _) = w.post(&format!("{}/meetings/{id}/elections/bad/start", m.base), "").await;
+    assert_eq!(status, 400);
+    m.stop().await;
+}
+
+#[tokio::test]
+async fn election_items_publish_create_then_start_once() {
+    let w = world().await;
+    let mut agenda = w.listen("agenda.election.*").await;
+    let m = w.meeting_service().await;
+    let (_, meeting) = w.post(&format!("{}/meetings", m.base), r#"{"title":"t","created_by":"a"}"#).await;
+    let id = meeting["id"].as_str().unwrap().to_owned();
+
+    let (status, item) = w.post(&format!("{}/meetings/{id}/elections", m.base), r#"{"title":"Board"}"#).await;
+    assert_eq!(status, 201, "{item}");
+    assert_eq!((item["kind"].as_str(), item["status"].as_str()), (Some("election"), Some("created")));
+    let item_id = item["id"].as_str().unwrap().to_owned();
+    let event = next_event(&mut agenda).await;
+    assert_eq!(event.event_type, "agenda.election.create");
+    assert_eq!(event.data, json!({"meeting_id": id, "agenda_item_id": item_id, "title": "Board"}));
+
+    let start = format!("{}/meetings/{id}/elections/{item_id}/start", m.base);
+    let (status, started) = w.post(&start, "").await;
+    assert_eq!(status, 200);
+    assert_eq!(started["status"], "started");
+    let event = next_event(&mut agenda).await;
+    assert_eq!(event.event_type, "agenda.election.start");
+    assert_eq!(event.data, json!({"meeting_id": id, "agenda_item_id": item_id}));
+
+    let (status, answer) = w.post(&start, "").await;
+    assert_eq!(status, 409, "{answer}");
+    vote_satellite_kit::testing::no_event(&mut agenda, Duration::from_millis(300)).await;
+
+    let (_, shown) = w.get(&format!("{}/meetings/{id}", m.base)).await;
+    assert_eq!(shown["agenda"][0]["id"], item_id.as_str());
+    assert_eq!(shown["agenda"][0]["status"], "started");
+    agenda.close().await;
+    m.stop().await;
+}
+
+#[tokio::test]
+async fn meeting_created_is_applied_once_and_bad_data_is_dead_lettered() {
+    let w = world().await;
+    let m = w.meeting_service().await;
+    let meeting_id = Uuid::new_v4();
+    let event =
+        Envelope::new("meeting.created", "t", json!({"meeting_id": meeting_id, "title": "x", "created_by": "bob"}));
+    w.publish(&event).await;
+    w.publish(&event).await;
+    let bad = Envelope::new("meeting.created", "t", json!({"meeting_id": "not-a-uuid"}));
+    w.publish(&bad).await;
+    let dead = w.dead_letters(&m, 1).await;
+    assert_eq!(dead.len(), 1);
+    let reason = dead[0].header(REJECT_REASON_HEADER).unwrap();
+    assert!(reason.starts_with("rejected: bad meeting.created data"), "{reason}");
+    // The dead-lettered event came last, so both copies were handled by now.
+    assert_eq!(w.count("SELECT count(*) FROM meeting_permissions WHERE meeting_id = $1", meeting_id).await, 1);
+    let marks = w.count("SELECT count(*) FROM processed_events WHERE event_id = $1", event.event_id).await;
+    assert_eq!(marks, 1);
+    let metrics = w.metrics(&m).await;
+    assert!(metrics.contains("events_handled_total 2"), "{metrics}");
+    assert!(metrics.contains(r#"events_dead_lettered_total{reason="rejected"} 1"#), "{metrics}");
+    m.stop().await;
+}

@@ -1,0 +1,407 @@
+//! Settings: one environment variable per knob, each with a CLI flag. A binary flattens the
+//! groups it needs ([`ServiceArgs`] always, [`QueueArgs`] when it consumes a queue,
+//! [`DatabaseArgs`] when it keeps state) into its own clap struct, or uses [`Args`] when it
+//! needs exactly those three; its [`Defaults`] fill in what differs between binaries.
+//! clap reads the raw values, [`Validate::validate`] checks them, and any problem becomes a
+//! one-line error naming the variable (exit code 2). URLs are hidden from `--help` and never
+//! echoed back, because they may carry passwords.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use clap::{Command, FromArgMatches};
+use vote_mq::{AmqpUrl, QueueTopology, RetryPolicy, SubscriptionConfig, parse_bindings};
+use vote_runtime::cli::{self, Exit};
+use vote_runtime::logging::{LogFormat, parse_filter};
+use vote_runtime::postgres::DbTarget;
+
+/// AMQP_URL when unset: the local broker, vhost "/".
+pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+/// Unacked deliveries the broker may push ahead of the one being handled.
+pub const PREFETCH: u16 = 16;
+/// Longest MQ_RETRY_DELAY_MS accepted.
+const MAX_RETRY_DELAY_MS: u64 = 60_000;
+
+/// Settings every service has. `service_name` and `http_port` have no default here: the
+/// binary's [`Defaults`] give them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceArgs {
+    /// AMQP URI of the broker (RabbitMQ URI spec; `%2f` is the vhost "/").
+    #[arg(long, env = "AMQP_URL", value_name = "AMQP_URL", hide_env_values = true, hide_default_value = true)]
+    #[arg(default_value = DEFAULT_AMQP_URL)]
+    pub amqp_url: String,
+    /// Topic exchange events are published to and consumed from.
+    #[arg(long, env = "MQ_EXCHANGE", value_name = "MQ_EXCHANGE", default_value = "events")]
+    pub mq_exchange: String,
+    /// Name of this service: the envelope's `producer` and the broker connection name.
+    #[arg(long, env = "SERVICE_NAME", value_name = "SERVICE_NAME")]
+    pub service_name: String,
+    /// Port of the HTTP API, which also serves /metrics, /healthz and /readyz.
+    #[arg(long, env = "HTTP_PORT", value_name = "HTTP_PORT")]
+    pub http_port: u16,
+    /// Log level (`info`, `debug`, ...) or a full filter (`info,vote_mq=debug`).
+    #[arg(long, env = "LOG_LEVEL", value_name = "LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// `json` (one object per line) or `text`.
+    #[arg(long, env = "LOG_FORMAT", value_name = "LOG_FORMAT", default_value = "json")]
+    pub log_format: String,
+}
+
+/// The queue a service consumes. `mq_queue` and `mq_bindings` come from the binary's
+/// [`Defaults`].
+#[derive(Debug, Clone, clap::Args)]
+pub struct QueueArgs {
+    /// Durable queue this service consumes.
+    #[arg(long, env = "MQ_QUEUE", value_name = "MQ_QUEUE")]
+    pub mq_queue: String,
+    /// Routing keys the queue is bound to on MQ_EXCHANGE, comma-separated (wildcards allowed).
+    #[arg(long, env = "MQ_BINDINGS", value_name = "MQ_BINDINGS")]
+    pub mq_bindings: String,
+    /// Queue that receives dead-lettered messages (through the exchange `<MQ_EXCHANGE>.dlx`);
+    /// `<MQ_QUEUE>.dlq` when unset.
+    #[arg(long, env = "MQ_DEAD_LETTER_QUEUE", value_name = "MQ_DEAD_LETTER_QUEUE")]
+    pub mq_dead_letter_queue: Option<String>,
+    /// Attempts for a message failing with a retriable error before it is dead-lettered.
+    #[arg(long, env = "MQ_MAX_ATTEMPTS", value_name = "MQ_MAX_ATTEMPTS", default_value_t = 5)]
+    pub mq_max_attempts: u32,
+    /// Delay before the second attempt, in milliseconds; doubles per attempt (max 5 s).
+    #[arg(long, env = "MQ_RETRY_DELAY_MS", value_name = "MQ_RETRY_DELAY_MS", default_value_t = 200)]
+    pub mq_retry_delay_ms: u64,
+}
+
+/// The service's database. The URL comes from the binary's [`Defaults`].
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL; the database is created when missing and migrated at start.
+    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+}
+
+/// The usual service: it consumes one queue and keeps its state in a database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Broker, exchange, name, HTTP port, logs.
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    /// The consumed queue.
+    #[command(flatten)]
+    pub queue: QueueArgs,
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// Validated [`ServiceArgs`].
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    /// Broker.
+    pub amqp_url: AmqpUrl,
+    /// Topic exchange.
+    pub exchange: String,
+    /// SERVICE_NAME.
+    pub service_name: String,
+    /// HTTP port (0 picks a free one).
+    pub http_port: u16,
+    /// LOG_LEVEL, already checked to parse.
+    pub log_level: String,
+    /// Log line format.
+    pub log_format: LogFormat,
+}
+
+impl AsRef<ServiceSettings> for ServiceSettings {
+    fn as_ref(&self) -> &ServiceSettings {
+        self
+    }
+}
+
+/// Validated [`QueueArgs`].
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// Queue consumed.
+    pub queue: String,
+    /// Its dead-letter queue.
+    pub dead_letter_queue: String,
+    /// Routing-key patterns bound to the queue on the exchange; none for a queue that
+    /// producers address directly (default exchange).
+    pub bindings: Vec<String>,
+    /// Retries of failing messages.
+    pub retry: RetryPolicy,
+}
+
+impl QueueSettings {
+    /// A queue that producers publish to directly (no bindings), dead-lettering to
+    /// `<queue>.dlq`, with `retry`.
+    pub fn direct(queue: &str, retry: RetryPolicy) -> Self {
+        Self { queue: queue.to_owned(), dead_letter_queue: format!("{queue}.dlq"), bindings: Vec::new(), retry }
+    }
+
+    /// What the consumer (or a producer making sure the queue exists) declares: the queue
+    /// with its dead-letter route through `<exchange>.dlx`, bound to `exchange` when it has
+    /// bindings. `name` is the connection name.
+    pub fn subscription(&self, exchange: &str, name: &str) -> SubscriptionConfig {
+        SubscriptionConfig {
+            topology: QueueTopology::new(&self.queue, &format!("{exchange}.dlx"), &self.dead_letter_queue),
+            bindings: (!self.bindings.is_empty()).then(|| (exchange.to_owned(), self.bindings.clone())),
+            prefetch: PREFETCH,
+            name: name.to_owned(),
+        }
+    }
+}
+
+/// Validated [`Args`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Broker, exchange, name, HTTP port, logs.
+    pub service: ServiceSettings,
+    /// The consumed queue.
+    pub queue: QueueSettings,
+    /// The database.
+    pub database: DbTarget,
+}
+
+impl AsRef<ServiceSettings> for Settings {
+    fn as_ref(&self) -> &ServiceSettings {
+        &self.service
+    }
+}
+
+/// A bad setting: which variable, and what is wrong (never its value, which may be secret).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// `variable` is wrong because of `message`.
+    pub fn new(variable: &'static str, message: impl Into<String>) -> Self {
+        Self { variable, message: message.into() }
+    }
+}
+
+/// The trimmed value, or an error when it is blank.
+pub fn non_empty(variable: &'static str, value: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    if value.is_empty() { Err(ConfigError::new(variable, "must not be empty")) } else { Ok(value.to_owned()) }
+}
+
+/// Raw settings that can be checked into their validated form.
+pub trait Validate {
+    /// The validated settings.
+    type Settings;
+    /// Checks every value; the first problem names its variable.
+    fn validate(self) -> Result<Self::Settings, ConfigError>;
+}
+
+impl Validate for ServiceArgs {
+    type Settings = ServiceSettings;
+
+    fn validate(self) -> Result<ServiceSettings, ConfigError> {
+        let amqp_url = AmqpUrl::parse(&self.amqp_url).map_err(|e| ConfigError::new("AMQP_URL", e.to_string()))?;
+        parse_filter(&self.log_level).map_err(|e| ConfigError::new("LOG_LEVEL", e))?;
+        let log_format = self.log_format.parse().map_err(|e: String| ConfigError::new("LOG_FORMAT", e))?;
+        Ok(ServiceSettings {
+            amqp_url,
+            exchange: non_empty("MQ_EXCHANGE", &self.mq_exchange)?,
+            service_name: non_empty("SERVICE_NAME", &self.service_name)?,
+            http_port: self.http_port,
+            log_level: self.log_level,
+            log_format,
+        })
+    }
+}
+
+impl Validate for QueueArgs {
+    type Settings = QueueSettings;
+
+    fn validate(self) -> Result<QueueSettings, ConfigError> {
+        let queue = non_empty("MQ_QUEUE", &self.mq_queue)?;
+        let bindings = parse_bindings(&self.mq_bindings);
+        if bindings.is_empty() {
+            return Err(ConfigError::new("MQ_BINDINGS", "must name at least one routing key"));
+        }
+        let dead_letter_queue = match &self.mq_dead_letter_queue {
+            Some(name) => non_empty("MQ_DEAD_LETTER_QUEUE", name)?,
+            None => format!("{queue}.dlq"),
+        };
+        if dead_letter_queue == queue {
+            return Err(ConfigError::new("MQ_DEAD_LETTER_QUEUE", "must differ from MQ_QUEUE"));
+        }
+        Ok(QueueSettings { queue, dead_letter_queue, bindings, retry: retry_policy(&self)? })
+    }
+}
+
+/// MQ_MAX_ATTEMPTS and MQ_RETRY_DELAY_MS as a policy.
+fn retry_policy(args: &QueueArgs) -> Result<RetryPolicy, ConfigError> {
+    if args.mq_max_attempts == 0 {
+        return Err(ConfigError::new("MQ_MAX_ATTEMPTS", "must be at least 1"));
+    }
+    if args.mq_retry_delay_ms > MAX_RETRY_DELAY_MS {
+        return Err(ConfigError::new("MQ_RETRY_DELAY_MS", format!("must be at most {MAX_RETRY_DELAY_MS}")));
+    }
+    let initial_delay = Duration::from_millis(args.mq_retry_delay_ms);
+    Ok(RetryPolicy {
+        max_attempts: args.mq_max_attempts,
+        initial_delay,
+        max_delay: initial_delay.max(Duration::from_secs(5)),
+    })
+}
+
+impl Validate for DatabaseArgs {
+    type Settings = DbTarget;
+
+    fn validate(self) -> Result<DbTarget, ConfigError> {
+        DbTarget::parse(&self.database_url).map_err(|e| ConfigError::new("DATABASE_URL", e.to_string()))
+    }
+}
+
+impl Validate for Args {
+    type Settings = Settings;
+
+    fn validate(self) -> Result<Settings, ConfigError> {
+        Ok(Settings {
+            service: self.service.validate()?,
+            queue: self.queue.validate()?,
+            database: self.database.validate()?,
+        })
+    }
+}
+
+/// What differs between binaries' settings: names, and the defaults of the groups they use
+/// (`None` for a group the binary does not have).
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults {
+    /// Binary name, for `--help`.
+    pub binary: &'static str,
+    /// One-line description, for `--help`.
+    pub about: &'static str,
+    /// SERVICE_NAME.
+    pub service_name: &'static str,
+    /// HTTP_PORT.
+    pub http_port: &'static str,
+    /// MQ_QUEUE, MQ_BINDINGS and MQ_DEAD_LETTER_QUEUE (`None`: `<MQ_QUEUE>.dlq`).
+    pub queue: Option<(&'static str, &'static str, Option<&'static str>)>,
+    /// DATABASE_URL.
+    pub database_url: Option<&'static str>,
+}
+
+impl Defaults {
+    /// The clap command of `A` under this binary's name, with these defaults.
+    pub fn command<A: clap::Args>(&self) -> Command {
+        let mut command = A::augment_args(Command::new(self.binary))
+            .about(self.about)
+            .version(env!("CARGO_PKG_VERSION"))
+            .mut_arg("service_name", |a| a.required(false).default_value(self.service_name))
+            .mut_arg("http_port", |a| a.required(false).default_value(self.http_port));
+        if let Some((queue, bindings, dead_letter_queue)) = self.queue {
+            command = command
+                .mut_arg("mq_queue", |a| a.required(false).default_value(queue))
+                .mut_arg("mq_bindings", |a| a.required(false).default_value(bindings));
+            if let Some(dlq) = dead_letter_queue {
+                command = command.mut_arg("mq_dead_letter_queue", |a| a.default_value(dlq));
+            }
+        }
+        if let Some(url) = self.database_url {
+            command = command.mut_arg("database_url", |a| a.required(false).default_value(url));
+        }
+        command
+    }
+}
+
+/// Parses the command line and environment into `A` with the binary's `defaults`, then
+/// validates. `Err` says what to print and the exit code (0 for `--help` / `--version`, 2 for a
+/// bad value, on one line naming the variable).
+pub fn parse_cli<A, I, T>(defaults: &Defaults, args: I) -> Result<A::Settings, Exit>
+where
+    A: clap::Args + FromArgMatches + Validate,
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let raw: A = cli::parse(defaults.command::<A>(), args)?;
+    raw.validate().map_err(Exit::invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEST: Defaults = Defaults {
+        binary: "test-service",
+        about: "A test service.",
+        service_name: "test-service",
+        http_port: "5999",
+        queue: Some(("test_queue", "a.b,c.*", None)),
+        database_url: Some("postgres://postgres@127.0.0.1:5432/vote_test"),
+    };
+
+    fn parse(args: &[&str]) -> Result<Settings, Exit> {
+        parse_cli::<Args, _, _>(&TEST, std::iter::once("test-service").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_fill_in() {
+        let s = parse(&[]).unwrap();
+        assert_eq!((s.service.service_name.as_str(), s.service.http_port), ("test-service", 5999));
+        assert_eq!((s.service.exchange.as_str(), s.service.log_format), ("events", LogFormat::Json));
+        assert_eq!(s.service.amqp_url.vhost, "/");
+        assert_eq!((s.queue.queue.as_str(), s.queue.dead_letter_queue.as_str()), ("test_queue", "test_queue.dlq"));
+        assert_eq!(s.queue.bindings, ["a.b", "c.*"]);
+        assert_eq!(s.queue.retry, RetryPolicy::default());
+        assert_eq!(s.database.dbname(), "vote_test");
+    }
+
+    #[test]
+    fn a_binary_may_name_its_dead_letter_queue() {
+        let named = Defaults { queue: Some(("q", "k", Some("q_dlq"))), ..TEST };
+        let s = parse_cli::<Args, _, _>(&named, ["x"]).unwrap();
+        assert_eq!(s.queue.dead_letter_queue, "q_dlq");
+        let s = parse(&["--mq-dead-letter-queue", "elsewhere"]).unwrap();
+        assert_eq!(s.queue.dead_letter_queue, "elsewhere");
+    }
+
+    #[test]
+    fn subscriptions_bind_only_when_there_are_bindings() {
+        let s = parse(&[]).unwrap();
+        let bound = s.queue.subscription("events", "svc");
+        assert_eq!(bound.topology.dead_letter_exchange, "events.dlx");
+        assert_eq!(bound.bindings, Some(("events".to_owned(), vec!["a.b".to_owned(), "c.*".to_owned()])));
+        let direct = QueueSettings::direct("plain", RetryPolicy::default()).subscription("events", "svc");
+        assert_eq!((direct.topology.dead_letter_queue.as_str(), direct.bindings), ("plain.dlq", None));
+    }
+
+    #[test]
+    fn bad_values_give_one_line_naming_the_variable() {
+        for (args, variable) in [
+            (vec!["--http-port", "abc"], "HTTP_PORT"),
+            (vec!["--http-port", "70000"], "HTTP_PORT"),
+            (vec!["--amqp-url", "http://u:secret@host/"], "AMQP_URL"),
+            (vec!["--database-url", "postgres://u:secret@db:notaport/x"], "DATABASE_URL"),
+            (vec!["--mq-bindings", " , "], "MQ_BINDINGS"),
+            (vec!["--mq-exchange", ""], "MQ_EXCHANGE"),
+            (vec!["--service-name", " "], "SERVICE_NAME"),
+            (vec!["--mq-queue", " "], "MQ_QUEUE"),
+            (vec!["--mq-dead-letter-queue", "test_queue"], "MQ_DEAD_LETTER_QUEUE"),
+            (vec!["--mq-max-attempts", "0"], "MQ_MAX_ATTEMPTS"),
+            (vec!["--mq-retry-delay-ms=-5"], "MQ_RETRY_DELAY_MS"),
+            (vec!["--mq-retry-delay-ms", "60001"], "MQ_RETRY_DELAY_MS"),
+            (vec!["--log-level", "loud"], "LOG_LEVEL"),
+            (vec!["--log-format", "xml"], "LOG_FORMAT"),
+        ] {
+            let exit = parse(&args).unwrap_err();
+            assert_eq!(exit.code, 2, "{}", exit.message);
+            assert!(exit.message.contains(variable), "{}", exit.message);
+            assert!(!exit.message.contains('\n'), "{}", exit.message);
+            assert!(!exit.message.contains("secret"), "{}", exit.message);
+        }
+    }
+
+    #[test]
+    fn help_shows_the_binary_defaults() {
+        let exit = parse(&["--help"]).unwrap_err();
+        assert_eq!(exit.code, 0);
+        assert!(exit.message.contains("test-service") && exit.message.contains("5999"), "{}", exit.message);
+    }
+}

@@ -1,0 +1,145 @@
+//! Transactional outbox: a handler writes the events it causes into its schema's outbox table
+//! in the transaction that changes the state, so an event exists exactly when its cause
+//! committed. A relay task publishes pending events with confirms, oldest first, and marks
+//! them. It runs when woken after a commit, every [`RELAY_INTERVAL`] (rows left by a failed
+//! publish or by another instance), and once more at shutdown. A crash between the confirm and
+//! the mark publishes the event again with the same `event_id`; consumers deduplicate on it.
+//!
+//! Each schema owns its outbox table, so the statements come with the schema
+//! ([`OutboxQueries`]); the table needs `id` (ordered), `producer`, `event_id` (unique),
+//! `routing_key`, `body` and `published_at`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{GenericClient, Pool};
+use serde::Serialize;
+use tokio::sync::Notify;
+use uuid::Uuid;
+use vote_mq::{Envelope, OutgoingMessage, Publisher};
+use vote_runtime::CancellationToken;
+
+use crate::Error;
+use crate::metrics::Metrics;
+
+/// How often pending events are looked for without a wake-up.
+pub const RELAY_INTERVAL: Duration = Duration::from_secs(2);
+/// Longest the last flush at shutdown may take.
+pub const FINAL_FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
+/// Rows read per round.
+const BATCH: i64 = 100;
+/// Longest wait for one confirm.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The outbox statements of one schema.
+#[derive(Debug, Clone, Copy)]
+pub struct OutboxQueries {
+    /// `$1` producer, `$2` event id, `$3` routing key, `$4` body; a no-op for a known event id.
+    pub insert: &'static str,
+    /// `$1` producer, `$2` limit -> `id, event_id, routing_key, body` of unpublished rows, oldest
+    /// first.
+    pub pending: &'static str,
+    /// `$1` id: marks the row published.
+    pub mark_published: &'static str,
+}
+
+/// One service's outbox and its relay.
+#[derive(Clone)]
+pub struct Outbox {
+    pool: Pool,
+    queries: OutboxQueries,
+    publisher: Arc<Publisher>,
+    exchange: String,
+    producer: String,
+    wake: Arc<Notify>,
+    metrics: Metrics,
+}
+
+impl Outbox {
+    /// The outbox of `producer` (SERVICE_NAME) in `pool`'s database, publishing to `exchange`.
+    pub fn new(
+        pool: Pool,
+        queries: OutboxQueries,
+        publisher: Arc<Publisher>,
+        exchange: &str,
+        producer: &str,
+        metrics: Metrics,
+    ) -> Self {
+        Self {
+            pool,
+            queries,
+            publisher,
+            exchange: exchange.to_owned(),
+            producer: producer.to_owned(),
+            wake: Arc::new(Notify::new()),
+            metrics,
+        }
+    }
+
+    /// Writes a new event (routing key = event type) inside the caller's transaction and
+    /// returns its id; call [`Outbox::wake`] after the commit.
+    pub async fn add(&self, tx: &impl GenericClient, event_type: &str, data: impl Serialize) -> Result<Uuid, Error> {
+        let envelope = Envelope::new(event_type, &self.producer, data);
+        let body = envelope.to_bytes();
+        tx.execute(self.queries.insert, &[&self.producer, &envelope.event_id, &event_type, &body]).await?;
+        Ok(envelope.event_id)
+    }
+
+    /// Asks the relay to publish now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Publishes pending events until `shutdown`, then makes a last attempt (bounded by
+    /// [`FINAL_FLUSH_TIMEOUT`]). A publish in progress at shutdown is abandoned: its row stays
+    /// pending and is published at the next start, with the same `event_id`.
+    pub async fn relay(self, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                published = self.publish_pending() => {
+                    if let Err(e) = published {
+                        tracing::warn!(error = %e, "outbox relay failed, will retry");
+                    }
+                }
+                () = shutdown.cancelled() => break,
+            }
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(RELAY_INTERVAL) => {}
+                () = shutdown.cancelled() => break,
+            }
+        }
+        match tokio::time::timeout(FINAL_FLUSH_TIMEOUT, self.publish_pending()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "events left in the outbox at shutdown; published at next start"),
+            Err(_) => tracing::warn!("outbox not flushed in time at shutdown; published at next start"),
+        }
+    }
+
+    /// Publishes every pending event, oldest first; stops at the first failure so that order
+    /// is kept.
+    pub async fn publish_pending(&self) -> Result<usize, Error> {
+        let client = self.pool.get().await?;
+        let mut published = 0;
+        loop {
+            let pending = client.query(self.queries.pending, &[&self.producer, &BATCH]).await?;
+            if pending.is_empty() {
+                return Ok(published);
+            }
+            for row in pending {
+                let (id, event_id, routing_key, body): (i64, Uuid, String, Vec<u8>) =
+                    (row.get(0), row.get(1), row.get(2), row.get(3));
+                let mut message = OutgoingMessage::json(&self.exchange, &routing_key, body);
+                message.message_id = Some(event_id.to_string());
+                match tokio::time::timeout(PUBLISH_TIMEOUT, self.publisher.publish(&message)).await {
+                    Ok(result) => result?,
+                    Err(_) => return Err(Error::PublishTimeout(routing_key)),
+                }
+                client.execute(self.queries.mark_published, &[&id]).await?;
+                self.metrics.events_published.with_label_values(&[&routing_key]).inc();
+                tracing::info!(%event_id, %routing_key, "event published");
+                published += 1;
+            }
+        }
+    }
+}

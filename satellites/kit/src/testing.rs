@@ -1,0 +1,266 @@
+//! Helpers for tests (feature `testing`): settings with unique names and fast retries, a
+//! running service with its HTTP base URL, an HTTP client that returns `(status, JSON)`, broker
+//! helpers to publish, listen and read dead-letter queues, and checks of a binary's start-up
+//! contract. Tests against the real servers fail loudly when a server is missing, never skip.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use vote_mq::{
+    AmqpUrl, Delivery, Envelope, OutgoingMessage, Publisher, QueueTopology, RetryPolicy, Subscription,
+    SubscriptionConfig,
+};
+use vote_runtime::CancellationToken;
+use vote_runtime::logging::LogFormat;
+use vote_runtime::testing::{amqp_url, unique_name};
+
+use crate::Error;
+use crate::config::{QueueSettings, ServiceSettings};
+
+/// How long the waiting helpers wait before failing the test.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+/// Pause between two looks.
+const TICK: Duration = Duration::from_millis(25);
+
+/// The broker tests use (TEST_AMQP_URL).
+pub fn broker() -> AmqpUrl {
+    AmqpUrl::parse(&amqp_url()).expect("TEST_AMQP_URL is not a valid AMQP URL")
+}
+
+/// Three attempts, 20 ms apart doubling to 50 ms: retries that finish within a test.
+pub fn fast_retries() -> RetryPolicy {
+    RetryPolicy { max_attempts: 3, initial_delay: Duration::from_millis(20), max_delay: Duration::from_millis(50) }
+}
+
+/// Service settings on the test broker: `exchange` (make it unique per test), HTTP on a free
+/// port, text logs.
+pub fn service_settings(exchange: &str, service_name: &str) -> ServiceSettings {
+    ServiceSettings {
+        amqp_url: broker(),
+        exchange: exchange.to_owned(),
+        service_name: service_name.to_owned(),
+        http_port: 0,
+        log_level: "info".to_owned(),
+        log_format: LogFormat::Text,
+    }
+}
+
+/// A queue with a unique name starting with `prefix`, dead-lettering to `<queue>.dlq`, bound
+/// to `bindings`, with [`fast_retries`].
+pub fn queue_settings(prefix: &str, bindings: &[&str]) -> QueueSettings {
+    let mut queue = QueueSettings::direct(&unique_name(prefix), fast_retries());
+    queue.bindings = bindings.iter().map(|b| (*b).to_owned()).collect();
+    queue
+}
+
+/// Waits until `check` says yes, for at most [`PATIENCE`]; panics naming `what` otherwise.
+pub async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(TICK).await;
+    }
+    panic!("{what}: not within {PATIENCE:?}");
+}
+
+/// A service running in the test, stopped with [`Running::stop`].
+pub struct Running {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    token: CancellationToken,
+    task: JoinHandle<Result<(), Error>>,
+}
+
+impl Running {
+    /// Spawns `run` (the service's `run_until_stopped`) and waits until the service on `port`
+    /// answers `/readyz` with 200.
+    pub async fn start<F, Fut>(port: u16, run: F) -> Self
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        let token = CancellationToken::new();
+        let task = tokio::spawn(run(token.clone()));
+        let running = Self { base: format!("http://127.0.0.1:{port}"), token, task };
+        let client = Http::default();
+        let url = running.url("/readyz");
+        wait_until(&format!("{url} ready"), || async { client.get(&url).await.0 == 200 }).await;
+        running
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stops the service and checks it stopped cleanly.
+    pub async fn stop(self) {
+        self.token.cancel();
+        let outcome = tokio::time::timeout(PATIENCE, self.task).await.expect("the service stops in time");
+        outcome.expect("the service did not panic").expect("the service stopped cleanly");
+    }
+}
+
+/// An HTTP client whose calls return the status and the JSON body (`Null` when not JSON).
+#[derive(Clone, Default)]
+pub struct Http(reqwest::Client);
+
+impl Http {
+    /// `GET url`; a status of 0 means the server did not answer.
+    pub async fn get(&self, url: &str) -> (u16, Value) {
+        Self::answer(self.0.get(url).send().await).await
+    }
+
+    /// `POST url` with a JSON body given as text (so tests can send malformed JSON).
+    pub async fn post(&self, url: &str, body: &str) -> (u16, Value) {
+        Self::answer(self.0.post(url).header("content-type", "application/json").body(body.to_owned()).send().await)
+            .await
+    }
+
+    /// `PATCH url` with a JSON body given as text.
+    pub async fn patch(&self, url: &str, body: &str) -> (u16, Value) {
+        Self::answer(self.0.patch(url).header("content-type", "application/json").body(body.to_owned()).send().await)
+            .await
+    }
+
+    /// `PUT url` with a JSON body given as text.
+    pub async fn put(&self, url: &str, body: &str) -> (u16, Value) {
+        Self::answer(self.0.put(url).header("content-type", "application/json").body(body.to_owned()).send().await)
+            .await
+    }
+
+    /// The body of `GET url` as text (for `/metrics`).
+    pub async fn text(&self, url: &str) -> String {
+        self.0.get(url).send().await.expect("GET").text().await.expect("body")
+    }
+
+    /// Polls `GET url` until `check` accepts a 200 body, for at most [`PATIENCE`].
+    pub async fn get_until(&self, url: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let mut last = Value::Null;
+        while tokio::time::Instant::now() < deadline {
+            let (status, body) = self.get(url).await;
+            if status == 200 && check(&body) {
+                return body;
+            }
+            last = body;
+            tokio::time::sleep(TICK).await;
+        }
+        panic!("GET {url} never matched; last body: {last}");
+    }
+
+    async fn answer(response: reqwest::Result<reqwest::Response>) -> (u16, Value) {
+        match response {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                (status, r.json().await.unwrap_or(Value::Null))
+            }
+            Err(_) => (0, Value::Null),
+        }
+    }
+}
+
+/// Publishes `body` to `exchange` (empty: the default exchange, routing key = queue) with a
+/// confirm, and `message_id` when given.
+pub async fn publish(exchange: &str, routing_key: &str, body: Vec<u8>, message_id: Option<String>) {
+    let publisher = Publisher::connect(&broker(), "satellite-test").await.expect("RabbitMQ must be running");
+    let mut message = OutgoingMessage::json(exchange, routing_key, body);
+    message.message_id = message_id;
+    publisher.publish(&message).await.expect("publish confirmed");
+    publisher.close().await;
+}
+
+/// Publishes an envelope to `exchange` (routing key = event type).
+pub async fn publish_event(exchange: &str, event: &Envelope) {
+    publish(exchange, &event.event_type, event.to_bytes(), Some(event.event_id.to_string())).await;
+}
+
+/// A subscription to `pattern` on `exchange` through a fresh queue, to observe published events.
+pub async fn listen(exchange: &str, pattern: &str) -> Subscription {
+    let queue = unique_name("listen");
+    let config = SubscriptionConfig {
+        topology: QueueTopology::new(&queue, &format!("{queue}.dlx"), &format!("{queue}.dlq")),
+        bindings: Some((exchange.to_owned(), vec![pattern.to_owned()])),
+        prefetch: 10,
+        name: queue,
+    };
+    Subscription::open(&broker(), &config).await.expect("RabbitMQ must be running")
+}
+
+/// The next event on `subscription`, within [`PATIENCE`].
+pub async fn next_event(subscription: &mut Subscription) -> Envelope {
+    let delivery = tokio::time::timeout(PATIENCE, subscription.recv()).await.expect("an event in time").unwrap();
+    subscription.acker().ack(delivery.tag, false).await.unwrap();
+    serde_json::from_slice(&delivery.body).unwrap()
+}
+
+/// Asserts nothing more arrives on `subscription` for `wait`.
+pub async fn no_event(subscription: &mut Subscription, wait: Duration) {
+    if let Ok(Some(d)) = tokio::time::timeout(wait, subscription.recv()).await {
+        panic!("unexpected event: {}", String::from_utf8_lossy(&d.body));
+    }
+}
+
+/// Takes what reached `queue` (a dead-letter queue), waiting up to [`PATIENCE`] for `n`
+/// messages; returns what came.
+pub async fn take(queue: &str, n: usize) -> Vec<Delivery> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut seen = Vec::new();
+    loop {
+        seen.extend(vote_mq::take_messages(&broker(), queue, n - seen.len()).await.expect("read the queue"));
+        if seen.len() >= n || tokio::time::Instant::now() >= deadline {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The message of an [`Error::Invalid`]; panics on anything else.
+pub fn invalid<T: Debug>(result: Result<T, Error>) -> String {
+    match result {
+        Err(Error::Invalid(m)) => m,
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+/// A password for test values: a message that quotes it leaks a secret.
+pub const SECRET: &str = "hunter2";
+
+/// Runs `binary` with only `env` set, and `args`: exit code, stdout, stderr.
+pub fn run_command(binary: &str, env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(binary).env_clear().envs(env.iter().copied()).args(args).output().expect("run the binary");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+/// Asserts that `binary` refuses `variable=value` the contract's way: exit code 2, one line
+/// naming the variable, [`SECRET`] not quoted.
+pub fn assert_refused(binary: &str, variable: &str, value: &str) {
+    let (code, _, stderr) = run_command(binary, &[(variable, value)], &[]);
+    assert_eq!(code, Some(2), "{binary} {variable}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{binary} {variable}: {stderr}");
+    assert!(stderr.contains(variable), "{binary} {variable}: {stderr}");
+    assert!(!stderr.contains(SECRET), "{binary} {variable}: {stderr}");
+}
+
+/// `binary --help` with URLs carrying [`SECRET`] in the environment: exits 0, shows every one of
+/// `expected`, and never the secret.
+pub fn assert_help_shows(binary: &str, expected: &[&str]) {
+    let env = [("AMQP_URL", "amqp://u:hunter2@broker/"), ("DATABASE_URL", "postgres://u:hunter2@db/x")];
+    let (code, help, _) = run_command(binary, &env, &["--help"]);
+    assert_eq!(code, Some(0), "{binary}");
+    for text in expected {
+        assert!(help.contains(text), "{binary}: {text} not in {help}");
+    }
+    assert!(!help.contains(SECRET), "{binary}: {help}");
+}

@@ -1,0 +1,210 @@
+//! Poll input validation (no I/O): the same rules for the HTTP body and the event payload.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use vote_satellite_kit::input::{MAX_TEXT_CHARS, text_field};
+
+use crate::Error;
+
+/// Most options a poll may have.
+pub const MAX_OPTIONS: usize = 100;
+
+/// How votes on the poll are cast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PollType {
+    /// One choice per voter.
+    Single,
+    /// Voters rank the options.
+    Ranked,
+}
+
+impl PollType {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PollType::Single => "single",
+            PollType::Ranked => "ranked",
+        }
+    }
+
+    /// Parses the stored and wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "single" => Some(PollType::Single),
+            "ranked" => Some(PollType::Ranked),
+            _ => None,
+        }
+    }
+}
+
+/// Whether the poll still accepts votes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PollStatus {
+    /// Accepting votes.
+    Open,
+    /// Closed; `voting.completed` was published.
+    Closed,
+}
+
+/// A poll as returned by the API and carried by `voting.completed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Poll {
+    /// The poll's id.
+    pub uuid: Uuid,
+    /// Meeting the poll belongs to.
+    pub meeting_id: String,
+    /// Single choice or ranked.
+    #[serde(rename = "pollType")]
+    pub poll_type: PollType,
+    /// Options, in the order given at creation.
+    pub options: Vec<String>,
+    /// Open or closed.
+    pub status: PollStatus,
+}
+
+/// A validated request to create a poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPoll {
+    /// Id chosen by the caller (ElectionService does, so that it knows the poll before it
+    /// exists); a fresh one when absent.
+    pub uuid: Option<Uuid>,
+    /// Meeting the poll belongs to.
+    pub meeting_id: String,
+    /// Single choice or ranked.
+    pub poll_type: PollType,
+    /// At least two options, order kept.
+    pub options: Vec<String>,
+}
+
+impl NewPoll {
+    /// From the HTTP body `{"vote": {...}}`.
+    pub fn from_request(body: &Value) -> Result<Self, Error> {
+        if !body.is_object() {
+            return Err(invalid("request body must be a JSON object"));
+        }
+        match body.get("vote") {
+            Some(vote) => Self::from_vote(vote),
+            None => Err(invalid("missing 'vote' in request body")),
+        }
+    }
+
+    /// From a `voting.create` event's data: `{"vote": {...}}` or the vote object itself.
+    pub fn from_event_data(data: &Value) -> Result<Self, Error> {
+        match data.get("vote") {
+            Some(vote) => Self::from_vote(vote),
+            None => Self::from_vote(data),
+        }
+    }
+
+    /// From the vote object `{meeting_id, pollType, options[, uuid]}`.
+    pub fn from_vote(vote: &Value) -> Result<Self, Error> {
+        let Some(vote) = vote.as_object() else { return Err(invalid("'vote' must be a JSON object")) };
+        let meeting_id = text_field(vote, "meeting_id")?;
+        let poll_type = match vote.get("pollType") {
+            None | Some(Value::Null) => return Err(invalid("missing 'pollType'")),
+            Some(Value::String(s)) => PollType::parse(s),
+            Some(_) => None,
+        }
+        .ok_or_else(|| invalid("invalid 'pollType': must be 'single' or 'ranked'"))?;
+        let options = match vote.get("options") {
+            None | Some(Value::Null) => return Err(invalid("missing 'options'")),
+            Some(Value::Array(items)) => items,
+            Some(_) => return Err(invalid("'options' must be an array of strings")),
+        };
+        if options.len() < 2 {
+            return Err(invalid("at least 2 options are required"));
+        }
+        if options.len() > MAX_OPTIONS {
+            return Err(invalid(format!("at most {MAX_OPTIONS} options are allowed")));
+        }
+        let options = options
+            .iter()
+            .map(|o| match o {
+                Value::String(s) if !s.trim().is_empty() && s.chars().count() <= MAX_TEXT_CHARS => Ok(s.clone()),
+                _ => Err(invalid(format!(
+                    "each option must be a non-empty string of at most {MAX_TEXT_CHARS} characters"
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let uuid = match vote.get("uuid") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(Uuid::parse_str(s).map_err(|_| invalid("'uuid' must be a UUID"))?),
+            Some(_) => return Err(invalid("'uuid' must be a UUID")),
+        };
+        Ok(Self { uuid, meeting_id, poll_type, options })
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::Invalid(message.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use vote_satellite_kit::testing::invalid;
+
+    use super::*;
+
+    fn vote() -> Value {
+        json!({"meeting_id": "m1", "pollType": "single", "options": ["Alice", "Bob"]})
+    }
+
+    #[test]
+    fn accepts_the_seed_shape() {
+        let p = NewPoll::from_request(&json!({"vote": vote()})).unwrap();
+        assert_eq!(p.meeting_id, "m1");
+        assert_eq!(p.poll_type, PollType::Single);
+        assert_eq!(p.options, ["Alice", "Bob"]);
+        assert_eq!(p.uuid, None);
+    }
+
+    #[test]
+    fn event_data_may_be_wrapped_or_not() {
+        let wrapped = NewPoll::from_event_data(&json!({"vote": vote()})).unwrap();
+        let bare = NewPoll::from_event_data(&vote()).unwrap();
+        assert_eq!(wrapped, bare);
+    }
+
+    #[test]
+    fn caller_chosen_uuid_is_kept() {
+        let id = Uuid::new_v4();
+        let mut v = vote();
+        v["uuid"] = json!(id.to_string());
+        assert_eq!(NewPoll::from_vote(&v).unwrap().uuid, Some(id));
+        v["uuid"] = json!("nope");
+        assert_eq!(invalid(NewPoll::from_vote(&v)), "'uuid' must be a UUID");
+    }
+
+    #[test]
+    fn rejects_bad_input_with_a_reason() {
+        let cases = [
+            (json!([1]), "request body must be a JSON object"),
+            (json!({}), "missing 'vote' in request body"),
+            (json!({"vote": 3}), "'vote' must be a JSON object"),
+            (json!({"vote": {"pollType": "single", "options": ["a", "b"]}}), "missing 'meeting_id'"),
+            (json!({"vote": {"meeting_id": 7, "pollType": "single", "options": ["a", "b"]}}), "'meeting_id' must be"),
+            (json!({"vote": {"meeting_id": "m", "options": ["a", "b"]}}), "missing 'pollType'"),
+            (json!({"vote": {"meeting_id": "m", "pollType": "multi", "options": ["a", "b"]}}), "invalid 'pollType'"),
+            (json!({"vote": {"meeting_id": "m", "pollType": "single"}}), "missing 'options'"),
+            (
+                json!({"vote": {"meeting_id": "m", "pollType": "single", "options": "a,b"}}),
+                "'options' must be an array",
+            ),
+            (json!({"vote": {"meeting_id": "m", "pollType": "single", "options": ["a"]}}), "at least 2 options"),
+            (json!({"vote": {"meeting_id": "m", "pollType": "single", "options": ["a", 2]}}), "each option must be"),
+            (json!({"vote": {"meeting_id": "m", "pollType": "single", "options": ["a", " "]}}), "each option must be"),
+        ];
+        for (body, expected) in cases {
+            let got = invalid(NewPoll::from_request(&body));
+            assert!(got.starts_with(expected), "{body}: {got}");
+        }
+        let many: Vec<String> = (0..=MAX_OPTIONS).map(|i| i.to_string()).collect();
+        let body = json!({"vote": {"meeting_id": "m", "pollType": "ranked", "options": many}});
+        assert!(invalid(NewPoll::from_request(&body)).starts_with("at most"));
+    }
+}

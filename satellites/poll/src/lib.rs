@@ -1,0 +1,17 @@
+//! `vote-satellite-poll`: the VotingService.
+//!
+//! A poll is created by `POST /polls/` or by a `voting.create` event; both paths call
+//! [`store::create_poll`]. `POST /polls/<uuid>/close` closes it and publishes
+//! `voting.completed`. Modules follow a request: [`config`] -> [`app`] (wiring on the
+//! satellite kit) -> [`routes`] (HTTP) or [`events`] (broker) -> [`domain`] (validation) ->
+//! [`store`] (the only SQL).
+
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod events;
+pub mod routes;
+pub mod store;
+
+pub use app::build;
+pub use vote_satellite_kit::{Application, Error};

@@ -1,0 +1,48 @@
+//! The HTTP API. Bodies are read as bytes and validated in [`crate::domain`]; every failure
+//! is a JSON `{"error": ...}` (see the kit's `http` module).
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use serde_json::Value;
+use vote_satellite_kit::http::ApiError;
+use vote_satellite_kit::input::parse_id;
+
+use crate::Error;
+use crate::app::{AppState, Source};
+use crate::domain::{NewPoll, Poll};
+use crate::store::Creation;
+
+/// The API routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/polls", post(create))
+        .route("/polls/", post(create))
+        .route("/polls/{id}", get(show))
+        .route("/polls/{id}/", get(show))
+        .route("/polls/{id}/close", post(close))
+        .route("/polls/{id}/close/", post(close))
+        .with_state(state)
+}
+
+async fn create(State(state): State<AppState>, body: Bytes) -> Result<Json<Poll>, ApiError> {
+    let body: Value =
+        serde_json::from_slice(&body).map_err(|e| Error::Invalid(format!("request body is not valid JSON: {e}")))?;
+    let poll = NewPoll::from_request(&body)?;
+    match state.create_poll(&poll, None, Source::Http).await? {
+        Creation::Created(p) => Ok(Json(p)),
+        Creation::UuidTaken(uuid) => Err(Error::Conflict(format!("poll {uuid} already exists")).into()),
+        // Only the event path passes a source event.
+        Creation::DuplicateEvent => Err(Error::Invalid("duplicate request".to_owned()).into()),
+    }
+}
+
+async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Poll>, ApiError> {
+    Ok(Json(state.get_poll(parse_id(&id, "poll")?).await?))
+}
+
+async fn close(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Poll>, ApiError> {
+    Ok(Json(state.close_poll(parse_id(&id, "poll")?).await?))
+}

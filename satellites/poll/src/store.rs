@@ -1,0 +1,107 @@
+//! The VotingService's SQL (queries in `sql/poll/queries/`). Each function is one transaction
+//! or one statement.
+
+use deadpool_postgres::Client;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::Error;
+use crate::domain::{NewPoll, Poll, PollStatus, PollType};
+
+const MARK_EVENT: &str = include_str!("../../../sql/poll/queries/mark_event.sql");
+const INSERT_POLL: &str = include_str!("../../../sql/poll/queries/insert_poll.sql");
+const INSERT_OPTIONS: &str = include_str!("../../../sql/poll/queries/insert_options.sql");
+const GET_POLL: &str = include_str!("../../../sql/poll/queries/get_poll.sql");
+const CLOSE_POLL: &str = include_str!("../../../sql/poll/queries/close_poll.sql");
+
+mod embedded {
+    refinery::embed_migrations!("../../sql/poll");
+}
+
+/// A runner for the migrations in `sql/poll/`.
+pub fn migrations() -> refinery::Runner {
+    embedded::migrations::runner()
+}
+
+/// Table recording which migrations ran (its own, so services can share a database).
+pub const MIGRATION_TABLE: &str = "poll_schema_history";
+
+/// The event that asked for a poll, for idempotency.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceEvent<'a> {
+    /// The envelope's `event_id`.
+    pub event_id: Uuid,
+    /// The envelope's `event_type`.
+    pub event_type: &'a str,
+}
+
+/// What [`create_poll`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Creation {
+    /// A new poll.
+    Created(Poll),
+    /// The event was applied before; nothing changed.
+    DuplicateEvent,
+    /// The caller-chosen uuid is taken; nothing changed.
+    UuidTaken(Uuid),
+}
+
+/// Creates a poll and its options in one transaction. With `source`, the event is recorded in
+/// the same transaction, so a redelivered event finds its mark and creates nothing.
+pub async fn create_poll(
+    client: &mut Client,
+    poll: &NewPoll,
+    source: Option<SourceEvent<'_>>,
+) -> Result<Creation, Error> {
+    let tx = client.transaction().await?;
+    if let Some(event) = source {
+        // Concurrent deliveries of one event serialize on the primary key: the second waits
+        // for the first to commit, then finds the mark.
+        if tx.execute(MARK_EVENT, &[&event.event_id, &event.event_type]).await? == 0 {
+            return Ok(Creation::DuplicateEvent);
+        }
+    }
+    let uuid = poll.uuid.unwrap_or_else(Uuid::new_v4);
+    let Some(row) = tx.query_opt(INSERT_POLL, &[&uuid, &poll.meeting_id, &poll.poll_type.as_str()]).await? else {
+        // Keep the event mark: the event is handled (its poll exists).
+        tx.commit().await?;
+        return Ok(Creation::UuidTaken(uuid));
+    };
+    let id: i64 = row.get(0);
+    tx.execute(INSERT_OPTIONS, &[&id, &poll.options]).await?;
+    tx.commit().await?;
+    Ok(Creation::Created(Poll {
+        uuid,
+        meeting_id: poll.meeting_id.clone(),
+        poll_type: poll.poll_type,
+        options: poll.options.clone(),
+        status: PollStatus::Open,
+    }))
+}
+
+/// The poll with this id, if any.
+pub async fn get_poll(client: &Client, uuid: Uuid) -> Result<Option<Poll>, Error> {
+    Ok(client.query_opt(GET_POLL, &[&uuid]).await?.map(|row| poll_from_row(&row)))
+}
+
+/// Closes the poll (a no-op when closed already) and returns it with the `event_id` its
+/// `voting.completed` carries: fixed at the first close, so a repeated close republishes the
+/// same event. `None` when there is no such poll.
+pub async fn close_poll(client: &Client, uuid: Uuid) -> Result<Option<(Poll, Uuid)>, Error> {
+    let Some(row) = client.query_opt(CLOSE_POLL, &[&uuid, &Uuid::new_v4()]).await? else { return Ok(None) };
+    let event_id: Uuid = row.get(0);
+    Ok(get_poll(client, uuid).await?.map(|poll| (poll, event_id)))
+}
+
+fn poll_from_row(row: &Row) -> Poll {
+    let poll_type: &str = row.get("poll_type");
+    let status: &str = row.get("status");
+    Poll {
+        uuid: row.get("uuid"),
+        meeting_id: row.get("meeting_id"),
+        // The table's CHECK constraints admit only these values.
+        poll_type: PollType::parse(poll_type).unwrap_or(PollType::Single),
+        options: row.get("options"),
+        status: if status == "closed" { PollStatus::Closed } else { PollStatus::Open },
+    }
+}

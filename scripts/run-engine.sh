@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs the vote engine against the local RabbitMQ and PostgreSQL, starting (or installing)
+# them first. Extra arguments go to vote-engine (see `vote-engine --help`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-services.sh
+exec cargo run --release --quiet -p vote-engine -- "$@"

@@ -1,0 +1,3 @@
+SELECT agenda_item_id, meeting_id, title, status, poll_uuid, status_reason
+FROM elections
+WHERE agenda_item_id = $1

@@ -1,0 +1,1 @@
+SELECT id, title, created_by FROM meetings WHERE id = $1

@@ -1,0 +1,1 @@
+INSERT INTO meetings (id, title, created_by) VALUES ($1, $2, $3)

@@ -1,0 +1,1 @@
+SELECT nominee FROM nominations WHERE agenda_item_id = $1 ORDER BY id

@@ -1,0 +1,1 @@
+SELECT id FROM meetings WHERE id = $1 FOR UPDATE

@@ -1,0 +1,44 @@
+-- Counts one batch of votes (first statement of the batch's transaction).
+-- $1..$5: the batch's votes (vote_hash, citizen_id, law_id, choice, timestamp), already free of
+--         duplicates among themselves and sorted by vote_hash (a stable lock order).
+-- Returns rows (kind, key, oui, non):
+--   'total'   law_id     -> the law's new totals in vote_results
+--   'added'   law_id     -> votes this batch counted for the law
+--   'skipped' vote_hash  -> a vote not counted: one of its unique keys was already taken
+WITH input AS (
+    SELECT *
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+        AS t(vote_hash, citizen_id, law_id, choice, cast_at)
+),
+counted AS (
+    -- Either unique key already taken (earlier batch, redelivery, other engine) -> not counted.
+    INSERT INTO vote_audit (vote_hash, citizen_id, law_id, choice, "timestamp")
+    SELECT vote_hash, citizen_id, law_id, choice, cast_at FROM input
+    ON CONFLICT DO NOTHING
+    RETURNING vote_hash, law_id, choice
+),
+totals AS (
+    -- Pre-aggregated per law, upserted in law_id order: concurrent writers lock rows in the
+    -- same order and cannot deadlock.
+    INSERT INTO vote_results AS r (law_id, oui_count, non_count, updated_at)
+    SELECT law_id,
+           count(*) FILTER (WHERE choice = 'oui'),
+           count(*) FILTER (WHERE choice = 'non'),
+           now()
+    FROM counted
+    GROUP BY law_id
+    ORDER BY law_id
+    ON CONFLICT (law_id) DO UPDATE
+    SET oui_count = r.oui_count + EXCLUDED.oui_count,
+        non_count = r.non_count + EXCLUDED.non_count,
+        updated_at = EXCLUDED.updated_at
+    RETURNING law_id, oui_count, non_count
+)
+SELECT 'total' AS kind, law_id AS key, oui_count AS oui, non_count AS non FROM totals
+UNION ALL
+SELECT 'added', law_id, count(*) FILTER (WHERE choice = 'oui'), count(*) FILTER (WHERE choice = 'non')
+FROM counted GROUP BY law_id
+UNION ALL
+SELECT 'skipped', i.vote_hash, 0, 0
+FROM input i
+WHERE NOT EXISTS (SELECT 1 FROM counted c WHERE c.vote_hash = i.vote_hash)

@@ -1,0 +1,1 @@
+SELECT item, quantity FROM stock WHERE item = $1
