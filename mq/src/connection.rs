@@ -9,6 +9,9 @@ use amqprs::tls::TlsAdaptor;
 
 use crate::{AmqpUrl, Error};
 
+/// Longest wait for TCP connect + TLS + AMQP handshake.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Opens one connection to the broker described by `url`, with heartbeats, TLS for `amqps`,
 /// and `name` shown in the management UI.
 pub async fn connect(url: &AmqpUrl, name: &str) -> Result<Connection, Error> {
@@ -21,7 +24,11 @@ pub async fn connect(url: &AmqpUrl, name: &str) -> Result<Connection, Error> {
             .map_err(|e| Error::Tls(e.to_string()))?;
         args.tls_adaptor(adaptor);
     }
-    let connection = Connection::open(&args.finish()).await.map_err(Error::from)?;
+    // Without a bound, a broker that accepts TCP but never answers the handshake (a node that is
+    // starting or stalled, a half-open link) would hold a reconnect loop forever.
+    let connection = tokio::time::timeout(CONNECT_TIMEOUT, Connection::open(&args.finish()))
+        .await
+        .map_err(|_| Error::Timeout(CONNECT_TIMEOUT))??;
     connection.register_callback(DefaultConnectionCallback).await?;
     Ok(connection)
 }

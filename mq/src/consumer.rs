@@ -11,6 +11,9 @@ use crate::connection::connect;
 use crate::topology::QueueTopology;
 use crate::{AmqpUrl, Error};
 
+/// Longest wait for the broker to answer a close.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// One message as delivered.
 #[derive(Debug)]
 pub struct Delivery {
@@ -113,9 +116,14 @@ impl Subscription {
     }
 
     /// Closes channel and connection; unacked deliveries go back to the queue.
+    /// Best effort and bounded: on a connection that is already dead the close handshake may
+    /// never be answered, and a reconnect loop must not wait for it.
     pub async fn close(self) {
-        let _ = self.channel.close().await;
-        let _ = self.connection.close().await;
+        let handshake = async {
+            let _ = self.channel.close().await;
+            let _ = self.connection.close().await;
+        };
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, handshake).await;
     }
 }
 

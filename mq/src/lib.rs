@@ -45,6 +45,9 @@ pub enum Error {
     /// The connection went away before the operation completed.
     #[error("connection to the broker lost")]
     ConnectionLost,
+    /// The broker did not answer in time (a half-open TCP connection, a stalled node).
+    #[error("no answer from the broker within {0:?}")]
+    Timeout(std::time::Duration),
     /// A value does not fit the AMQP wire format.
     #[error("protocol error: {0}")]
     Protocol(String),
@@ -53,6 +56,6 @@ pub enum Error {
 impl Error {
     /// Whether trying again (after reconnecting) can succeed.
     pub fn is_retriable(&self) -> bool {
-        matches!(self, Error::Amqp(_) | Error::Nacked | Error::ConnectionLost)
+        matches!(self, Error::Amqp(_) | Error::Nacked | Error::ConnectionLost | Error::Timeout(_))
     }
 }
