@@ -197,11 +197,14 @@ pub struct WaitArgs {
     /// Once the total is reached, it must stay unchanged this long (catches late double counts).
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub settle: Duration,
+    /// Time between two looks at the database (one connection, one cheap query each).
+    #[arg(long, default_value = "200ms", value_parser = parse_duration)]
+    pub poll: Duration,
 }
 
 impl WaitArgs {
     fn options(&self) -> WaitOptions {
-        WaitOptions { settle: self.settle, ..WaitOptions::with_timeout(self.timeout) }
+        WaitOptions { settle: self.settle, poll: self.poll, ..WaitOptions::with_timeout(self.timeout) }
     }
 }
 

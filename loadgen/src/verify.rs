@@ -58,6 +58,10 @@ pub struct Report {
     pub mismatched: Vec<LawDiff>,
     /// How long the wait for the total took, in seconds (0 for a bare comparison).
     pub waited_seconds: f64,
+    /// When the counted total first reached the expected one, in seconds from the start of the
+    /// wait (before settling); `None` if it never did. Started together with a consumer, this
+    /// is the time the consumer took to count the run.
+    pub reached_seconds: Option<f64>,
     /// Whether the wait gave up before the total was reached and stable.
     pub timed_out: bool,
 }
@@ -85,6 +89,9 @@ impl fmt::Display for Report {
             self.mismatched.len(),
             self.waited_seconds
         )?;
+        if let Some(reached) = self.reached_seconds {
+            write!(f, " (total reached after {reached:.2} s)")?;
+        }
         if self.timed_out {
             write!(f, " (timed out)")?;
         }
@@ -119,6 +126,7 @@ pub fn compare(expected: &Expected, actual: &Actual) -> Report {
         laws_checked: laws.len(),
         mismatched: Vec::new(),
         waited_seconds: 0.0,
+        reached_seconds: None,
         timed_out: false,
     };
     for law in laws {
@@ -193,18 +201,29 @@ impl WaitOptions {
     }
 }
 
+/// What [`wait_for_total`] saw.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Wait {
+    /// How long it waited in all.
+    pub waited: Duration,
+    /// When the total first reached the expected one (within one poll interval).
+    pub reached: Option<Duration>,
+    /// Whether it gave up.
+    pub timed_out: bool,
+}
+
 /// Polls until the run's counted total reaches the expected total and stops changing, or the
-/// timeout passes; calls `on_poll` with each total seen. Returns how long it waited and whether
-/// it timed out.
+/// timeout passes; calls `on_poll` with each total seen.
 pub async fn wait_for_total(
     client: &Client,
     expected: &Expected,
     options: &WaitOptions,
     on_poll: &mut (dyn FnMut(u64) + Send),
-) -> Result<(Duration, bool), Error> {
+) -> Result<Wait, Error> {
     let start = Instant::now();
     let mut last = None;
     let mut last_change = start;
+    let mut reached = None;
     loop {
         let total = counted_total(client, &expected.law_prefix).await?;
         on_poll(total);
@@ -213,12 +232,15 @@ pub async fn wait_for_total(
             last = Some(total);
             last_change = now;
         }
-        if total >= expected.total && now - last_change >= options.settle {
-            return Ok((now - start, false));
+        if total >= expected.total {
+            reached.get_or_insert(now - start);
+            if now - last_change >= options.settle {
+                return Ok(Wait { waited: now - start, reached, timed_out: false });
+            }
         }
         let elapsed = now - start;
         if elapsed >= options.timeout {
-            return Ok((elapsed, true));
+            return Ok(Wait { waited: elapsed, reached, timed_out: true });
         }
         tokio::time::sleep(options.poll.min(options.timeout - elapsed)).await;
     }
@@ -231,11 +253,12 @@ pub async fn wait_and_verify_with(
     options: &WaitOptions,
     on_poll: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Report, Error> {
-    let (waited, timed_out) = wait_for_total(client, expected, options, on_poll).await?;
+    let wait = wait_for_total(client, expected, options, on_poll).await?;
     let actual = fetch_actual(client, &expected.law_prefix).await?;
     let mut report = compare(expected, &actual);
-    report.waited_seconds = waited.as_secs_f64();
-    report.timed_out = timed_out;
+    report.waited_seconds = wait.waited.as_secs_f64();
+    report.reached_seconds = wait.reached.map(|r| r.as_secs_f64());
+    report.timed_out = wait.timed_out;
     Ok(report)
 }
 

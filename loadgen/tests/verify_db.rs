@@ -91,6 +91,7 @@ async fn one_vote_more_or_less_is_reported() {
     let report = wait_and_verify_with(&client, &run, &quick(600), &mut |_| {}).await.expect("verify");
     assert_eq!((report.lost, report.double_counted, report.wrongly_counted), (1, 0, 0), "{report}");
     assert!(report.timed_out, "below the total: waits until the timeout");
+    assert_eq!(report.reached_seconds, None);
     assert_eq!(report.counted + 1, run.total);
 }
 
@@ -109,6 +110,8 @@ async fn counts_arriving_during_the_wait_are_waited_for() {
     writer.await.unwrap();
     assert!(report.is_exact(), "{report}");
     assert!(report.waited_seconds >= 0.7, "waited {}", report.waited_seconds);
+    let reached = report.reached_seconds.expect("the total was reached");
+    assert!(reached >= 0.7 && reached <= report.waited_seconds - 0.2, "reached {reached}, then settled 200 ms");
     assert_eq!(seen.first(), Some(&0));
 }
 
