@@ -52,7 +52,7 @@ fn batching(c: &mut Criterion) {
                 for v in votes {
                     batcher.push(v, now);
                 }
-                black_box(batcher.is_ready(now));
+                black_box(batcher.is_ready(now, false));
                 black_box(batcher.take())
             },
             BatchSize::SmallInput,

@@ -1,10 +1,12 @@
 //! Pipeline step 3: votes wait here until a batch is worth writing. Pure logic, no I/O.
 //!
 //! A batch is ready when it is full (`max_size`), or when its oldest vote has waited a short
-//! `linger` (never more than `max_age`, BATCH_TIMEOUT_SECONDS). The pipeline only flushes a ready
-//! batch when a write slot is free, which is what sizes batches: at low load a lone vote is
-//! written within milliseconds; under load every slot is busy, votes pile up while the previous
-//! batches commit, and the next batch takes up to `max_size` of them (group commit).
+//! `linger` while no other batch is being written, or `max_age` (BATCH_TIMEOUT_SECONDS) in any
+//! case. The pipeline only flushes a ready batch when a write slot is free, which is what sizes
+//! batches: at low load a lone vote is written within milliseconds; under load the writes are
+//! busy, votes pile up while the previous batches commit, and the next batch takes up to
+//! `max_size` of them (group commit). Lingering only while idle keeps extra write slots
+//! (MAX_INFLIGHT_BATCHES > 1) for full batches instead of a stream of small ones.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -50,18 +52,21 @@ impl<T> Batcher<T> {
         self.items.is_empty()
     }
 
-    /// Whether a batch should be flushed now (given a free write slot).
-    pub fn is_ready(&self, now: Instant) -> bool {
-        self.deadline().is_some_and(|d| d <= now)
+    /// Whether a batch should be flushed now (given a free write slot); `writing`: whether
+    /// another batch is being written.
+    pub fn is_ready(&self, now: Instant, writing: bool) -> bool {
+        self.deadline(writing).is_some_and(|d| d <= now)
     }
 
-    /// The instant at which the pending items become ready, if any are pending.
-    pub fn deadline(&self) -> Option<Instant> {
+    /// The instant at which the pending items become ready, if any are pending; `writing`:
+    /// whether another batch is being written (then only a full or timed-out batch is ready).
+    pub fn deadline(&self, writing: bool) -> Option<Instant> {
         let (oldest, _) = self.items.front()?;
         if self.items.len() >= self.policy.max_size {
             return Some(*oldest);
         }
-        Some(*oldest + self.policy.linger.min(self.policy.max_age))
+        let wait = if writing { self.policy.max_age } else { self.policy.linger.min(self.policy.max_age) };
+        Some(*oldest + wait)
     }
 
     /// Removes and returns the oldest items, at most `max_size`.
@@ -90,7 +95,7 @@ mod tests {
         for i in 0..4 {
             b.push(i, now);
         }
-        assert!(b.is_ready(now));
+        assert!(b.is_ready(now, false));
         assert_eq!(b.take(), [0, 1, 2]);
         assert_eq!(b.len(), 1);
     }
@@ -99,11 +104,11 @@ mod tests {
     async fn lone_vote_waits_only_the_linger() {
         let mut b = Batcher::new(POLICY);
         b.push(1, Instant::now());
-        assert!(!b.is_ready(Instant::now()));
+        assert!(!b.is_ready(Instant::now(), false));
         tokio::time::advance(Duration::from_millis(4)).await;
-        assert!(!b.is_ready(Instant::now()));
+        assert!(!b.is_ready(Instant::now(), false));
         tokio::time::advance(Duration::from_millis(1)).await;
-        assert!(b.is_ready(Instant::now()));
+        assert!(b.is_ready(Instant::now(), false));
     }
 
     #[tokio::test(start_paused = true)]
@@ -113,11 +118,25 @@ mod tests {
         // A vote every millisecond: the batch is ready once the first one has lingered.
         for i in 0..5 {
             b.push(i, Instant::now());
-            assert!(!b.is_ready(Instant::now()), "ready early at {i}");
+            assert!(!b.is_ready(Instant::now(), false), "ready early at {i}");
             tokio::time::advance(Duration::from_millis(1)).await;
         }
-        assert!(b.is_ready(Instant::now()));
-        assert_eq!(b.deadline(), Some(first + POLICY.linger));
+        assert!(b.is_ready(Instant::now(), false));
+        assert_eq!(b.deadline(false), Some(first + POLICY.linger));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn while_another_batch_is_written_only_full_or_timed_out_batches_are_ready() {
+        let mut b = Batcher::new(POLICY);
+        let t0 = Instant::now();
+        b.push(1, t0);
+        assert_eq!(b.deadline(true), Some(t0 + POLICY.max_age));
+        tokio::time::advance(POLICY.linger).await;
+        assert!(b.is_ready(Instant::now(), false));
+        assert!(!b.is_ready(Instant::now(), true), "lingered, but a write is in progress");
+        b.push(2, Instant::now());
+        b.push(3, Instant::now());
+        assert!(b.is_ready(Instant::now(), true), "full");
     }
 
     #[tokio::test(start_paused = true)]
@@ -126,7 +145,7 @@ mod tests {
         let mut b = Batcher::new(policy);
         let t0 = Instant::now();
         b.push(1, t0);
-        assert_eq!(b.deadline(), Some(t0 + Duration::from_millis(50)));
+        assert_eq!(b.deadline(false), Some(t0 + Duration::from_millis(50)));
     }
 
     #[tokio::test(start_paused = true)]
@@ -137,8 +156,8 @@ mod tests {
             b.push(i, t0);
         }
         b.take();
-        assert_eq!(b.deadline(), Some(t0 + POLICY.linger));
+        assert_eq!(b.deadline(false), Some(t0 + POLICY.linger));
         b.clear();
-        assert_eq!(b.deadline(), None);
+        assert_eq!(b.deadline(false), None);
     }
 }

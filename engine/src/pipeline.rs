@@ -81,8 +81,11 @@ impl Pipeline {
             if stopping && state.batcher.is_empty() && state.inflight.is_empty() {
                 break;
             }
-            let flush_at =
-                if state.inflight_batches < self.max_inflight_batches { state.batcher.deadline() } else { None };
+            let flush_at = if state.inflight_batches < self.max_inflight_batches {
+                state.batcher.deadline(state.inflight_batches > 0)
+            } else {
+                None
+            };
             let can_read = !stopping && state.session.is_some();
             tokio::select! {
                 biased;
@@ -187,7 +190,7 @@ impl Pipeline {
         let now = Instant::now();
         while state.inflight_batches < self.max_inflight_batches
             && !state.batcher.is_empty()
-            && (stopping || state.batcher.is_ready(now))
+            && (stopping || state.batcher.is_ready(now, state.inflight_batches > 0))
         {
             let items = state.batcher.take();
             let mut tags = Vec::with_capacity(items.len());

@@ -75,7 +75,7 @@ pub enum StoreError {
     #[error("database unavailable: {0}")]
     Unavailable(String),
     /// The server returned an error or the connection broke mid-request.
-    #[error("database error: {0}")]
+    #[error("database error: {}", vote_runtime::postgres::describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
 }
 

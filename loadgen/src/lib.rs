@@ -65,7 +65,7 @@ pub enum Error {
     #[error(transparent)]
     Db(#[from] vote_runtime::postgres::DbError),
     /// A query failed.
-    #[error("database error: {0}")]
+    #[error("database error: {}", vote_runtime::postgres::describe(.0))]
     Query(#[from] tokio_postgres::Error),
     /// The expected-totals file could not be read or written.
     #[error("expected-totals file {path}: {reason}")]

@@ -8,6 +8,27 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
+/// A one-line account of a PostgreSQL client error with what the server said. The error's own
+/// `Display` is only its kind ("db error"), the server's message and SQLSTATE sit in its source.
+pub fn describe(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        let mut text = format!("{}: {} (SQLSTATE {})", db.severity(), db.message(), db.code().code());
+        if let Some(detail) = db.detail() {
+            text.push_str(": ");
+            text.push_str(detail);
+        }
+        return text;
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Errors setting up the database.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -15,7 +36,7 @@ pub enum DbError {
     #[error("invalid DATABASE_URL: {0}")]
     InvalidUrl(String),
     /// The server refused or failed a request.
-    #[error("database error: {0}")]
+    #[error("database error: {}", describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// Applying migrations failed.
     #[error("migration failed: {0}")]
@@ -175,5 +196,24 @@ mod tests {
         assert!(!format!("{t:?}").contains("s3cret"));
         let err = DbTarget::parse("postgres://vote:s3cret@db:notaport/x").err().unwrap().to_string();
         assert!(!err.contains("s3cret"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn described_errors_say_what_the_server_said() {
+        let db = crate::testing::fresh_database("describe_errors").await;
+        let client = db.connect().await.expect("PostgreSQL must be running for this test");
+        let refused = client.simple_query("SELECT * FROM no_such_table").await.unwrap_err();
+        assert_eq!(refused.to_string(), "db error", "the bare Display this function exists for");
+        let text = describe(&refused);
+        assert!(
+            text.contains("relation \"no_such_table\" does not exist") && text.ends_with("(SQLSTATE 42P01)"),
+            "{text}"
+        );
+        assert_eq!(DbError::from(refused).to_string(), format!("database error: {text}"));
+
+        // Not a server error: the kind, then its causes.
+        let unreachable = DbTarget::parse("postgres://postgres@127.0.0.1:1/x").unwrap().connect().await.err().unwrap();
+        let text = unreachable.to_string();
+        assert!(text.starts_with("database error: error connecting to server: ") && text.len() > 45, "{text}");
     }
 }

@@ -50,7 +50,7 @@ pub enum Error {
     #[error("{0}")]
     Unavailable(String),
     /// The database refused or failed a statement.
-    #[error("database error: {0}")]
+    #[error("database error: {}", vote_runtime::postgres::describe(.0))]
     Db(#[from] tokio_postgres::Error),
     /// No database connection could be had.
     #[error("database unavailable: {0}")]
