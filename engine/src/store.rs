@@ -1,10 +1,13 @@
 //! Pipeline step 4: one batch -> one PostgreSQL transaction. The only module that writes SQL.
 //!
-//! Errors are sorted by what retrying can achieve: a lost connection or an unavailable server
-//! is retried with exponential backoff for as long as it takes (deliveries stay held, nothing
-//! is acked); a transient conflict (deadlock, serialization) is retried MAX_RETRY_ATTEMPTS
-//! times; a data error, or a batch that keeps failing, is split in halves until the votes that
-//! the database refuses are isolated, and only those are given back as poison.
+//! Errors are sorted by whose fault they are ([`ErrorKind`]). Only a data error (the database
+//! refuses a value: constraint, bad value) splits the batch in halves until the votes it refuses
+//! are isolated, and only those are given back as poison. Everything else is the database's
+//! problem, not the votes': a lost connection, an unavailable server, a missing table or a
+//! revoked privilege is retried with exponential backoff for as long as it takes (deliveries
+//! stay held, nothing is acked, nothing is dead-lettered); a conflict with a concurrent writer
+//! (deadlock, serialization) is retried too, and after MAX_RETRY_ATTEMPTS a batch of several
+//! votes is split, since smaller transactions conflict less.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -12,7 +15,6 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use time::OffsetDateTime;
-use tokio_postgres::error::SqlState;
 
 use crate::decode::Vote;
 use crate::metrics::Metrics;
@@ -79,17 +81,23 @@ pub enum StoreError {
     Postgres(#[from] tokio_postgres::Error),
 }
 
-/// How to react to an error.
+/// How to react to an error. Only [`ErrorKind::Data`] can ever dead-letter a vote: every other
+/// failure is the database's, not the vote's, and the batch waits for it to pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// Connection lost or server unavailable: wait and retry, without limit.
+    /// Connection lost or server unavailable (no SQLSTATE, classes 08, 53, 57, 58): retry
+    /// without limit.
     Connection,
-    /// Conflict with a concurrent transaction: retry a few times.
+    /// Conflict with a concurrent transaction (classes 40, 55): retry without limit; after
+    /// MAX_RETRY_ATTEMPTS a batch is split, since smaller transactions conflict less.
     Transient,
-    /// The data is refused (constraint, bad value): split to isolate it.
+    /// This data is refused (classes 22, 23, 54: bad value, constraint, a limit exceeded by a
+    /// value): split the batch to isolate the vote, then dead-letter it.
     Data,
-    /// Anything else: retry a few times, then treat like data.
-    Other,
+    /// The database refuses every write (missing table, no privilege, wrong database, ...):
+    /// no vote is at fault and no split can help; retry without limit until an operator
+    /// fixes it.
+    Setup,
 }
 
 impl StoreError {
@@ -97,19 +105,7 @@ impl StoreError {
     pub fn kind(&self) -> ErrorKind {
         let StoreError::Postgres(e) = self else { return ErrorKind::Connection };
         let Some(code) = e.code() else { return ErrorKind::Connection };
-        if code == &SqlState::T_R_DEADLOCK_DETECTED || code == &SqlState::T_R_SERIALIZATION_FAILURE {
-            return ErrorKind::Transient;
-        }
-        match &code.code()[..2] {
-            "08" | "57" | "53" => ErrorKind::Connection,
-            "22" | "23" => ErrorKind::Data,
-            _ => ErrorKind::Other,
-        }
-    }
-
-    /// Whether retrying may succeed.
-    pub fn is_retriable(&self) -> bool {
-        self.kind() != ErrorKind::Data
+        classify(code.code())
     }
 
     /// A short label for `aggregation_errors_total{error_type}`.
@@ -118,8 +114,18 @@ impl StoreError {
             ErrorKind::Connection => "db_connection",
             ErrorKind::Transient => "db_conflict",
             ErrorKind::Data => "db_data",
-            ErrorKind::Other => "db_other",
+            ErrorKind::Setup => "db_setup",
         }
+    }
+}
+
+/// What a SQLSTATE means for a batch write.
+fn classify(sqlstate: &str) -> ErrorKind {
+    match sqlstate.get(..2).unwrap_or_default() {
+        "08" | "53" | "57" | "58" => ErrorKind::Connection,
+        "40" | "55" => ErrorKind::Transient,
+        "22" | "23" | "54" => ErrorKind::Data,
+        _ => ErrorKind::Setup,
     }
 }
 
@@ -185,8 +191,9 @@ impl Store {
         result
     }
 
-    /// One transaction for `votes`, retried per [`RetryPolicy`]. Errors returned are the ones
-    /// to split on.
+    /// One transaction for `votes`, retried per [`RetryPolicy`]. Returns only errors worth
+    /// splitting on: refused data, or conflicts that outlasted the retries of a batch of
+    /// several votes. Everything else is waited out, however long it lasts.
     async fn write_with_retry(&self, votes: &[Vote]) -> Result<BatchOutcome, StoreError> {
         let mut delay = self.retry.initial_delay;
         let mut attempts = 0;
@@ -198,11 +205,16 @@ impl Store {
             self.metrics.aggregation_errors.with_label_values(&[error.label()]).inc();
             let kind = error.kind();
             attempts += 1;
-            if kind == ErrorKind::Data || (kind != ErrorKind::Connection && attempts >= self.retry.max_attempts) {
+            let split_helps = votes.len() > 1 && attempts >= self.retry.max_attempts;
+            if kind == ErrorKind::Data || (kind == ErrorKind::Transient && split_helps) {
                 return Err(error);
             }
             self.metrics.db_retries.inc();
-            tracing::warn!(error = %error, ?delay, attempt = attempts, "batch write failed; retrying");
+            if kind == ErrorKind::Setup {
+                tracing::error!(error = %error, ?delay, attempt = attempts, votes = votes.len(), "the database refuses every write; holding the batch until it is fixed");
+            } else {
+                tracing::warn!(error = %error, ?delay, attempt = attempts, "batch write failed; retrying");
+            }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(MAX_BACKOFF);
         }
@@ -318,6 +330,31 @@ impl<'a> BatchColumns<'a> {
 mod tests {
     use super::*;
     use crate::decode::Choice;
+
+    #[test]
+    fn only_refused_data_is_the_votes_fault() {
+        for (sqlstate, kind) in [
+            ("23505", ErrorKind::Data),      // unique violation
+            ("23514", ErrorKind::Data),      // check violation
+            ("22001", ErrorKind::Data),      // value too long
+            ("54000", ErrorKind::Data),      // index row too large
+            ("40P01", ErrorKind::Transient), // deadlock
+            ("40001", ErrorKind::Transient), // serialization failure
+            ("55P03", ErrorKind::Transient), // lock not available
+            ("08006", ErrorKind::Connection),
+            ("57P01", ErrorKind::Connection), // admin shutdown
+            ("53300", ErrorKind::Connection), // too many connections
+            ("58030", ErrorKind::Connection), // I/O error
+            ("42P01", ErrorKind::Setup),      // undefined table
+            ("42501", ErrorKind::Setup),      // insufficient privilege
+            ("3D000", ErrorKind::Setup),      // database does not exist
+            ("25006", ErrorKind::Setup),      // read-only transaction (a standby)
+            ("XX000", ErrorKind::Setup),
+            ("", ErrorKind::Setup),
+        ] {
+            assert_eq!(classify(sqlstate), kind, "{sqlstate}");
+        }
+    }
 
     fn vote(hash: &str, citizen: &str, law: &str) -> Vote {
         Vote {

@@ -202,6 +202,33 @@ async fn a_poison_row_is_isolated_and_the_rest_commits() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_refusing_every_write_holds_the_votes_and_dead_letters_none() {
+    let target = Target::fresh("setup_outage").await;
+    let engine =
+        Engine::start(&target, &["--batch-size", "100", "--retry-delay-seconds", "0.01", "--max-retry-attempts", "2"])
+            .await;
+    // An operator mistake no vote can fix: the audit table is gone (42P01 on every write).
+    let client = target.db.connect().await.unwrap();
+    client.batch_execute("ALTER TABLE vote_audit RENAME TO vote_audit_away").await.unwrap();
+    let bodies: Vec<Vec<u8>> = (0..300).map(|i| vote(&format!("s{i}"), &format!("c{i}"), "law-1", "oui")).collect();
+    publish(&target, &bodies).await;
+    let refused = r#"aggregation_errors_total{error_type="db_setup"}"#;
+    let started = Instant::now();
+    while metric(&engine.metrics().await, refused).unwrap_or(0.0) < 5.0 {
+        assert!(started.elapsed() < Duration::from_secs(20), "the engine never tried to write");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Well past MAX_RETRY_ATTEMPTS: nothing split down to single votes and dead-lettered.
+    read_queue(&target, &target.dlq(), 0).await;
+    assert_eq!(metric(&engine.metrics().await, r#"aggregation_errors_total{error_type="db_data"}"#), None);
+
+    client.batch_execute("ALTER TABLE vote_audit_away RENAME TO vote_audit").await.unwrap();
+    wait_for_total(&target.db, 300, Duration::from_secs(30)).await;
+    read_queue(&target, &target.dlq(), 0).await;
+    engine.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn survives_database_connections_being_killed() {
     let target = Target::fresh("dbkill").await;
     let engine = Engine::start(&target, &["--batch-size", "50", "--retry-delay-seconds", "0.05"]).await;
