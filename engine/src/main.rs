@@ -7,12 +7,6 @@ use vote_engine::config::parse_cli;
 use vote_engine::{Application, Command};
 use vote_runtime::{logging, shutdown};
 
-// Every delivery allocates a handful of small buffers (frames, body, decoded fields) that live
-// until its batch commits; the system allocator spent a fifth of the engine's CPU on them.
-// Counted with callgrind over the same 20,000-vote drain: 21.0k -> 18.4k instructions per vote.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let (command, settings) = match parse_cli(std::env::args_os()) {
         Ok(parsed) => parsed,
