@@ -49,7 +49,6 @@ echo "broker ceiling: $ceiling msg/s" >&2
 say "(b) vote-engine, default configuration, same backlog"
 reset_db
 prefill
-expected=$(json "$WORK/expected.json" "d['total']")
 DATABASE_URL=$DB_URL "$BIN/vote-engine" migrate >/dev/null 2>&1
 # The clock: `loadgen verify` started just before the engine, on one connection, with a cheap
 # query every 20 ms; it reports when the counted total first reached the expected total, then

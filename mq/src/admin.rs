@@ -12,8 +12,7 @@ pub async fn message_count(url: &AmqpUrl, queue: &str) -> Result<u32, Error> {
     let mut args = QueueDeclareArguments::new(queue);
     args.passive(true);
     let declared = channel.queue_declare(args.finish()).await;
-    let _ = channel.close().await;
-    let _ = connection.close().await;
+    crate::connection::close(channel, connection).await;
     Ok(declared?.map(|(_, messages, _)| messages).unwrap_or(0))
 }
 
@@ -22,8 +21,7 @@ pub async fn delete_queue(url: &AmqpUrl, queue: &str) -> Result<(), Error> {
     let connection = connect(url, "vote-mq-admin").await?;
     let channel = connection.open_channel(None).await?;
     let result = channel.queue_delete(QueueDeleteArguments::new(queue)).await;
-    let _ = channel.close().await;
-    let _ = connection.close().await;
+    crate::connection::close(channel, connection).await;
     result?;
     Ok(())
 }

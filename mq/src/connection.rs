@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use amqprs::callbacks::DefaultConnectionCallback;
+use amqprs::channel::Channel;
 use amqprs::connection::{Connection, OpenConnectionArguments};
 use amqprs::tls::TlsAdaptor;
 
@@ -31,6 +32,20 @@ pub async fn connect(url: &AmqpUrl, name: &str) -> Result<Connection, Error> {
         .map_err(|_| Error::Timeout(CONNECT_TIMEOUT))??;
     connection.register_callback(DefaultConnectionCallback).await?;
     Ok(connection)
+}
+
+/// Longest wait for the broker to answer a close.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Closes `channel`, then `connection`. Best effort and bounded: on a connection that is
+/// already dead the close handshake may never be answered, and neither a reconnect loop nor a
+/// shutdown may wait for it.
+pub(crate) async fn close(channel: Channel, connection: Connection) {
+    let handshake = async {
+        let _ = channel.close().await;
+        let _ = connection.close().await;
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, handshake).await;
 }
 
 /// Exponential backoff: `initial`, doubling, capped at `max`. `reset` after a success.

@@ -11,9 +11,6 @@ use crate::connection::connect;
 use crate::topology::QueueTopology;
 use crate::{AmqpUrl, Error};
 
-/// Longest wait for the broker to answer a close.
-const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
-
 /// One message as delivered.
 #[derive(Debug)]
 pub struct Delivery {
@@ -115,15 +112,10 @@ impl Subscription {
         self.connection.is_open() && self.channel.is_open()
     }
 
-    /// Closes channel and connection; unacked deliveries go back to the queue.
-    /// Best effort and bounded: on a connection that is already dead the close handshake may
-    /// never be answered, and a reconnect loop must not wait for it.
+    /// Closes channel and connection, waiting at most 2 s (the close of a dead connection may
+    /// never be answered); unacked deliveries go back to the queue.
     pub async fn close(self) {
-        let handshake = async {
-            let _ = self.channel.close().await;
-            let _ = self.connection.close().await;
-        };
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, handshake).await;
+        crate::connection::close(self.channel, self.connection).await;
     }
 }
 

@@ -228,11 +228,11 @@ impl Publisher {
         }
     }
 
-    /// Closes the connection after outstanding confirms had their chance to arrive.
+    /// Closes the connection after outstanding confirms had their chance to arrive (at most
+    /// 2 s: the close of a dead connection may never be answered).
     pub async fn close(&self) {
         if let Some(live) = self.live.lock().await.take() {
-            let _ = live.channel.close().await;
-            let _ = live.connection.close().await;
+            crate::connection::close(live.channel, live.connection).await;
         }
     }
 }

@@ -508,8 +508,7 @@ pub async fn declare_topology(url: &AmqpUrl, config: &SubscriptionConfig) -> Res
             declared = config.topology.bind_topics(&channel, exchange, patterns).await;
         }
     }
-    let _ = channel.close().await;
-    let _ = connection.close().await;
+    crate::connection::close(channel, connection).await;
     declared
 }
 
@@ -520,8 +519,7 @@ pub async fn declare_topic_exchange(url: &AmqpUrl, exchange: &str, name: &str) -
     let connection = crate::connect(url, name).await?;
     let channel = connection.open_channel(None).await?;
     let declared = crate::topology::declare_exchange(&channel, exchange, "topic").await;
-    let _ = channel.close().await;
-    let _ = connection.close().await;
+    crate::connection::close(channel, connection).await;
     declared
 }
 
@@ -543,8 +541,7 @@ pub async fn take_messages(url: &AmqpUrl, queue: &str, max: usize) -> Result<Vec
             properties,
         });
     }
-    let _ = channel.close().await;
-    let _ = connection.close().await;
+    crate::connection::close(channel, connection).await;
     Ok(taken)
 }
 
