@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use time::OffsetDateTime;
 use tokio::time::Instant;
-use vote_mq::{Backoff, Delivery};
+use vote_mq::{Backoff, BulkDelivery};
 use vote_runtime::CancellationToken;
 
 use crate::batch::{BatchPolicy, Batcher};
@@ -95,7 +95,7 @@ impl Pipeline {
                     deadline_for_exit = Some(Instant::now() + self.shutdown_timeout);
                 }
                 Some(done) = state.inflight.next(), if !state.inflight.is_empty() => {
-                    self.complete(&mut state, done).await;
+                    self.complete(&mut state, done);
                 }
                 delivery = recv(&mut state.session), if can_read => match delivery {
                     Some(first) => self.receive(&mut state, first),
@@ -155,7 +155,7 @@ impl Pipeline {
         }
     }
 
-    fn receive(&self, state: &mut LoopState, first: Delivery) {
+    fn receive(&self, state: &mut LoopState, first: BulkDelivery) {
         let now = Instant::now();
         self.accept(state, first, now);
         for _ in 0..RECV_BURST {
@@ -164,7 +164,7 @@ impl Pipeline {
         }
     }
 
-    fn accept(&self, state: &mut LoopState, delivery: Delivery, now: Instant) {
+    fn accept(&self, state: &mut LoopState, delivery: BulkDelivery, now: Instant) {
         match decode(&delivery.body) {
             Ok(vote) => state.batcher.push(Pending { tag: delivery.tag, vote, body: delivery.body }, now),
             Err(rejection) => self.dead_letter(state, delivery.tag, delivery.body, rejection),
@@ -212,7 +212,7 @@ impl Pipeline {
         }
     }
 
-    async fn complete(&self, state: &mut LoopState, done: Completion) {
+    fn complete(&self, state: &mut LoopState, done: Completion) {
         match done {
             Completion::Batch { epoch, tags, votes, mut bodies, result, started } => {
                 state.inflight_batches -= 1;
@@ -242,15 +242,15 @@ impl Pipeline {
                         settled.push(tag);
                     }
                 }
-                self.settle(state, epoch, settled).await;
+                self.settle(state, epoch, settled);
             }
             Completion::DeadLettered { epoch, tag, reason, confirmed } => {
                 self.metrics.rejected.with_label_values(&[reason.as_str()]).inc();
                 if confirmed {
-                    self.settle(state, epoch, vec![tag]).await;
+                    self.settle(state, epoch, vec![tag]);
                 } else if epoch == state.epoch
                     && let Some(session) = state.session.as_mut()
-                    && let Err(e) = session.reject(tag).await
+                    && let Err(e) = session.reject(tag)
                 {
                     self.lose_session(state, &format!("reject failed: {e}"));
                 }
@@ -258,14 +258,14 @@ impl Pipeline {
         }
     }
 
-    async fn settle(&self, state: &mut LoopState, epoch: u64, tags: Vec<u64>) {
+    fn settle(&self, state: &mut LoopState, epoch: u64, tags: Vec<u64>) {
         // Tags of an earlier session are void: those messages are redelivered on the new one
         // and deduplicated by the database.
         if epoch != state.epoch {
             return;
         }
         if let Some(session) = state.session.as_mut()
-            && let Err(e) = session.settle(tags).await
+            && let Err(e) = session.settle(tags)
         {
             self.lose_session(state, &format!("ack failed: {e}"));
         }
@@ -282,7 +282,7 @@ struct LoopState {
     backoff: Backoff,
 }
 
-async fn recv(session: &mut Option<Session>) -> Option<Delivery> {
+async fn recv(session: &mut Option<Session>) -> Option<BulkDelivery> {
     match session {
         Some(s) => s.recv().await,
         None => std::future::pending().await,

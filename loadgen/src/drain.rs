@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use vote_mq::{AmqpUrl, Subscription, SubscriptionConfig};
+use vote_mq::{AmqpUrl, BulkConsumer, SubscriptionConfig};
 
 use crate::Error;
 
@@ -72,17 +72,17 @@ pub async fn drain(url: &AmqpUrl, config: &DrainConfig) -> Result<DrainReport, E
     let claimed = Arc::new(AtomicU64::new(0));
     let mut tasks = JoinSet::new();
     for i in 0..config.consumers {
-        let subscription = Subscription::open(
-            url,
-            &SubscriptionConfig {
-                topology: crate::queue_topology(&config.queue),
-                bindings: None,
-                prefetch: config.prefetch,
-                name: format!("loadgen-drain-{i}"),
-            },
-        )
-        .await?;
-        tasks.spawn(consume(subscription, config.clone(), claimed.clone()));
+        let name = format!("loadgen-drain-{i}");
+        let declare = SubscriptionConfig {
+            topology: crate::queue_topology(&config.queue),
+            bindings: None,
+            prefetch: config.prefetch,
+            name: name.clone(),
+        };
+        vote_mq::declare_topology(url, &declare).await?;
+        // The engine's own consumer: the ceiling is what the broker gives the same client.
+        let consumer = BulkConsumer::open(url, &config.queue, config.prefetch, &name).await?;
+        tasks.spawn(consume(consumer, config.clone(), claimed.clone()));
     }
     let mut report = DrainReport::default();
     let (mut first, mut last): (Option<Instant>, Option<Instant>) = (None, None);
@@ -121,11 +121,10 @@ struct Consumed {
 }
 
 async fn consume(
-    mut subscription: Subscription,
+    mut subscription: BulkConsumer,
     config: DrainConfig,
     claimed: Arc<AtomicU64>,
 ) -> Result<Consumed, Error> {
-    let acker = subscription.acker();
     let mut consumed = Consumed { messages: 0, span: None, bodies: Vec::new() };
     let mut first = None;
     let mut unacked = 0u64;
@@ -150,7 +149,7 @@ async fn consume(
                 consumed.bodies.push(delivery.body);
             }
             if unacked >= config.ack_every {
-                acker.ack(last_tag, true).await?;
+                subscription.ack(last_tag, true)?;
                 unacked = 0;
             }
             next = subscription.try_recv();
@@ -158,7 +157,7 @@ async fn consume(
         last_seen = Instant::now();
     }
     if unacked > 0 {
-        acker.ack(last_tag, true).await?;
+        subscription.ack(last_tag, true)?;
     }
     consumed.span = first.map(|f| (f, last_seen.max(f)));
     subscription.close().await;

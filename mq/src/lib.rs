@@ -6,9 +6,11 @@
 //! - [`envelope`]: the satellites' event envelope;
 //! - [`publisher`]: confirmed, persistent publishing with reconnect;
 //! - [`consumer`]: manual-ack subscriptions;
+//! - [`bulk`]: the lean high-throughput consumer of one queue (the engine's, the broker ceiling's);
 //! - [`service`]: the satellites' consumer loop (ack after handling, bounded retries, dead-letters).
 
 pub mod admin;
+pub mod bulk;
 pub mod connection;
 pub mod consumer;
 pub mod envelope;
@@ -17,6 +19,7 @@ pub mod service;
 pub mod topology;
 pub mod url;
 
+pub use bulk::{BulkConsumer, BulkDelivery};
 pub use connection::{Backoff, connect};
 pub use consumer::{Acker, Delivery, Subscription, SubscriptionConfig};
 pub use envelope::Envelope;
