@@ -1,0 +1,60 @@
+# Shared by bench/e2e.sh and bench/compare.sh: the pre-filled backlog and one engine drain of it,
+# clocked and checked by `loadgen verify`. Source it from the repository root.
+
+VOTES=${BENCH_VOTES:-500000}
+QUEUE=bench.votes
+DB=bench_votes
+DB_URL="postgres://postgres@127.0.0.1:5432/$DB"
+PORT=18081
+SEED=20261123
+BIN=target/release
+
+say() { printf '\n== %s\n' "$*" >&2; }
+json() { python3 -c "import json,sys; d=json.load(open('$1')); print($2)"; }
+py() { python3 -c "print($1)"; }
+reset_db() { dropdb -h 127.0.0.1 -U postgres --if-exists --force "$DB"; createdb -h 127.0.0.1 -U postgres "$DB"; }
+# The same seed every time: the same backlog for each contender.
+prefill() {
+  "$BIN/loadgen" publish --queue "$QUEUE" --count "$VOTES" --seed "$SEED" --law-prefix bench- \
+    --invalid-ratio 0 --duplicate-ratio 0.01 --connections 4 --window 4000 --no-progress \
+    --expected "$WORK/expected.json" --json >"$WORK/publish.json"
+}
+empty_queue() { "$BIN/loadgen" drain --queue "$QUEUE" --idle-ms 500 --json >/dev/null; }
+# CPU ticks used so far by every process named $1 (the broker; PostgreSQL with all its
+# processes: the engine's backends, WAL writer, checkpointer...), to show where each vote's CPU goes.
+ticks_of() { local t=0 p; for p in $(pgrep -x "$1"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
+
+# engine_drain [ENV=VALUE ...]: an empty database, the backlog, then the engine ($ENGINE_BIN,
+# default the release build) with these settings on top of its defaults, until `loadgen verify`
+# has seen every vote counted exactly. Leaves the engine running (pid in $engine) and sets
+# engine_rate, cpu_us, broker_us, pg_us, rss_mib, cpu_bound. Exits 1 if the count is not exact.
+engine_drain() {
+  reset_db
+  prefill
+  DATABASE_URL=$DB_URL "$BIN/vote-engine" migrate >/dev/null 2>&1
+  # The clock: `loadgen verify` started just before the engine, on one connection, with a cheap
+  # query every 20 ms; it reports when the counted total first reached the expected total, then
+  # checks every law exactly. (Polling with a new psql process per look would itself cost a
+  # noticeable share of these two cores.)
+  "$BIN/loadgen" verify --database-url "$DB_URL" --expected "$WORK/expected.json" --poll 20ms --timeout 600s \
+    --json >"$WORK/verify.json" &
+  local verifier=$! beam0 pg0 beam1 pg1 utime stime hwm_kib seconds tick
+  beam0=$(ticks_of beam.smp); pg0=$(ticks_of postgres)
+  env RABBITMQ_QUEUE=$QUEUE DATABASE_URL=$DB_URL PROMETHEUS_PORT=$PORT RUN_MIGRATIONS=false LOG_LEVEL=warn "$@" \
+    "${ENGINE_BIN:-$BIN/vote-engine}" 2>"$WORK/engine.log" &
+  engine=$!
+  wait "$verifier" || { echo "engine count NOT exact: $(cat "$WORK/verify.json")" >&2; exit 1; }
+  beam1=$(ticks_of beam.smp); pg1=$(ticks_of postgres)
+  read -r utime stime < <(awk '{print $14, $15}' "/proc/$engine/stat")
+  hwm_kib=$(awk '/VmHWM/ {print $2}' "/proc/$engine/status")
+  seconds=$(json "$WORK/verify.json" "d['verify']['reached_seconds']")
+  tick=$(getconf CLK_TCK)
+  engine_rate=$(py "round($VOTES / $seconds)")
+  cpu_us=$(py "round(($utime + $stime) / $tick / $VOTES * 1e6, 2)")
+  rss_mib=$(py "round($hwm_kib / 1024, 1)")
+  broker_us=$(py "round(($beam1 - $beam0) / $tick / $VOTES * 1e6, 2)")
+  pg_us=$(py "round(($pg1 - $pg0) / $tick / $VOTES * 1e6, 2)")
+  cpu_bound=$(py "round($(nproc) * 1e6 / ($cpu_us + $broker_us + $pg_us))")
+}
+
+stop_engine() { kill -TERM "$engine"; wait "$engine"; }
