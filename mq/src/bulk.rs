@@ -217,15 +217,11 @@ impl BulkConsumer {
     /// broken, or silent for two heartbeat intervals). Cancel-safe.
     pub async fn recv(&mut self) -> Option<BulkDelivery> {
         loop {
-            match self.next_buffered() {
-                Ok(Some(delivery)) => return Some(delivery),
-                Ok(None) if self.open => {}
-                Ok(None) => return None,
-                Err(e) => {
-                    tracing::warn!(error = %e, "consumer connection unusable");
-                    self.open = false;
-                    return None;
-                }
+            if let Some(delivery) = self.try_recv() {
+                return Some(delivery);
+            }
+            if !self.open {
+                return None;
             }
             if let Err(e) = self.fill().await {
                 tracing::warn!(error = %e, "consumer connection lost");
@@ -237,7 +233,18 @@ impl BulkConsumer {
 
     /// A delivery already read from the socket, without waiting.
     pub fn try_recv(&mut self) -> Option<BulkDelivery> {
-        self.next_buffered().ok().flatten()
+        if !self.open {
+            return None;
+        }
+        match self.next_buffered() {
+            Ok(delivery) => delivery,
+            Err(e) => {
+                // A broker breaking the protocol: nothing after this can be trusted.
+                tracing::warn!(error = %e, "consumer connection unusable");
+                self.open = false;
+                None
+            }
+        }
     }
 
     /// Acks `tag`, and with `multiple` every earlier unacked tag too.
@@ -643,6 +650,82 @@ mod tests {
         assert_eq!(&out[7..11], &[0, 60, 0, 80]);
         assert_eq!(*out.last().unwrap(), FRAME_END);
         assert_eq!(out.len(), 8 + 13);
+    }
+
+    /// A consumer whose socket is never read: the tests put bytes in its buffer by hand.
+    fn parser() -> BulkConsumer {
+        let (stream, _peer) = tokio::io::duplex(64);
+        let (reader, _writer) = tokio::io::split(Box::new(stream) as Box<dyn Wire>);
+        BulkConsumer {
+            reader,
+            buffer: Vec::new(),
+            parsed: 0,
+            partial: None,
+            writer: mpsc::unbounded_channel().0,
+            idle_limit: None,
+            open: true,
+        }
+    }
+
+    fn frame(out: &mut Vec<u8>, kind: u8, payload: &[u8]) {
+        out.push(kind);
+        out.extend_from_slice(&CHANNEL.to_be_bytes());
+        out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        out.extend_from_slice(payload);
+        out.push(FRAME_END);
+    }
+
+    fn delivery(out: &mut Vec<u8>, tag: u64, body: &[&[u8]]) {
+        method(out, CHANNEL, BASIC_DELIVER, |p| {
+            short_str(p, "ctag");
+            p.extend_from_slice(&tag.to_be_bytes());
+            p.push(1);
+            short_str(p, "");
+            short_str(p, "votes");
+        });
+        let size: usize = body.iter().map(|b| b.len()).sum();
+        let mut header = vec![0, 60, 0, 0];
+        header.extend_from_slice(&(size as u64).to_be_bytes());
+        header.extend_from_slice(&[0x10, 0, 2]); // property flags: delivery-mode, persistent
+        frame(out, FRAME_HEADER, &header);
+        for part in body {
+            frame(out, FRAME_BODY, part);
+        }
+    }
+
+    #[tokio::test]
+    async fn deliveries_are_assembled_from_frames_split_anywhere() {
+        let mut bytes = Vec::new();
+        delivery(&mut bytes, 7, &[b"hello ", b"world"]);
+        frame(&mut bytes, FRAME_HEARTBEAT, &[]);
+        delivery(&mut bytes, 8, &[]);
+        let mut c = parser();
+        // Fed a byte at a time, as a slow socket would: nothing until a delivery is whole.
+        let mut got = Vec::new();
+        for b in bytes {
+            c.buffer.push(b);
+            while let Some(d) = c.try_recv() {
+                got.push((d.tag, d.body, d.redelivered));
+            }
+        }
+        assert_eq!(got, [(7, b"hello world".to_vec(), true), (8, Vec::new(), true)]);
+        assert!(c.open);
+    }
+
+    #[tokio::test]
+    async fn a_broken_frame_ends_the_connection() {
+        let mut bytes = Vec::new();
+        delivery(&mut bytes, 1, &[b"ok"]);
+        let mut broken = Vec::new();
+        delivery(&mut broken, 2, &[b"lost"]);
+        *broken.last_mut().unwrap() = 0; // no end marker
+        bytes.extend_from_slice(&broken);
+        let mut c = parser();
+        c.buffer = bytes;
+        assert_eq!(c.try_recv().map(|d| d.tag), Some(1));
+        assert!(c.try_recv().is_none());
+        assert!(!c.open, "nothing after a protocol violation can be trusted");
+        assert!(c.recv().await.is_none(), "recv does not wait on a connection known to be unusable");
     }
 
     #[test]
