@@ -60,7 +60,9 @@ empty_queue
 
 ratio_ceiling=$(python3 -c "print(round($engine_rate / $ceiling, 3))")
 ratio_naive=$(python3 -c "print(round($engine_rate / max($naive_rate, 1), 1))")
-machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), RabbitMQ $(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null || echo '?'), PostgreSQL $(psql -h 127.0.0.1 -U postgres -tAc 'SHOW server_version')"
+# A policy on the bench queue (queue type or mode) changes every figure: say which one applied.
+policy=$(rabbitmqctl -q list_queues name policy 2>/dev/null | awk -v q="$QUEUE" '$1 == q {print ($2 == "" ? "none" : $2)}')
+machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), RabbitMQ $(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null || echo '?'), PostgreSQL $(psql -h 127.0.0.1 -U postgres -tAc 'SHOW server_version'), policy on $QUEUE: ${policy:-unknown}"
 row="| $(date -u +%F) | $VOTES | $ceiling | $engine_rate | $ratio_ceiling | $naive_rate | $ratio_naive | $cpu_us | $broker_us + $pg_us | $cpu_bound | $rss_mib | $p99_5000 | $p99_100 |"
 cat >&2 <<SUMMARY
 
