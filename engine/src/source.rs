@@ -2,7 +2,7 @@
 //! queue, with the ack tracker for its delivery tags. When the connection is lost the session is
 //! dropped whole: its tags die with it and are never used on a new channel.
 
-use vote_mq::{AmqpUrl, BulkConsumer, BulkDelivery, QueueTopology, SubscriptionConfig};
+use vote_mq::{AmqpUrl, BulkConsumer, BulkDelivery, QueueTopology};
 
 use crate::ack::AckTracker;
 
@@ -31,14 +31,7 @@ impl Session {
     /// consuming on a connection of its own.
     pub async fn open(config: &SourceConfig, epoch: u64) -> Result<Self, vote_mq::Error> {
         let name = format!("vote-engine-{}", std::process::id());
-        let declare = SubscriptionConfig {
-            topology: config.topology.clone(),
-            bindings: None,
-            prefetch: config.prefetch,
-            name: name.clone(),
-        };
-        vote_mq::declare_topology(&config.url, &declare).await?;
-        let consumer = BulkConsumer::open(&config.url, &config.topology.queue, config.prefetch, &name).await?;
+        let consumer = BulkConsumer::declare_and_open(&config.url, &config.topology, config.prefetch, &name).await?;
         Ok(Self { epoch, consumer, tracker: AckTracker::new() })
     }
 

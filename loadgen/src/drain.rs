@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use vote_mq::{AmqpUrl, BulkConsumer, SubscriptionConfig};
+use vote_mq::{AmqpUrl, BulkConsumer};
 
 use crate::Error;
 
@@ -72,16 +72,10 @@ pub async fn drain(url: &AmqpUrl, config: &DrainConfig) -> Result<DrainReport, E
     let claimed = Arc::new(AtomicU64::new(0));
     let mut tasks = JoinSet::new();
     for i in 0..config.consumers {
-        let name = format!("loadgen-drain-{i}");
-        let declare = SubscriptionConfig {
-            topology: crate::queue_topology(&config.queue),
-            bindings: None,
-            prefetch: config.prefetch,
-            name: name.clone(),
-        };
-        vote_mq::declare_topology(url, &declare).await?;
         // The engine's own consumer: the ceiling is what the broker gives the same client.
-        let consumer = BulkConsumer::open(url, &config.queue, config.prefetch, &name).await?;
+        let topology = crate::queue_topology(&config.queue);
+        let consumer =
+            BulkConsumer::declare_and_open(url, &topology, config.prefetch, &format!("loadgen-drain-{i}")).await?;
         tasks.spawn(consume(consumer, config.clone(), claimed.clone()));
     }
     let mut report = DrainReport::default();

@@ -8,7 +8,8 @@
 //! one copy of the body. Only what a bulk consumer needs is implemented: the handshake, one
 //! channel, `basic.qos`, `basic.consume`, deliveries (properties skipped), `basic.ack`,
 //! `basic.reject`, heartbeats and closing. Declaring the queue is left to the general client
-//! ([`crate::declare_topology`]), which runs once per (re)connect.
+//! ([`BulkConsumer::declare_and_open`] runs [`crate::declare_topology`] first, once per
+//! (re)connect).
 //!
 //! Writes (acks, rejects, heartbeats, close) go through a small writer task, so a caller
 //! dropping a `recv` future half-way (a `select!` branch losing) can never cut a frame in two.
@@ -20,8 +21,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use crate::connection::CONNECT_TIMEOUT;
-use crate::{AmqpUrl, Error};
+use crate::connection::{CLOSE_TIMEOUT, CONNECT_TIMEOUT, install_crypto_provider};
+use crate::{AmqpUrl, Error, QueueTopology, SubscriptionConfig};
 
 /// One message as delivered: what a bulk consumer needs, nothing more.
 #[derive(Debug)]
@@ -40,8 +41,6 @@ const CHANNEL: u16 = 1;
 const FRAME_MAX: u32 = 131_072;
 /// Socket reads go into a buffer this large: one read takes hundreds of small deliveries.
 const READ_BUFFER: usize = 256 * 1024;
-/// Longest wait for the broker to answer a close.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 const FRAME_METHOD: u8 = 1;
 const FRAME_HEADER: u8 = 2;
@@ -116,6 +115,20 @@ struct Frame {
 }
 
 impl BulkConsumer {
+    /// Declares `topology` through the general client (idempotent: a broker restarted empty is
+    /// rebuilt), then consumes its queue: what every (re)connect of a bulk consumer does.
+    pub async fn declare_and_open(
+        url: &AmqpUrl,
+        topology: &QueueTopology,
+        prefetch: u16,
+        name: &str,
+    ) -> Result<Self, Error> {
+        let declare =
+            SubscriptionConfig { topology: topology.clone(), bindings: None, prefetch, name: name.to_owned() };
+        crate::declare_topology(url, &declare).await?;
+        Self::open(url, &topology.queue, prefetch, name).await
+    }
+
     /// Connects (TLS for `amqps`), opens a channel, sets the prefetch and starts consuming
     /// `queue` with manual acks. The queue must exist.
     pub async fn open(url: &AmqpUrl, queue: &str, prefetch: u16, name: &str) -> Result<Self, Error> {
@@ -483,8 +496,7 @@ async fn tls_connect(url: &AmqpUrl, tcp: TcpStream) -> Result<tokio_rustls::clie
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, ServerName};
 
-    // rustls needs one process-wide crypto provider; a second install is a harmless no-op.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_crypto_provider();
     let mut roots = rustls::RootCertStore::empty();
     match &url.ca_cert_file {
         Some(path) => {

@@ -19,8 +19,7 @@ pub async fn connect(url: &AmqpUrl, name: &str) -> Result<Connection, Error> {
     let mut args = OpenConnectionArguments::new(&url.host, url.port, &url.username, &url.password);
     args.virtual_host(&url.vhost).heartbeat(url.heartbeat).connection_name(name);
     if url.tls {
-        // rustls needs one process-wide crypto provider; a second install is a harmless no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_crypto_provider();
         let adaptor = TlsAdaptor::without_client_auth(url.ca_cert_file.as_deref().map(Path::new), url.host.clone())
             .map_err(|e| Error::Tls(e.to_string()))?;
         args.tls_adaptor(adaptor);
@@ -34,8 +33,13 @@ pub async fn connect(url: &AmqpUrl, name: &str) -> Result<Connection, Error> {
     Ok(connection)
 }
 
+/// rustls needs one process-wide crypto provider; a second install is a harmless no-op.
+pub(crate) fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Longest wait for the broker to answer a close.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Closes `channel`, then `connection`. Best effort and bounded: on a connection that is
 /// already dead the close handshake may never be answered, and neither a reconnect loop nor a
