@@ -10,13 +10,8 @@ cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { echo "usage: bench/compare.sh VARIANT... (label or label:ENV=VALUE,...)" >&2; exit 2; }
 BENCH_VOTES=${BENCH_VOTES:-200000}
 ROUNDS=${BENCH_ROUNDS:-2}
-WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 source bench/lib.sh
-
-scripts/setup-services.sh
-cargo build --release --quiet -p vote-engine -p vote-loadgen
-empty_queue
+bench_setup vote-engine vote-loadgen
 printf '%-12s %6s %10s %12s %12s %12s\n' variant round votes/s "engine us" "RabbitMQ us" "PostgreSQL us"
 for round in $(seq 1 "$ROUNDS"); do
   for variant in "$@"; do

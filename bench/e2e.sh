@@ -13,13 +13,8 @@ cd "$(dirname "$0")/.."
 
 NAIVE_SECONDS=${BENCH_NAIVE_SECONDS:-30}
 LATENCY_SECONDS=${BENCH_LATENCY_SECONDS:-30}
-WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 source bench/lib.sh
-
-scripts/setup-services.sh
-cargo build --release --quiet -p vote-engine -p vote-loadgen -p vote-bench
-empty_queue
+bench_setup vote-engine vote-loadgen vote-bench
 
 say "(a) broker ceiling: loadgen drain of $VOTES persistent votes"
 prefill

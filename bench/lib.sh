@@ -57,4 +57,16 @@ engine_drain() {
   cpu_bound=$(py "round($(nproc) * 1e6 / ($cpu_us + $broker_us + $pg_us))")
 }
 
+# bench_setup PACKAGE...: a scratch folder ($WORK, removed on exit with every background job),
+# the services, release builds of these packages, and an empty bench queue.
+bench_setup() {
+  WORK=$(mktemp -d)
+  trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+  scripts/setup-services.sh
+  local packages=() p
+  for p in "$@"; do packages+=(-p "$p"); done
+  cargo build --release --quiet "${packages[@]}"
+  empty_queue
+}
+
 stop_engine() { kill -TERM "$engine"; wait "$engine"; }
