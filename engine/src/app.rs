@@ -106,7 +106,8 @@ impl Application {
         };
         let http_stop = CancellationToken::new();
         let http = tokio::spawn(serve(listener, ops_router(metrics.registry.clone(), readiness), http_stop.clone()));
-        let topology = QueueTopology::new(&settings.queue, &settings.dead_letter_exchange, &settings.dead_letter_queue);
+        let topology = QueueTopology::new(&settings.queue, &settings.dead_letter_exchange, &settings.dead_letter_queue)
+            .with_queue_type(settings.queue_type);
         let pipeline = Pipeline {
             source: SourceConfig { url: settings.amqp_url.clone(), topology, prefetch: settings.prefetch },
             policy: settings.batch,
@@ -122,10 +123,11 @@ impl Application {
             broker_up,
             shutdown_timeout: settings.shutdown_timeout,
         };
-        pipeline.run(shutdown).await;
+        let consumed = pipeline.run(shutdown).await;
         // Metrics stay scrapeable until the pipeline has finished its last commit.
         http_stop.cancel();
         http.await.context("ops server task")?.context("ops server")?;
+        consumed?;
         Ok(())
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use vote_mq::AmqpUrl;
+use vote_mq::{AmqpUrl, QueueType};
 use vote_runtime::cli::{self, Exit};
 use vote_runtime::logging::{LogFormat, parse_filter};
 use vote_runtime::postgres::DbTarget;
@@ -63,6 +63,9 @@ pub struct RawSettings {
     /// Queue to consume votes from (declared durable by the engine).
     #[arg(long, env = "RABBITMQ_QUEUE", value_name = "RABBITMQ_QUEUE", default_value = "votes.aggregation")]
     pub rabbitmq_queue: String,
+    /// Type of the vote queue: quorum or classic. Must match the queue if it already exists.
+    #[arg(long, env = "RABBITMQ_QUEUE_TYPE", value_name = "RABBITMQ_QUEUE_TYPE", default_value = "quorum")]
+    pub rabbitmq_queue_type: String,
     /// Unacked deliveries in flight; must exceed BATCH_SIZE [default: BATCH_SIZE x (MAX_INFLIGHT_BATCHES + 2)].
     #[arg(long, env = "RABBITMQ_PREFETCH_COUNT", value_name = "RABBITMQ_PREFETCH_COUNT")]
     pub rabbitmq_prefetch_count: Option<u32>,
@@ -114,7 +117,7 @@ pub struct RawSettings {
     pub batch_linger_ms: u64,
     /// Batches written concurrently (each on its own connection). With 1, conflicting votes are
     /// decided in queue order; with more, by commit order.
-    #[arg(long, env = "MAX_INFLIGHT_BATCHES", value_name = "MAX_INFLIGHT_BATCHES", default_value_t = 1)]
+    #[arg(long, env = "MAX_INFLIGHT_BATCHES", value_name = "MAX_INFLIGHT_BATCHES", default_value_t = 2)]
     pub max_inflight_batches: usize,
     /// Attempts for a batch failing with a non-connection error before it is split.
     #[arg(long, env = "MAX_RETRY_ATTEMPTS", value_name = "MAX_RETRY_ATTEMPTS", default_value_t = 3)]
@@ -164,6 +167,8 @@ pub struct Settings {
     pub amqp_url: AmqpUrl,
     /// Vote queue.
     pub queue: String,
+    /// Its type.
+    pub queue_type: QueueType,
     /// Dead-letter exchange.
     pub dead_letter_exchange: String,
     /// Dead-letter queue.
@@ -221,6 +226,7 @@ impl RawSettings {
         };
         non_empty("RABBITMQ_QUEUE", &self.rabbitmq_queue)?;
         non_empty("DEAD_LETTER_EXCHANGE", &self.dead_letter_exchange)?;
+        let queue_type = self.rabbitmq_queue_type.parse().map_err(|e: String| err("RABBITMQ_QUEUE_TYPE", e))?;
         if self.batch_size == 0 {
             return Err(err("BATCH_SIZE", "must be at least 1"));
         }
@@ -259,6 +265,7 @@ impl RawSettings {
         Ok(Settings {
             amqp_url,
             queue: self.rabbitmq_queue,
+            queue_type,
             dead_letter_exchange: self.dead_letter_exchange,
             dead_letter_queue,
             prefetch,
@@ -355,6 +362,7 @@ mod tests {
             (vec!["--amqp-url", "http://guest:topsecret@h/"], "AMQP_URL"),
             (vec!["--log-level", "loud!"], "LOG_LEVEL"),
             (vec!["--prometheus-port", "70000"], "PROMETHEUS_PORT"),
+            (vec!["--rabbitmq-queue-type", "stream"], "RABBITMQ_QUEUE_TYPE"),
         ] {
             let (message, code) = parse(&args).unwrap_err();
             assert_eq!(code, 2);

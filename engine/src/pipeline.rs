@@ -60,8 +60,9 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Runs until `shutdown` is cancelled, then stops consuming, flushes, commits, acks and
-    /// returns.
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// returns. Returns an error only for what no retry can fix: the vote queue exists with
+    /// another type than configured (nothing was consumed then).
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), vote_mq::Error> {
         let mut state = LoopState {
             batcher: Batcher::new(self.policy),
             inflight: FuturesUnordered::new(),
@@ -75,7 +76,10 @@ impl Pipeline {
         let mut deadline_for_exit: Option<Instant> = None;
         loop {
             if state.session.is_none() && !stopping && Instant::now() >= state.reconnect_at {
-                self.connect(&mut state).await;
+                if let Err(e) = self.connect(&mut state).await {
+                    self.dead_letters.close().await;
+                    return Err(e);
+                }
             }
             self.flush_ready(&mut state, stopping);
             if stopping && state.batcher.is_empty() && state.inflight.is_empty() {
@@ -119,9 +123,12 @@ impl Pipeline {
         self.dead_letters.close().await;
         self.broker_up.store(false, Ordering::Relaxed);
         tracing::info!("pipeline stopped");
+        Ok(())
     }
 
-    async fn connect(&self, state: &mut LoopState) {
+    /// Opens a session, or schedules the next attempt; fails only when the queue exists with
+    /// other settings (no retry can fix that).
+    async fn connect(&self, state: &mut LoopState) -> Result<(), vote_mq::Error> {
         match Session::open(&self.source, state.epoch + 1).await {
             Ok(session) => {
                 if state.epoch > 0 {
@@ -133,6 +140,7 @@ impl Pipeline {
                 self.broker_up.store(true, Ordering::Relaxed);
                 tracing::info!(broker = %self.source.url, queue = %self.source.topology.queue, prefetch = self.source.prefetch, "consuming");
             }
+            Err(e @ vote_mq::Error::TopologyMismatch(_)) => return Err(e),
             Err(e) => {
                 self.metrics.aggregation_errors.with_label_values(&["broker_connection"]).inc();
                 let delay = state.backoff.next_delay();
@@ -140,6 +148,7 @@ impl Pipeline {
                 tracing::warn!(error = %e, broker = %self.source.url, ?delay, "cannot consume; retrying");
             }
         }
+        Ok(())
     }
 
     /// Drops the session: its tags are void, its pending (unwritten) votes will be redelivered.

@@ -9,7 +9,7 @@
 //! (deadlock, serialization) is retried too, and after MAX_RETRY_ATTEMPTS a batch of several
 //! votes is split, since smaller transactions conflict less.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -267,6 +267,8 @@ pub struct BatchColumns<'a> {
     dup_citizens: Vec<&'a str>,
     dup_laws: Vec<&'a str>,
     dup_reasons: Vec<Option<&'static str>>,
+    /// vote_hash -> index into the columns, built on the first [`BatchColumns::skipped`].
+    position: HashMap<&'a str, usize>,
 }
 
 impl<'a> BatchColumns<'a> {
@@ -285,6 +287,7 @@ impl<'a> BatchColumns<'a> {
             dup_citizens: Vec::new(),
             dup_laws: Vec::new(),
             dup_reasons: Vec::new(),
+            position: HashMap::new(),
         };
         for v in votes {
             let reason = if !seen_hash.insert(v.vote_hash.as_str()) {
@@ -304,9 +307,13 @@ impl<'a> BatchColumns<'a> {
                 }
             }
         }
-        // A stable order for the unique-index inserts makes lock waits between concurrent
-        // engines consistent.
-        unique.sort_unstable_by(|a, b| a.vote_hash.cmp(&b.vote_hash));
+        // Concurrent writers (batches in flight, other engines) insert in one global order, so
+        // they cannot deadlock over the audit keys: a writer that waits for another's
+        // uncommitted (law_id, citizen_id) has inserted nothing the other has yet to reach.
+        // (Ordered by vote_hash instead, two batches holding each other's duplicates of the
+        // other key deadlocked within seconds with two batches in flight.) A vote_hash comes
+        // with one citizen and law, so the order serves the vote_hash key too.
+        unique.sort_unstable_by(|a, b| (&a.law_id, &a.citizen_id).cmp(&(&b.law_id, &b.citizen_id)));
         p.hashes = unique.iter().map(|v| v.vote_hash.as_str()).collect();
         p.citizens = unique.iter().map(|v| v.citizen_id.as_str()).collect();
         p.laws = unique.iter().map(|v| v.law_id.as_str()).collect();
@@ -317,7 +324,10 @@ impl<'a> BatchColumns<'a> {
 
     /// Records that the vote with `hash` was not counted; the database tells why.
     fn skipped(&mut self, hash: &str) {
-        if let Ok(i) = self.hashes.binary_search(&hash) {
+        if self.position.is_empty() {
+            self.position = self.hashes.iter().enumerate().map(|(i, h)| (*h, i)).collect();
+        }
+        if let Some(&i) = self.position.get(hash) {
             self.dup_hashes.push(self.hashes[i]);
             self.dup_citizens.push(self.citizens[i]);
             self.dup_laws.push(self.laws[i]);
@@ -370,8 +380,8 @@ mod tests {
     fn internal_duplicates_are_split_off_first_wins() {
         let votes = [vote("h2", "c1", "l1"), vote("h1", "c2", "l1"), vote("h2", "c3", "l2"), vote("h3", "c1", "l1")];
         let p = BatchColumns::new(&votes);
-        assert_eq!(p.hashes, ["h1", "h2"]);
-        assert_eq!(p.citizens, ["c2", "c1"]);
+        assert_eq!(p.hashes, ["h2", "h1"], "sorted by law_id, citizen_id");
+        assert_eq!(p.citizens, ["c1", "c2"]);
         assert_eq!(p.dup_hashes, ["h2", "h3"]);
         assert_eq!(p.dup_reasons, [Some("vote_hash"), Some("citizen_law")]);
     }

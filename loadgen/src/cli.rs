@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use vote_mq::AmqpUrl;
+use vote_mq::{AmqpUrl, QueueType};
 use vote_runtime::logging::{self, LogFormat};
 use vote_runtime::postgres::DbTarget;
 
@@ -18,7 +18,7 @@ use crate::generate::{GeneratorConfig, random_law_prefix};
 use crate::latency::{LatencySummary, end_to_end};
 use crate::publish::{PublishConfig, PublishReport, publish};
 use crate::verify::{Report, WaitOptions, wait_and_verify_with};
-use crate::{DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, DEFAULT_QUEUE, Error};
+use crate::{DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, DEFAULT_QUEUE, DEFAULT_QUEUE_TYPE, Error};
 
 /// Like `println!`, but a closed stdout (`loadgen ... | head -1`) is not an error: the work is
 /// done and the reader has seen what it wanted.
@@ -76,6 +76,10 @@ pub struct BrokerArgs {
     /// name as routing key.
     #[arg(long, env = "RABBITMQ_QUEUE", default_value = DEFAULT_QUEUE)]
     pub queue: String,
+    /// Type of the queue if it has to be declared: quorum or classic (as the engine's
+    /// RABBITMQ_QUEUE_TYPE; an existing queue must match).
+    #[arg(long, env = "RABBITMQ_QUEUE_TYPE", default_value_t = DEFAULT_QUEUE_TYPE)]
+    pub queue_type: QueueType,
 }
 
 /// Where the database is.
@@ -145,7 +149,7 @@ pub struct LoadArgs {
 
 impl LoadArgs {
     /// The publish settings these flags describe.
-    pub fn to_config(&self, queue: &str) -> PublishConfig {
+    pub fn to_config(&self, broker: &BrokerArgs) -> PublishConfig {
         let generator = GeneratorConfig {
             law_prefix: self.law_prefix.clone().unwrap_or_else(random_law_prefix),
             laws: self.laws,
@@ -161,7 +165,8 @@ impl LoadArgs {
             (count, _) => count,
         };
         PublishConfig {
-            queue: queue.to_owned(),
+            queue: broker.queue.clone(),
+            queue_type: broker.queue_type,
             count,
             duration: self.duration,
             rate: self.rate,
@@ -354,7 +359,7 @@ fn db_target(database: &DatabaseArgs) -> Result<DbTarget, Error> {
 
 async fn publish_command(args: PublishArgs) -> Result<Outcome, Error> {
     let url = amqp_url(&args.broker)?;
-    let config = args.load.to_config(&args.broker.queue);
+    let config = args.load.to_config(&args.broker);
     let report = publish(&url, &config).await?;
     report.expected.write(&args.load.expected)?;
     if args.json {
@@ -382,6 +387,7 @@ async fn drain_command(args: DrainArgs) -> Result<Outcome, Error> {
     let url = amqp_url(&args.broker)?;
     let config = DrainConfig {
         queue: args.broker.queue.clone(),
+        queue_type: args.broker.queue_type,
         prefetch: args.prefetch,
         consumers: args.consumers,
         ack_every: args.ack_every,
@@ -417,7 +423,7 @@ async fn send_command(args: SendArgs) -> Result<Outcome, Error> {
     } else {
         args.bodies
     };
-    crate::declare_queue(&url, &args.broker.queue).await?;
+    crate::declare_queue(&url, &args.broker.queue, args.broker.queue_type).await?;
     let publisher = vote_mq::Publisher::connect(&url, "loadgen-send").await?;
     let mut sent = 0;
     for body in bodies.into_iter().filter(|b| !b.trim().is_empty()) {
@@ -437,7 +443,7 @@ async fn run_command(args: RunArgs) -> Result<Outcome, Error> {
     let db = db_target(&args.database)?;
     // Reach the database before publishing anything, so a typo fails fast.
     let client = db.connect().await?;
-    let config = args.load.to_config(&args.broker.queue);
+    let config = args.load.to_config(&args.broker);
     let published = publish(&url, &config).await?;
     published.expected.write(&args.load.expected)?;
     if !args.json {
@@ -571,7 +577,7 @@ mod tests {
     #[test]
     fn publish_defaults_to_ten_thousand_messages_unless_a_duration_is_given() {
         let parse = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
-            Command::Publish(p) => p.load.to_config(&p.broker.queue),
+            Command::Publish(p) => p.load.to_config(&p.broker),
             other => panic!("{other:?}"),
         };
         let config = parse(&["loadgen", "publish"]);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use vote_mq::{AmqpUrl, BulkConsumer};
+use vote_mq::{AmqpUrl, BulkConsumer, QueueType};
 
 use crate::Error;
 
@@ -16,6 +16,8 @@ use crate::Error;
 pub struct DrainConfig {
     /// The queue (declared as the engine declares it).
     pub queue: String,
+    /// Its type, if it has to be declared.
+    pub queue_type: QueueType,
     /// Unacked deliveries in flight per consumer.
     pub prefetch: u16,
     /// Consumers, each on its own connection.
@@ -36,6 +38,7 @@ impl DrainConfig {
     pub fn new(queue: &str) -> Self {
         Self {
             queue: queue.to_owned(),
+            queue_type: crate::DEFAULT_QUEUE_TYPE,
             prefetch: 1000,
             consumers: 2,
             ack_every: 250,
@@ -73,7 +76,7 @@ pub async fn drain(url: &AmqpUrl, config: &DrainConfig) -> Result<DrainReport, E
     let mut tasks = JoinSet::new();
     for i in 0..config.consumers {
         // The engine's own consumer: the ceiling is what the broker gives the same client.
-        let topology = crate::queue_topology(&config.queue);
+        let topology = crate::queue_topology(&config.queue, config.queue_type);
         let consumer =
             BulkConsumer::declare_and_open(url, &topology, config.prefetch, &format!("loadgen-drain-{i}")).await?;
         tasks.spawn(consume(consumer, config.clone(), claimed.clone()));

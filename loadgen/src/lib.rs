@@ -29,6 +29,8 @@ pub use verify::{Actual, Report};
 
 /// Queue the engine consumes by default.
 pub const DEFAULT_QUEUE: &str = "votes.aggregation";
+/// Type the engine declares its queue with by default (RABBITMQ_QUEUE_TYPE).
+pub const DEFAULT_QUEUE_TYPE: vote_mq::QueueType = vote_mq::QueueType::Quorum;
 /// Dead-letter exchange the engine declares its queue with.
 pub const DEAD_LETTER_EXCHANGE: &str = "votes.dlx";
 /// Broker used when neither `--amqp-url` nor AMQP_URL is given.
@@ -38,18 +40,19 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/elect
 
 /// The topology the engine declares for `queue`: same dead-letter exchange and queue names, so
 /// that whichever side declares first, the other's declaration matches its arguments.
-pub fn queue_topology(queue: &str) -> vote_mq::QueueTopology {
-    vote_mq::QueueTopology::new(queue, DEAD_LETTER_EXCHANGE, &format!("{queue}.dlq"))
+pub fn queue_topology(queue: &str, queue_type: vote_mq::QueueType) -> vote_mq::QueueTopology {
+    vote_mq::QueueTopology::new(queue, DEAD_LETTER_EXCHANGE, &format!("{queue}.dlq")).with_queue_type(queue_type)
 }
 
 /// Declares `queue` (and its dead-letter queue) on a short-lived connection.
-pub async fn declare_queue(url: &vote_mq::AmqpUrl, queue: &str) -> Result<(), Error> {
-    let connection = vote_mq::connect(url, "loadgen-declare").await?;
-    let channel = connection.open_channel(None).await.map_err(vote_mq::Error::from)?;
-    let declared = queue_topology(queue).declare(&channel).await;
-    let _ = channel.close().await;
-    let _ = connection.close().await;
-    Ok(declared?)
+pub async fn declare_queue(url: &vote_mq::AmqpUrl, queue: &str, queue_type: vote_mq::QueueType) -> Result<(), Error> {
+    let declare = vote_mq::SubscriptionConfig {
+        topology: queue_topology(queue, queue_type),
+        bindings: None,
+        prefetch: 1,
+        name: "loadgen-declare".to_owned(),
+    };
+    Ok(vote_mq::declare_topology(url, &declare).await?)
 }
 
 /// Everything that can stop a load-generator command.

@@ -17,7 +17,7 @@ use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use vote_mq::{AmqpUrl, Backoff, Confirmation, OutgoingMessage, Publisher};
+use vote_mq::{AmqpUrl, Backoff, Confirmation, OutgoingMessage, Publisher, QueueType};
 
 use crate::Error;
 use crate::expected::{Expected, Tally};
@@ -34,6 +34,8 @@ const PROGRESS_EVERY: u64 = 256;
 pub struct PublishConfig {
     /// Queue to publish to (default exchange, routing key = queue name).
     pub queue: String,
+    /// Its type, if it has to be declared.
+    pub queue_type: QueueType,
     /// Stop after this many messages (duplicates and garbage included).
     pub count: Option<u64>,
     /// Stop taking new messages after this long.
@@ -58,6 +60,7 @@ impl PublishConfig {
     pub fn new(queue: &str, count: u64, generator: GeneratorConfig) -> Self {
         Self {
             queue: queue.to_owned(),
+            queue_type: crate::DEFAULT_QUEUE_TYPE,
             count: Some(count),
             duration: None,
             rate: None,
@@ -114,7 +117,7 @@ impl PublishReport {
 /// everything confirmed.
 pub async fn publish(url: &AmqpUrl, config: &PublishConfig) -> Result<PublishReport, Error> {
     config.validate()?;
-    crate::declare_queue(url, &config.queue).await?;
+    crate::declare_queue(url, &config.queue, config.queue_type).await?;
     let mut publishers = Vec::with_capacity(config.connections);
     for i in 0..config.connections {
         publishers.push(Publisher::connect(url, &format!("loadgen-publish-{i}")).await?);

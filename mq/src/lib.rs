@@ -27,7 +27,7 @@ pub use publisher::{Confirmation, OutgoingMessage, Publisher};
 pub use service::{
     Consumer, ConsumerMetrics, Failure, Incoming, RetryPolicy, declare_topic_exchange, declare_topology, take_messages,
 };
-pub use topology::{QueueTopology, parse_bindings};
+pub use topology::{QueueTopology, QueueType, parse_bindings};
 pub use url::AmqpUrl;
 
 /// Everything that can go wrong talking to the broker.
@@ -51,6 +51,9 @@ pub enum Error {
     /// The broker did not answer in time (a half-open TCP connection, a stalled node).
     #[error("no answer from the broker within {0:?}")]
     Timeout(std::time::Duration),
+    /// The work queue exists with other settings (another type) than declared: no retry can help.
+    #[error("{0}")]
+    TopologyMismatch(String),
     /// A value does not fit the AMQP wire format.
     #[error("protocol error: {0}")]
     Protocol(String),

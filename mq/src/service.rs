@@ -503,7 +503,9 @@ pub async fn declare_topology(url: &AmqpUrl, config: &SubscriptionConfig) -> Res
     let connection = crate::connect(url, &config.name).await?;
     let channel = connection.open_channel(None).await?;
     let mut declared = config.topology.declare(&channel).await;
-    if declared.is_ok() {
+    if let Err(e) = declared {
+        declared = Err(config.topology.explain_refusal(&connection, e).await);
+    } else {
         if let Some((exchange, patterns)) = &config.bindings {
             declared = config.topology.bind_topics(&channel, exchange, patterns).await;
         }

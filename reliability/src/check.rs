@@ -43,7 +43,9 @@ pub async fn publish_backlog(target: &Target, count: u64, generator: GeneratorCo
 /// does), all confirmed.
 pub async fn publish_bodies(target: &Target, bodies: &[Vec<u8>]) {
     let url = target.amqp();
-    vote_loadgen::declare_queue(&url, &target.queue).await.expect("RabbitMQ must be running");
+    vote_loadgen::declare_queue(&url, &target.queue, vote_loadgen::DEFAULT_QUEUE_TYPE)
+        .await
+        .expect("RabbitMQ must be running");
     let publisher = Publisher::connect(&url, "reliability-publisher").await.expect("RabbitMQ must be running");
     let mut confirms = Vec::with_capacity(bodies.len());
     for body in bodies {

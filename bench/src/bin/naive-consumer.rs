@@ -1,13 +1,13 @@
 //! The baseline the engine is compared with: a consumer written the way simple services are —
 //! one message, one transaction, one ack. Same validation, same counting rule, same durability.
-//! Usage: `naive-consumer --queue Q --database-url URL [--idle-ms 2000] [--max-seconds S]`;
+//! Usage: `naive-consumer --queue Q [--queue-type quorum] --database-url URL [--idle-ms 2000] [--max-seconds S]`;
 //! stops when the queue stays empty for `--idle-ms` or after `--max-seconds`, prints msg/s.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use vote_engine::decode::decode;
-use vote_mq::{AmqpUrl, QueueTopology, Subscription, SubscriptionConfig};
+use vote_mq::{AmqpUrl, QueueTopology, QueueType, Subscription, SubscriptionConfig};
 use vote_runtime::postgres::DbTarget;
 
 const COUNT_VOTE: &str = include_str!("../../../sql/bench/naive_count_vote.sql");
@@ -21,13 +21,14 @@ fn arg(name: &str, default: &str) -> String {
 async fn main() -> anyhow::Result<()> {
     let url = AmqpUrl::parse(&arg("--amqp-url", "amqp://guest:guest@127.0.0.1:5672/%2f"))?;
     let queue = arg("--queue", "votes.aggregation");
+    let queue_type: QueueType = arg("--queue-type", "quorum").parse().map_err(anyhow::Error::msg)?;
     let db = DbTarget::parse(&arg("--database-url", "postgres://postgres@127.0.0.1:5432/election_votes"))?;
     let idle = Duration::from_millis(arg("--idle-ms", "2000").parse().context("--idle-ms")?);
     let max = Duration::from_secs_f64(arg("--max-seconds", "86400").parse().context("--max-seconds")?);
     let client = db.connect().await?;
     let statement = client.prepare(COUNT_VOTE).await?;
     let config = SubscriptionConfig {
-        topology: QueueTopology::new(&queue, "votes.dlx", &format!("{queue}.dlq")),
+        topology: QueueTopology::new(&queue, "votes.dlx", &format!("{queue}.dlq")).with_queue_type(queue_type),
         bindings: None,
         prefetch: 10,
         name: "naive-consumer".to_owned(),

@@ -1,6 +1,7 @@
 -- Counts one batch of votes (first statement of the batch's transaction).
 -- $1..$5: the batch's votes (vote_hash, citizen_id, law_id, choice, timestamp), already free of
---         duplicates among themselves and sorted by vote_hash (a stable lock order).
+--         duplicates among themselves and sorted by (law_id, citizen_id): concurrent writers
+--         insert in one order and cannot deadlock over the unique keys.
 -- Returns rows (kind, key, oui, non):
 --   'total'   law_id     -> the law's new totals in vote_results
 --   'added'   law_id     -> votes this batch counted for the law
