@@ -8,6 +8,7 @@
 #
 #   bench/e2e.sh                  # 500,000-vote backlog
 #   BENCH_VOTES=1000000 bench/e2e.sh
+#   RABBITMQ_QUEUE_TYPE=classic bench/e2e.sh   # the bench queue as a classic queue (default quorum)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,7 +49,7 @@ say "(d) naive per-message consumer, same backlog, ${NAIVE_SECONDS} s"
 reset_db
 DATABASE_URL=$DB_URL "$BIN/vote-engine" migrate >/dev/null 2>&1
 prefill
-naive_out=$("$BIN/naive-consumer" --queue "$QUEUE" --database-url "$DB_URL" --max-seconds "$NAIVE_SECONDS")
+naive_out=$("$BIN/naive-consumer" --queue "$QUEUE" --queue-type "$RABBITMQ_QUEUE_TYPE" --database-url "$DB_URL" --max-seconds "$NAIVE_SECONDS")
 naive_rate=$(sed -E 's/.*= ([0-9]+) msg\/s.*/\1/' <<<"$naive_out")
 echo "$naive_out" >&2
 empty_queue
@@ -57,7 +58,7 @@ ratio_ceiling=$(python3 -c "print(round($engine_rate / $ceiling, 3))")
 ratio_naive=$(python3 -c "print(round($engine_rate / max($naive_rate, 1), 1))")
 # A policy on the bench queue (queue type or mode) changes every figure: say which one applied.
 policy=$(rabbitmqctl -q list_queues name policy 2>/dev/null | awk -v q="$QUEUE" '$1 == q {print ($2 == "" ? "none" : $2)}')
-machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), RabbitMQ $(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null || echo '?'), PostgreSQL $(psql -h 127.0.0.1 -U postgres -tAc 'SHOW server_version'), policy on $QUEUE: ${policy:-unknown}"
+machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), RabbitMQ $(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null || echo '?'), PostgreSQL $(psql -h 127.0.0.1 -U postgres -tAc 'SHOW server_version'), $RABBITMQ_QUEUE_TYPE queue $QUEUE, policy: ${policy:-unknown}"
 row="| $(date -u +%F) | $VOTES | $ceiling | $engine_rate | $ratio_ceiling | $naive_rate | $ratio_naive | $cpu_us | $broker_us + $pg_us | $cpu_bound | $rss_mib | $p99_5000 | $p99_100 |"
 cat >&2 <<SUMMARY
 
@@ -71,7 +72,7 @@ machine               $machine
 SUMMARY
 {
   echo
-  echo "Run $(date -u '+%F %H:%M UTC'), \`BENCH_VOTES=$VOTES BENCH_NAIVE_SECONDS=$NAIVE_SECONDS BENCH_LATENCY_SECONDS=$LATENCY_SECONDS bench/e2e.sh\`, $machine:"
+  echo "Run $(date -u '+%F %H:%M UTC'), \`RABBITMQ_QUEUE_TYPE=$RABBITMQ_QUEUE_TYPE BENCH_VOTES=$VOTES BENCH_NAIVE_SECONDS=$NAIVE_SECONDS BENCH_LATENCY_SECONDS=$LATENCY_SECONDS bench/e2e.sh\`, $machine:"
   echo
   echo "| date | backlog | broker ceiling msg/s | engine msg/s | engine/ceiling | naive msg/s | engine/naive | engine CPU us/vote | RabbitMQ + PostgreSQL CPU us/vote | CPU-bound max votes/s | engine peak RSS MiB | p99 ms @5000/s | p99 ms @100/s |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"

@@ -8,6 +8,10 @@ DB_URL="postgres://postgres@127.0.0.1:5432/$DB"
 PORT=18081
 SEED=20261123
 BIN=target/release
+# The type of the bench queue, for loadgen, the engine and the naive consumer alike (loadgen and
+# the engine read RABBITMQ_QUEUE_TYPE themselves). `RABBITMQ_QUEUE_TYPE=classic bench/e2e.sh`
+# measures a classic queue.
+export RABBITMQ_QUEUE_TYPE=${RABBITMQ_QUEUE_TYPE:-quorum}
 
 say() { printf '\n== %s\n' "$*" >&2; }
 json() { python3 -c "import json,sys; d=json.load(open('$1')); print($2)"; }
@@ -66,6 +70,9 @@ bench_setup() {
   local packages=() p
   for p in "$@"; do packages+=(-p "$p"); done
   cargo build --release --quiet "${packages[@]}"
+  # The bench queue is scratch: declared afresh, so a change of RABBITMQ_QUEUE_TYPE applies (the
+  # type of an existing queue cannot change).
+  rabbitmqctl -q delete_queue "$QUEUE" >/dev/null 2>&1 || true
   empty_queue
 }
 
