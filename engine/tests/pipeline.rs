@@ -314,3 +314,27 @@ async fn sigterm_flushes_commits_acks_and_exits_zero() {
     wait_for_total(&target.db, 3000, Duration::from_secs(30)).await;
     engine.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_of_another_type_stops_the_engine_with_what_to_do_and_classic_can_be_chosen() {
+    let target = Target::fresh("queue_type").await;
+    // An install from before quorum queues: the vote queue exists as a classic queue.
+    let classic = vote_mq::QueueTopology::new(&target.queue, "votes.dlx", &target.dlq());
+    let declare = vote_mq::SubscriptionConfig { topology: classic, bindings: None, prefetch: 1, name: "test".into() };
+    vote_mq::declare_topology(&target.amqp(), &declare).await.expect("RabbitMQ must be running");
+    publish(&target, &[vote("typed", "carol", "law-1", "oui")]).await;
+
+    let (_, settings) = vote_engine::config::parse_cli(target.args(&[])).unwrap_or_else(|e| panic!("{}", e.message));
+    let stop = vote_runtime::CancellationToken::new();
+    let app = vote_engine::Application::build(settings, &stop).await.expect("engine builds");
+    let outcome = tokio::time::timeout(Duration::from_secs(10), app.run_until_stopped(stop)).await;
+    let error = outcome.expect("the engine gives up at once instead of retrying").expect_err("a type mismatch");
+    let message = format!("{error:#}");
+    assert!(message.contains(&target.queue) && message.contains("RABBITMQ_QUEUE_TYPE"), "{message}");
+    assert!(!message.contains('\n'), "{message}");
+
+    // Told the queue's type, the engine consumes it.
+    let engine = Engine::start(&target, &["--rabbitmq-queue-type", "classic"]).await;
+    wait_for_total(&target.db, 1, Duration::from_secs(10)).await;
+    engine.stop().await;
+}
