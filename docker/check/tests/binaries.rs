@@ -93,8 +93,23 @@ impl Drop for Running {
     }
 }
 
+/// A port free now, below Linux's ephemeral range (32768-60999): a port the kernel hands out
+/// (`bind` to port 0) can be taken, before the service binds it, as the source port of another
+/// service's outgoing connection to RabbitMQ or PostgreSQL ("Address already in use", seen in CI).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const FIRST: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Spread concurrent test processes over the range; probe upwards from there.
+    let seed = (std::process::id() % u32::from(SPAN)) as u16;
+    for _ in 0..SPAN {
+        let port = FIRST + (seed + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + SPAN);
 }
 
 /// `database_url()` pointing at `dbname` instead (credentials kept).
