@@ -74,11 +74,12 @@ impl Pipeline {
         };
         let mut stopping = false;
         let mut deadline_for_exit: Option<Instant> = None;
+        let mut outcome = Ok(());
         loop {
             if state.session.is_none() && !stopping && Instant::now() >= state.reconnect_at {
-                if let Err(e) = self.connect(&mut state).await {
-                    self.dead_letters.close().await;
-                    return Err(e);
+                outcome = self.connect(&mut state).await;
+                if outcome.is_err() {
+                    break;
                 }
             }
             self.flush_ready(&mut state, stopping);
@@ -123,7 +124,7 @@ impl Pipeline {
         self.dead_letters.close().await;
         self.broker_up.store(false, Ordering::Relaxed);
         tracing::info!("pipeline stopped");
-        Ok(())
+        outcome
     }
 
     /// Opens a session, or schedules the next attempt; fails only when the queue exists with

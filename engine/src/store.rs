@@ -267,8 +267,9 @@ pub struct BatchColumns<'a> {
     dup_citizens: Vec<&'a str>,
     dup_laws: Vec<&'a str>,
     dup_reasons: Vec<Option<&'static str>>,
-    /// vote_hash -> index into the columns, built on the first [`BatchColumns::skipped`].
-    position: HashMap<&'a str, usize>,
+    /// vote_hash -> index into the columns, built on the first [`BatchColumns::skipped`] (most
+    /// batches have none, and the columns are ordered by law and citizen, not by hash).
+    position: Option<HashMap<&'a str, usize>>,
 }
 
 impl<'a> BatchColumns<'a> {
@@ -287,7 +288,7 @@ impl<'a> BatchColumns<'a> {
             dup_citizens: Vec::new(),
             dup_laws: Vec::new(),
             dup_reasons: Vec::new(),
-            position: HashMap::new(),
+            position: None,
         };
         for v in votes {
             let reason = if !seen_hash.insert(v.vote_hash.as_str()) {
@@ -324,10 +325,9 @@ impl<'a> BatchColumns<'a> {
 
     /// Records that the vote with `hash` was not counted; the database tells why.
     fn skipped(&mut self, hash: &str) {
-        if self.position.is_empty() {
-            self.position = self.hashes.iter().enumerate().map(|(i, h)| (*h, i)).collect();
-        }
-        if let Some(&i) = self.position.get(hash) {
+        let hashes = &self.hashes;
+        let position = self.position.get_or_insert_with(|| hashes.iter().enumerate().map(|(i, h)| (*h, i)).collect());
+        if let Some(&i) = position.get(hash) {
             self.dup_hashes.push(self.hashes[i]);
             self.dup_citizens.push(self.citizens[i]);
             self.dup_laws.push(self.laws[i]);

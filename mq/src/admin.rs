@@ -1,6 +1,6 @@
 //! Short-lived broker operations for tools and tests: queue depth, delete.
 
-use amqprs::channel::{QueueDeclareArguments, QueueDeleteArguments};
+use amqprs::channel::QueueDeleteArguments;
 
 use crate::connection::connect;
 use crate::{AmqpUrl, Error};
@@ -9,11 +9,9 @@ use crate::{AmqpUrl, Error};
 pub async fn message_count(url: &AmqpUrl, queue: &str) -> Result<u32, Error> {
     let connection = connect(url, "vote-mq-admin").await?;
     let channel = connection.open_channel(None).await?;
-    let mut args = QueueDeclareArguments::new(queue);
-    args.passive(true);
-    let declared = channel.queue_declare(args.finish()).await;
+    let declared = crate::topology::declare_passive(&channel, queue).await;
     crate::connection::close(channel, connection).await;
-    Ok(declared?.map(|(_, messages, _)| messages).unwrap_or(0))
+    declared
 }
 
 /// Deletes `queue` (and its messages), if it exists.

@@ -502,14 +502,11 @@ impl Consumer {
 pub async fn declare_topology(url: &AmqpUrl, config: &SubscriptionConfig) -> Result<(), Error> {
     let connection = crate::connect(url, &config.name).await?;
     let channel = connection.open_channel(None).await?;
-    let mut declared = config.topology.declare(&channel).await;
-    if let Err(e) = declared {
-        declared = Err(config.topology.explain_refusal(&connection, e).await);
-    } else {
-        if let Some((exchange, patterns)) = &config.bindings {
-            declared = config.topology.bind_topics(&channel, exchange, patterns).await;
-        }
-    }
+    let declared = match (config.topology.declare(&channel).await, &config.bindings) {
+        (Err(e), _) => Err(config.topology.explain_refusal(&connection, e).await),
+        (Ok(()), Some((exchange, patterns))) => config.topology.bind_topics(&channel, exchange, patterns).await,
+        (Ok(()), None) => Ok(()),
+    };
     crate::connection::close(channel, connection).await;
     declared
 }

@@ -99,9 +99,7 @@ impl QueueTopology {
     /// declaration on a new channel of `connection`; any other failure is returned as it was.
     pub async fn explain_refusal(&self, connection: &amqprs::connection::Connection, error: Error) -> Error {
         let Ok(channel) = connection.open_channel(None).await else { return error };
-        let mut passive = QueueDeclareArguments::new(&self.queue);
-        passive.passive(true);
-        let exists = channel.queue_declare(passive.finish()).await.is_ok();
+        let exists = declare_passive(&channel, &self.queue).await.is_ok();
         let _ = channel.close().await;
         if !exists {
             return error;
@@ -145,6 +143,14 @@ pub async fn declare_durable_queue(channel: &Channel, queue: &str, arguments: Fi
     args.arguments(arguments);
     channel.queue_declare(args.finish()).await?;
     Ok(())
+}
+
+/// Declares `queue` passively: fails (closing the channel) unless it exists; returns its
+/// ready-message count.
+pub(crate) async fn declare_passive(channel: &Channel, queue: &str) -> Result<u32, Error> {
+    let mut args = QueueDeclareArguments::new(queue);
+    args.passive(true);
+    Ok(channel.queue_declare(args.finish()).await?.map(|(_, messages, _)| messages).unwrap_or(0))
 }
 
 /// Parses a comma-separated list of routing-key patterns (MQ_BINDINGS), skipping blanks.
