@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use vote_engine::ack::AckTracker;
 use vote_engine::batch::{BatchPolicy, Batcher};
 use vote_engine::decode::decode;
+use vote_engine::recent_keys::RecentKeys;
 use vote_engine::store::BatchColumns;
 
 fn body(i: usize) -> Vec<u8> {
@@ -58,7 +59,25 @@ fn batching(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
-    group.bench_function("columns_1000", |b| b.iter(|| black_box(BatchColumns::new(black_box(&votes)))));
+    let unseen = vec![true; N];
+    group.bench_function("columns_1000", |b| b.iter(|| black_box(BatchColumns::new(black_box(&votes), &unseen))));
+    // A fresh filter per iteration would time its 4 MiB allocation: one filter, new keys each time.
+    let mut recent = RecentKeys::new();
+    let mut round = 0u64;
+    group.bench_function("recent_keys_1000", |b| {
+        b.iter_batched(
+            || {
+                round += 1;
+                let mut votes = votes.clone();
+                for v in &mut votes {
+                    v.vote_hash.push_str(&round.to_string());
+                }
+                votes
+            },
+            |votes| black_box(recent.first_sightings(&votes)),
+            BatchSize::SmallInput,
+        )
+    });
     group.finish();
 }
 

@@ -51,6 +51,20 @@ pub struct Vote {
     pub timestamp: OffsetDateTime,
 }
 
+#[cfg(test)]
+impl Vote {
+    /// A `oui` vote cast at the epoch, for unit tests.
+    pub(crate) fn test(hash: &str, citizen: &str, law: &str) -> Self {
+        Self {
+            vote_hash: hash.into(),
+            citizen_id: citizen.into(),
+            law_id: law.into(),
+            choice: Choice::Oui,
+            timestamp: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+}
+
 /// Why a message was refused. The set is fixed: these are metric labels and DLQ headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RejectReason {

@@ -12,6 +12,7 @@ pub mod dead_letter;
 pub mod decode;
 pub mod metrics;
 pub mod pipeline;
+pub mod recent_keys;
 pub mod source;
 pub mod store;
 

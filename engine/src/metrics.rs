@@ -35,6 +35,8 @@ pub const END_TO_END_LATENCY: &str = "vote_end_to_end_latency_seconds";
 pub const BROKER_RECONNECTS: &str = "broker_reconnects_total";
 /// Batch write attempts retried.
 pub const DB_RETRIES: &str = "db_retries_total";
+/// Batches written again with `ON CONFLICT` after their plain insert met a taken key.
+pub const PLAIN_INSERT_FALLBACKS: &str = "plain_insert_fallbacks_total";
 /// Deliveries received but not yet acked.
 pub const UNACKED: &str = "deliveries_unacked";
 /// Label value standing for every law beyond the label budget.
@@ -66,6 +68,8 @@ pub struct Metrics {
     pub broker_reconnects: IntCounter,
     /// [`DB_RETRIES`].
     pub db_retries: IntCounter,
+    /// [`PLAIN_INSERT_FALLBACKS`].
+    pub plain_insert_fallbacks: IntCounter,
     /// [`UNACKED`].
     pub unacked: IntGauge,
     max_laws: usize,
@@ -130,6 +134,11 @@ impl Metrics {
             )?,
             broker_reconnects: counter(BROKER_RECONNECTS, "Connections to the broker re-established.")?,
             db_retries: counter(DB_RETRIES, "Batch writes retried after a database error.")?,
+            plain_insert_fallbacks: counter(
+                PLAIN_INSERT_FALLBACKS,
+                "Batches written again with ON CONFLICT after a vote this engine had not seen lately was \
+                 found already recorded (written before a restart, or by another engine).",
+            )?,
             unacked,
             registry,
             max_laws,

@@ -8,9 +8,16 @@
 //! stay held, nothing is acked, nothing is dead-lettered); a conflict with a concurrent writer
 //! (deadlock, serialization) is retried too, and after MAX_RETRY_ATTEMPTS a batch of several
 //! votes is split, since smaller transactions conflict less.
+//!
+//! Votes whose keys the engine has not seen lately are inserted without `ON CONFLICT`
+//! ([`RecentKeys`]). When one of them turns out to be recorded already, the statement fails
+//! with a unique violation, which is not the vote's fault: the batch is written again at once
+//! with `ON CONFLICT` for every vote, and the next batches take that path too for a while
+//! (doubling with each such failure in a row), so an engine beside another one, or one
+//! re-reading its own redeliveries, does not pay for failed statements batch after batch.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
@@ -18,6 +25,7 @@ use time::OffsetDateTime;
 
 use crate::decode::Vote;
 use crate::metrics::Metrics;
+use crate::recent_keys::RecentKeys;
 
 const COUNT_VOTES: &str = include_str!("../../sql/engine/queries/count_votes.sql");
 const RECORD_DUPLICATES: &str = include_str!("../../sql/engine/queries/record_duplicates.sql");
@@ -25,6 +33,8 @@ const LOAD_TOTALS: &str = include_str!("../../sql/engine/queries/load_totals.sql
 
 /// Longest wait between two attempts while the database is down.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Most batches written with `ON CONFLICT` for every vote after plain inserts failed in a row.
+const MAX_PLAIN_INSERT_PAUSE: u32 = 256;
 
 /// Per-law figures returned by a batch write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +111,11 @@ pub enum ErrorKind {
 }
 
 impl StoreError {
+    /// A unique key taken (SQLSTATE 23505).
+    fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Postgres(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION))
+    }
+
     /// Classifies by SQLSTATE class.
     pub fn kind(&self) -> ErrorKind {
         let StoreError::Postgres(e) = self else { return ErrorKind::Connection };
@@ -138,18 +153,54 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
 }
 
+/// Which votes of a batch go in without `ON CONFLICT`.
+struct PlainInserts {
+    recent: RecentKeys,
+    /// Batches still to write with `ON CONFLICT` for every vote.
+    paused_for: u32,
+    /// The pause after the next failure; doubles per failure in a row, 0 after a success.
+    next_pause: u32,
+}
+
+impl PlainInserts {
+    /// Per vote: insert it plainly? Remembers the batch's keys either way.
+    fn choose(&mut self, votes: &[Vote]) -> Vec<bool> {
+        let mut unseen = self.recent.first_sightings(votes);
+        if self.paused_for > 0 {
+            self.paused_for -= 1;
+            unseen.fill(false);
+        }
+        unseen
+    }
+
+    fn succeeded(&mut self) {
+        self.next_pause = 0;
+    }
+
+    fn failed(&mut self) {
+        self.next_pause = (self.next_pause * 2).clamp(1, MAX_PLAIN_INSERT_PAUSE);
+        self.paused_for = self.next_pause;
+    }
+}
+
 /// Writes batches through a connection pool.
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
     retry: RetryPolicy,
     metrics: Arc<Metrics>,
+    plain_inserts: Arc<Mutex<PlainInserts>>,
 }
 
 impl Store {
     /// A store over `pool`.
     pub fn new(pool: Pool, retry: RetryPolicy, metrics: Arc<Metrics>) -> Self {
-        Self { pool, retry, metrics }
+        let plain_inserts = PlainInserts { recent: RecentKeys::new(), paused_for: 0, next_pause: 0 };
+        Self { pool, retry, metrics, plain_inserts: Arc::new(Mutex::new(plain_inserts)) }
+    }
+
+    fn plain_inserts(&self) -> std::sync::MutexGuard<'_, PlainInserts> {
+        self.plain_inserts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// `SELECT 1` through the pool: the readiness check.
@@ -170,11 +221,12 @@ impl Store {
     /// once every vote is either committed or isolated as poison.
     pub async fn write(&self, votes: &[Vote]) -> WriteResult {
         let mut result = WriteResult::default();
+        let mut unseen = self.plain_inserts().choose(votes);
         // Explicit stack instead of recursion: (offset, len) ranges still to write.
         let mut todo = vec![(0usize, votes.len())];
         while let Some((start, len)) = todo.pop() {
             let part = &votes[start..start + len];
-            match self.write_with_retry(part).await {
+            match self.write_with_retry(part, &mut unseen[start..start + len]).await {
                 Ok(outcome) => result.outcome.merge(outcome),
                 Err(e) if len == 1 => {
                     tracing::warn!(error = %e, vote_hash = %part[0].vote_hash, "vote refused by the database; dead-lettering it");
@@ -194,14 +246,27 @@ impl Store {
     /// One transaction for `votes`, retried per [`RetryPolicy`]. Returns only errors worth
     /// splitting on: refused data, or conflicts that outlasted the retries of a batch of
     /// several votes. Everything else is waited out, however long it lasts.
-    async fn write_with_retry(&self, votes: &[Vote]) -> Result<BatchOutcome, StoreError> {
+    async fn write_with_retry(&self, votes: &[Vote], unseen: &mut [bool]) -> Result<BatchOutcome, StoreError> {
         let mut delay = self.retry.initial_delay;
         let mut attempts = 0;
         loop {
-            let error = match self.write_once(votes).await {
-                Ok(outcome) => return Ok(outcome),
+            let plain = unseen.contains(&true);
+            let error = match self.write_once(votes, unseen).await {
+                Ok(outcome) => {
+                    if plain {
+                        self.plain_inserts().succeeded();
+                    }
+                    return Ok(outcome);
+                }
                 Err(e) => e,
             };
+            if plain && error.is_unique_violation() {
+                tracing::debug!(error = %error, "a vote not seen lately was recorded already; writing the batch with ON CONFLICT");
+                self.metrics.plain_insert_fallbacks.inc();
+                self.plain_inserts().failed();
+                unseen.fill(false);
+                continue;
+            }
             self.metrics.aggregation_errors.with_label_values(&[error.label()]).inc();
             let kind = error.kind();
             attempts += 1;
@@ -220,14 +285,17 @@ impl Store {
         }
     }
 
-    async fn write_once(&self, votes: &[Vote]) -> Result<BatchOutcome, StoreError> {
-        let mut params = BatchColumns::new(votes);
+    async fn write_once(&self, votes: &[Vote], unseen: &[bool]) -> Result<BatchOutcome, StoreError> {
+        let mut params = BatchColumns::new(votes, unseen);
         let mut client = self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let count_votes = client.prepare_cached(COUNT_VOTES).await?;
         let record_duplicates = client.prepare_cached(RECORD_DUPLICATES).await?;
         let tx = client.transaction().await?;
         let rows = tx
-            .query(&count_votes, &[&params.hashes, &params.citizens, &params.laws, &params.choices, &params.timestamps])
+            .query(
+                &count_votes,
+                &[&params.hashes, &params.citizens, &params.laws, &params.choices, &params.timestamps, &params.unseen],
+            )
             .await?;
         let mut outcome = BatchOutcome::default();
         for row in rows {
@@ -263,6 +331,7 @@ pub struct BatchColumns<'a> {
     laws: Vec<&'a str>,
     choices: Vec<&'static str>,
     timestamps: Vec<OffsetDateTime>,
+    unseen: Vec<bool>,
     dup_hashes: Vec<&'a str>,
     dup_citizens: Vec<&'a str>,
     dup_laws: Vec<&'a str>,
@@ -273,24 +342,26 @@ pub struct BatchColumns<'a> {
 }
 
 impl<'a> BatchColumns<'a> {
-    /// Splits `votes` into the column arrays of the batch statement and its internal duplicates.
-    pub fn new(votes: &'a [Vote]) -> Self {
+    /// Splits `votes` into the column arrays of the batch statement and its internal duplicates;
+    /// `unseen[i]` says whether `votes[i]` goes in without `ON CONFLICT`.
+    pub fn new(votes: &'a [Vote], unseen: &[bool]) -> Self {
         let mut seen_hash = HashSet::with_capacity(votes.len());
         let mut seen_pair = HashSet::with_capacity(votes.len());
-        let mut unique: Vec<&Vote> = Vec::with_capacity(votes.len());
+        let mut unique: Vec<(&Vote, bool)> = Vec::with_capacity(votes.len());
         let mut p = Self {
             hashes: Vec::new(),
             citizens: Vec::new(),
             laws: Vec::new(),
             choices: Vec::new(),
             timestamps: Vec::new(),
+            unseen: Vec::new(),
             dup_hashes: Vec::new(),
             dup_citizens: Vec::new(),
             dup_laws: Vec::new(),
             dup_reasons: Vec::new(),
             position: None,
         };
-        for v in votes {
+        for (v, &unseen) in votes.iter().zip(unseen) {
             let reason = if !seen_hash.insert(v.vote_hash.as_str()) {
                 Some("vote_hash")
             } else if !seen_pair.insert((v.citizen_id.as_str(), v.law_id.as_str())) {
@@ -299,7 +370,7 @@ impl<'a> BatchColumns<'a> {
                 None
             };
             match reason {
-                None => unique.push(v),
+                None => unique.push((v, unseen)),
                 Some(reason) => {
                     p.dup_hashes.push(&v.vote_hash);
                     p.dup_citizens.push(&v.citizen_id);
@@ -314,12 +385,13 @@ impl<'a> BatchColumns<'a> {
         // (Ordered by vote_hash instead, two batches holding each other's duplicates of the
         // other key deadlocked within seconds with two batches in flight.) A vote_hash comes
         // with one citizen and law, so the order serves the vote_hash key too.
-        unique.sort_unstable_by(|a, b| (&a.law_id, &a.citizen_id).cmp(&(&b.law_id, &b.citizen_id)));
-        p.hashes = unique.iter().map(|v| v.vote_hash.as_str()).collect();
-        p.citizens = unique.iter().map(|v| v.citizen_id.as_str()).collect();
-        p.laws = unique.iter().map(|v| v.law_id.as_str()).collect();
-        p.choices = unique.iter().map(|v| v.choice.as_str()).collect();
-        p.timestamps = unique.iter().map(|v| v.timestamp).collect();
+        unique.sort_unstable_by(|(a, _), (b, _)| (&a.law_id, &a.citizen_id).cmp(&(&b.law_id, &b.citizen_id)));
+        p.hashes = unique.iter().map(|(v, _)| v.vote_hash.as_str()).collect();
+        p.citizens = unique.iter().map(|(v, _)| v.citizen_id.as_str()).collect();
+        p.laws = unique.iter().map(|(v, _)| v.law_id.as_str()).collect();
+        p.choices = unique.iter().map(|(v, _)| v.choice.as_str()).collect();
+        p.timestamps = unique.iter().map(|(v, _)| v.timestamp).collect();
+        p.unseen = unique.iter().map(|(_, unseen)| *unseen).collect();
         p
     }
 
@@ -339,7 +411,6 @@ impl<'a> BatchColumns<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::Choice;
 
     #[test]
     fn only_refused_data_is_the_votes_fault() {
@@ -367,21 +438,41 @@ mod tests {
     }
 
     fn vote(hash: &str, citizen: &str, law: &str) -> Vote {
-        Vote {
-            vote_hash: hash.into(),
-            citizen_id: citizen.into(),
-            law_id: law.into(),
-            choice: Choice::Oui,
-            timestamp: OffsetDateTime::UNIX_EPOCH,
+        Vote::test(hash, citizen, law)
+    }
+
+    #[test]
+    fn plain_inserts_pause_longer_after_each_failure_in_a_row() {
+        let mut plain = PlainInserts { recent: RecentKeys::new(), paused_for: 0, next_pause: 0 };
+        let mut n = 0;
+        let mut batch = || {
+            n += 1;
+            [vote(&format!("h{n}"), &format!("c{n}"), "l")]
+        };
+        assert_eq!(plain.choose(&batch()), [true]);
+        let mut paused = Vec::new();
+        for _ in 0..4 {
+            plain.failed();
+            let mut skipped = 0;
+            while plain.choose(&batch()) == [false] {
+                skipped += 1;
+            }
+            paused.push(skipped);
         }
+        assert_eq!(paused, [1, 2, 4, 8]);
+        plain.succeeded();
+        plain.failed();
+        let skipped = std::iter::from_fn(|| (plain.choose(&batch()) == [false]).then_some(())).count();
+        assert_eq!(skipped, 1, "a success resets the pause");
     }
 
     #[test]
     fn internal_duplicates_are_split_off_first_wins() {
         let votes = [vote("h2", "c1", "l1"), vote("h1", "c2", "l1"), vote("h2", "c3", "l2"), vote("h3", "c1", "l1")];
-        let p = BatchColumns::new(&votes);
+        let p = BatchColumns::new(&votes, &[true, false, true, true]);
         assert_eq!(p.hashes, ["h2", "h1"], "sorted by law_id, citizen_id");
         assert_eq!(p.citizens, ["c1", "c2"]);
+        assert_eq!(p.unseen, [true, false], "the flags follow their votes");
         assert_eq!(p.dup_hashes, ["h2", "h3"]);
         assert_eq!(p.dup_reasons, [Some("vote_hash"), Some("citizen_law")]);
     }

@@ -1,7 +1,12 @@
-//! Concurrent batch writes against the real database. Two batches in flight (the default) or two
-//! engines write at once; when each holds the other's revotes (same citizen and law, another
-//! vote_hash), they must not deadlock: one waits for the other's commit and then finds its votes
-//! already taken. Each batch inserts in (law_id, citizen_id) order, whatever the hashes.
+//! Batch writes against the real database.
+//!
+//! Two batches in flight (the default) or two engines write at once; when each holds the other's
+//! revotes (same citizen and law, another vote_hash), they must not deadlock: one waits for the
+//! other's commit and then finds its votes already taken. Each batch inserts in
+//! (law_id, citizen_id) order, whatever the hashes.
+//!
+//! A store inserts the votes it has not seen without ON CONFLICT; votes recorded before it
+//! started (an engine restart, another engine) must still count once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +31,22 @@ fn vote(hash: String, citizen: usize, choice: Choice) -> Vote {
     }
 }
 
+/// (votes in vote_audit, duplicates recorded per reason, total in vote_results).
+async fn recorded(db: &vote_runtime::postgres::DbTarget) -> (i64, Vec<(String, i64)>, i64) {
+    let client = db.connect().await.expect("connect");
+    let counted: i64 = client.query_one("SELECT count(*) FROM vote_audit", &[]).await.unwrap().get(0);
+    let rows = client
+        .query("SELECT reason, count(*) FROM duplicate_attempts GROUP BY reason ORDER BY reason", &[])
+        .await
+        .unwrap();
+    let total: i64 = client
+        .query_one("SELECT coalesce(sum(oui_count + non_count), 0)::bigint FROM vote_results", &[])
+        .await
+        .unwrap()
+        .get(0);
+    (counted, rows.iter().map(|r| (r.get(0), r.get(1))).collect(), total)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_batches_holding_each_others_revotes_do_not_deadlock() {
     let db = fresh_database("store").await;
@@ -46,13 +67,37 @@ async fn concurrent_batches_holding_each_others_revotes_do_not_deadlock() {
     assert!(first.poisoned.is_empty() && second.poisoned.is_empty());
     // Whichever committed first took each citizen's vote; the other recorded duplicates.
     assert_eq!(first.outcome.counted() + second.outcome.counted(), CITIZENS as i64);
-    let client = db.connect().await.expect("connect");
-    let counted: i64 = client.query_one("SELECT count(*) FROM vote_audit", &[]).await.unwrap().get(0);
-    let duplicates: i64 = client.query_one("SELECT count(*) FROM duplicate_attempts", &[]).await.unwrap().get(0);
-    let total: i64 = client
-        .query_one("SELECT oui_count + non_count FROM vote_results WHERE law_id = 'law-deadlock'", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let (counted, duplicates, total) = recorded(&db).await;
+    let duplicates: i64 = duplicates.iter().map(|(_, n)| n).sum();
     assert_eq!((counted, duplicates, total), (CITIZENS as i64, CITIZENS as i64, CITIZENS as i64));
+}
+
+#[tokio::test]
+async fn votes_recorded_before_the_store_started_count_once() {
+    let db = fresh_database("store").await;
+    migrate(&db, &CancellationToken::new()).await.expect("migrations");
+    let retry = RetryPolicy { initial_delay: Duration::from_millis(200), max_attempts: 3 };
+    let before = Store::new(db.pool(2).expect("pool"), retry, Arc::new(Metrics::new(10).expect("metrics")));
+    let first: Vec<Vote> = (0..100).map(|c| vote(format!("h{c:05}"), c, Choice::Oui)).collect();
+    assert_eq!(before.write(&first).await.outcome.counted(), 100);
+
+    // A new store (an engine restart, or another engine) knows none of these keys.
+    let metrics = Arc::new(Metrics::new(10).expect("metrics"));
+    let after = Store::new(db.pool(2).expect("pool"), retry, metrics.clone());
+    let mut second: Vec<Vote> = (100..150).map(|c| vote(format!("h{c:05}"), c, Choice::Non)).collect();
+    second.push(first[50].clone()); // a redelivery: same vote_hash
+    second.push(vote("revote-60".into(), 60, Choice::Non)); // same citizen and law, another hash
+    let result = after.write(&second).await;
+    assert!(result.poisoned.is_empty(), "a taken key is not the vote's fault");
+    assert_eq!(result.outcome.counted(), 50);
+    assert_eq!(metrics.plain_insert_fallbacks.get(), 1, "the plain insert met the taken keys");
+    assert_eq!((metrics.db_retries.get(), metrics.aggregation_errors.with_label_values(&["db_data"]).get()), (0, 0));
+    assert_eq!(recorded(&db).await, (150, vec![("citizen_law".into(), 1), ("vote_hash".into(), 1)], 150));
+
+    // The next batch is written with ON CONFLICT at once (no second failed statement), and its
+    // duplicates of the first batch count as duplicates too.
+    let third = vec![first[10].clone(), vote("h00200".into(), 200, Choice::Oui)];
+    assert_eq!(after.write(&third).await.outcome.counted(), 1);
+    assert_eq!(metrics.plain_insert_fallbacks.get(), 1);
+    assert_eq!(recorded(&db).await, (151, vec![("citizen_law".into(), 1), ("vote_hash".into(), 2)], 151));
 }

@@ -1,22 +1,40 @@
 -- Counts one batch of votes (first statement of the batch's transaction).
 -- $1..$5: the batch's votes (vote_hash, citizen_id, law_id, choice, timestamp), already free of
 --         duplicates among themselves and sorted by (law_id, citizen_id): concurrent writers
---         insert in one order and cannot deadlock over the unique keys.
+--         insert in one order and do not deadlock over the unique keys. (Each of the two
+--         inserts below keeps that order. Across them, two batches in flight deadlock only if
+--         both hold a duplicate of one earlier vote and one also repeats a new vote of the
+--         other, in the wrong key order: rare, and retried like any conflict.)
+-- $6:     per vote, true if the engine has not seen either of its keys lately (recent_keys.rs).
+--         Those are inserted without ON CONFLICT, which spares the two index probes per row
+--         before the insert; if one of their keys is taken after all (written before a restart,
+--         or by another engine), the whole statement fails with a unique violation and the
+--         store runs it again with $6 all false.
 -- Returns rows (kind, key, oui, non):
 --   'total'   law_id     -> the law's new totals in vote_results
 --   'added'   law_id     -> votes this batch counted for the law
 --   'skipped' vote_hash  -> a vote not counted: one of its unique keys was already taken
 WITH input AS (
     SELECT *
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
-        AS t(vote_hash, citizen_id, law_id, choice, cast_at)
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bool[])
+        AS t(vote_hash, citizen_id, law_id, choice, cast_at, unseen)
 ),
-counted AS (
+inserted_unseen AS (
+    INSERT INTO vote_audit (vote_hash, citizen_id, law_id, choice, "timestamp")
+    SELECT vote_hash, citizen_id, law_id, choice, cast_at FROM input WHERE unseen
+    RETURNING vote_hash, law_id, choice
+),
+inserted_seen AS (
     -- Either unique key already taken (earlier batch, redelivery, other engine) -> not counted.
     INSERT INTO vote_audit (vote_hash, citizen_id, law_id, choice, "timestamp")
-    SELECT vote_hash, citizen_id, law_id, choice, cast_at FROM input
+    SELECT vote_hash, citizen_id, law_id, choice, cast_at FROM input WHERE NOT unseen
     ON CONFLICT DO NOTHING
     RETURNING vote_hash, law_id, choice
+),
+counted AS (
+    SELECT * FROM inserted_unseen
+    UNION ALL
+    SELECT * FROM inserted_seen
 ),
 totals AS (
     -- Pre-aggregated per law, upserted in law_id order: concurrent writers lock rows in the
@@ -42,4 +60,4 @@ FROM counted GROUP BY law_id
 UNION ALL
 SELECT 'skipped', i.vote_hash, 0, 0
 FROM input i
-WHERE NOT EXISTS (SELECT 1 FROM counted c WHERE c.vote_hash = i.vote_hash)
+WHERE NOT unseen AND NOT EXISTS (SELECT 1 FROM counted c WHERE c.vote_hash = i.vote_hash)
