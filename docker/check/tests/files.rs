@@ -277,6 +277,7 @@ fn dashboard_queries_parse_and_use_the_provisioned_datasource() {
         "duplicate_votes_total",
         "votes_rejected_total",
         "db_retries_total",
+        "plain_insert_fallbacks_total",
         "broker_reconnects_total",
         "rabbitmq_queue_messages_ready",
     ] {
