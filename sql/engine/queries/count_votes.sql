@@ -32,20 +32,26 @@ inserted_seen AS (
     RETURNING vote_hash, law_id, choice
 ),
 counted AS (
+    -- Read through RETURNING, so both inserts run to the end before the aggregate below feeds
+    -- the upsert: every writer takes its audit keys before the vote_results rows, as the
+    -- deadlock-free order requires.
     SELECT * FROM inserted_unseen
     UNION ALL
     SELECT * FROM inserted_seen
+),
+added AS (
+    SELECT law_id,
+           count(*) FILTER (WHERE choice = 'oui') AS oui,
+           count(*) FILTER (WHERE choice = 'non') AS non
+    FROM counted
+    GROUP BY law_id
 ),
 totals AS (
     -- Pre-aggregated per law, upserted in law_id order: concurrent writers lock rows in the
     -- same order and cannot deadlock.
     INSERT INTO vote_results AS r (law_id, oui_count, non_count, updated_at)
-    SELECT law_id,
-           count(*) FILTER (WHERE choice = 'oui'),
-           count(*) FILTER (WHERE choice = 'non'),
-           now()
-    FROM counted
-    GROUP BY law_id
+    SELECT law_id, oui, non, now()
+    FROM added
     ORDER BY law_id
     ON CONFLICT (law_id) DO UPDATE
     SET oui_count = r.oui_count + EXCLUDED.oui_count,
@@ -55,9 +61,8 @@ totals AS (
 )
 SELECT 'total' AS kind, law_id AS key, oui_count AS oui, non_count AS non FROM totals
 UNION ALL
-SELECT 'added', law_id, count(*) FILTER (WHERE choice = 'oui'), count(*) FILTER (WHERE choice = 'non')
-FROM counted GROUP BY law_id
+SELECT 'added', law_id, oui, non FROM added
 UNION ALL
 SELECT 'skipped', i.vote_hash, 0, 0
 FROM input i
-WHERE NOT unseen AND NOT EXISTS (SELECT 1 FROM counted c WHERE c.vote_hash = i.vote_hash)
+WHERE NOT unseen AND NOT EXISTS (SELECT 1 FROM inserted_seen c WHERE c.vote_hash = i.vote_hash)
