@@ -28,7 +28,7 @@ const GENERATION_BITS: usize = 1 << 24;
 const BLOCKS: usize = GENERATION_BITS / 512;
 /// Bits set per key, all in the key's block.
 const BITS_PER_KEY: u32 = 7;
-/// Keys per generation before it rotates: about 1 % false positives per key at this fill.
+/// Keys per generation before it rotates: under 1 % false positives per key at this fill.
 pub const GENERATION_KEYS: usize = 1_000_000;
 
 /// One generation: a blocked Bloom filter.
