@@ -56,6 +56,12 @@ async fn kill_9_three_times_mid_drain_loses_and_double_counts_nothing() {
         expected.duplicates_sent
     );
     println!("redeliveries absorbed by the counting rule: {}", duplicates - expected.duplicates_sent);
+    // A restarted engine has not seen the votes it committed before the kill: their redeliveries
+    // make its plain inserts fail, and those batches are written again with ON CONFLICT.
+    println!(
+        "batches of the last engine written again after a plain insert met a recorded vote: {}",
+        running.metric("plain_insert_fallbacks_total").await
+    );
 
     // Dead-lettering is at least once across a kill.
     assert_dead_letters_at_least_once(&target, &expected, Duration::from_secs(30)).await;
