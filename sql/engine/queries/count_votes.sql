@@ -3,8 +3,9 @@
 --         duplicates among themselves and sorted by (law_id, citizen_id): concurrent writers
 --         insert in one order and do not deadlock over the unique keys. (Each of the two
 --         inserts below keeps that order. Across them, two batches in flight deadlock only if
---         both hold a duplicate of one earlier vote and one also repeats a new vote of the
---         other, in the wrong key order: rare, and retried like any conflict.)
+--         they share two uncommitted keys, one in the first batch's plain part and one in both
+--         batches' ON CONFLICT parts, in the wrong key order: rare, and retried like any
+--         conflict.)
 -- $6:     per vote, true if the engine has not seen either of its keys lately (recent_keys.rs).
 --         Those are inserted without ON CONFLICT, which spares the two index probes per row
 --         before the insert; if one of their keys is taken after all (written before a restart,
