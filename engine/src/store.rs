@@ -345,8 +345,11 @@ impl<'a> BatchColumns<'a> {
     /// Splits `votes` into the column arrays of the batch statement and its internal duplicates;
     /// `unseen[i]` says whether `votes[i]` goes in without `ON CONFLICT`.
     pub fn new(votes: &'a [Vote], unseen: &[bool]) -> Self {
-        let mut seen_hash = HashSet::with_capacity(votes.len());
-        let mut seen_pair = HashSet::with_capacity(votes.len());
+        // foldhash rather than SipHash: these sets only live for one batch, and a hash flood
+        // could only slow this batch down (the random seed makes one hard to craft anyway).
+        let hasher = foldhash::fast::RandomState::default();
+        let mut seen_hash = HashSet::with_capacity_and_hasher(votes.len(), hasher.clone());
+        let mut seen_pair = HashSet::with_capacity_and_hasher(votes.len(), hasher);
         let mut unique: Vec<(&Vote, bool)> = Vec::with_capacity(votes.len());
         let mut p = Self {
             hashes: Vec::new(),
