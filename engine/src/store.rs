@@ -163,6 +163,10 @@ struct PlainInserts {
 }
 
 impl PlainInserts {
+    fn new() -> Self {
+        Self { recent: RecentKeys::new(), paused_for: 0, next_pause: 0 }
+    }
+
     /// Per vote: insert it plainly? Remembers the batch's keys either way.
     fn choose(&mut self, votes: &[Vote]) -> Vec<bool> {
         let mut unseen = self.recent.first_sightings(votes);
@@ -195,8 +199,7 @@ pub struct Store {
 impl Store {
     /// A store over `pool`.
     pub fn new(pool: Pool, retry: RetryPolicy, metrics: Arc<Metrics>) -> Self {
-        let plain_inserts = PlainInserts { recent: RecentKeys::new(), paused_for: 0, next_pause: 0 };
-        Self { pool, retry, metrics, plain_inserts: Arc::new(Mutex::new(plain_inserts)) }
+        Self { pool, retry, metrics, plain_inserts: Arc::new(Mutex::new(PlainInserts::new())) }
     }
 
     fn plain_inserts(&self) -> std::sync::MutexGuard<'_, PlainInserts> {
@@ -446,7 +449,7 @@ mod tests {
 
     #[test]
     fn plain_inserts_pause_longer_after_each_failure_in_a_row() {
-        let mut plain = PlainInserts { recent: RecentKeys::new(), paused_for: 0, next_pause: 0 };
+        let mut plain = PlainInserts::new();
         let mut n = 0;
         let mut batch = || {
             n += 1;
