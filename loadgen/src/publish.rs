@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
+use time::OffsetDateTime;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use vote_mq::{AmqpUrl, Backoff, Confirmation, OutgoingMessage, Publisher, QueueType};
@@ -22,7 +23,7 @@ use vote_mq::{AmqpUrl, Backoff, Confirmation, OutgoingMessage, Publisher, QueueT
 use crate::Error;
 use crate::expected::{Expected, Tally};
 use crate::generate::{Generator, GeneratorConfig, Message, Stamp};
-use crate::latency::{LatencySummary, new_histogram};
+use crate::latency::{ConfirmTimes, LatencySummary, new_histogram};
 
 /// Messages a connection takes from the generator at once when publishing flat out.
 const CHUNK: usize = 256;
@@ -52,6 +53,10 @@ pub struct PublishConfig {
     pub stall_timeout: Duration,
     /// Draw a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
+    /// Keep each confirmed message's publish time and confirm latency
+    /// ([`PublishReport::confirm_times`], 16 bytes a message), to split its votes' end-to-end
+    /// latency at the confirm.
+    pub record_confirm_times: bool,
 }
 
 impl PublishConfig {
@@ -69,6 +74,7 @@ impl PublishConfig {
             generator,
             stall_timeout: Duration::from_secs(120),
             progress: false,
+            record_confirm_times: false,
         }
     }
 
@@ -99,6 +105,9 @@ pub struct PublishReport {
     pub elapsed: Duration,
     /// Send-to-confirm latency of every confirmed message, in microseconds.
     pub confirm_latency: Histogram<u64>,
+    /// Each confirmed message's publish time and confirm latency, if
+    /// [`PublishConfig::record_confirm_times`] was set.
+    pub confirm_times: ConfirmTimes,
 }
 
 impl PublishReport {
@@ -152,11 +161,13 @@ pub async fn publish(url: &AmqpUrl, config: &PublishConfig) -> Result<PublishRep
             chunk,
             pacer: Pacer { start, per_second: per_connection_rate, sent: 0 },
             stall_timeout: config.stall_timeout,
+            record_confirm_times: config.record_confirm_times,
         };
         tasks.spawn(worker.run());
     }
     let mut tally = Tally::default();
     let mut latency = new_histogram();
+    let mut confirm_times = Vec::new();
     let mut last_confirm = start;
     let mut failure = None;
     while let Some(joined) = tasks.join_next().await {
@@ -165,6 +176,7 @@ pub async fn publish(url: &AmqpUrl, config: &PublishConfig) -> Result<PublishRep
                 tally.merge(&done.tally);
                 latency.add(&done.latency).map_err(|e| Error::Task(format!("merging latency histograms: {e}")))?;
                 last_confirm = last_confirm.max(done.last_confirm);
+                confirm_times.extend(done.confirm_times);
             }
             Ok(Err(e)) => {
                 failure.get_or_insert(e);
@@ -185,7 +197,12 @@ pub async fn publish(url: &AmqpUrl, config: &PublishConfig) -> Result<PublishRep
     }
     let source = shared.source.lock().unwrap_or_else(|p| p.into_inner());
     let expected = source.generator.expected(&tally, &config.queue);
-    Ok(PublishReport { expected, elapsed: last_confirm - start, confirm_latency: latency })
+    Ok(PublishReport {
+        expected,
+        elapsed: last_confirm - start,
+        confirm_latency: latency,
+        confirm_times: ConfirmTimes::new(confirm_times),
+    })
 }
 
 fn progress_bar(config: &PublishConfig) -> ProgressBar {
@@ -268,12 +285,15 @@ struct InFlight {
     confirmation: Confirmation,
     message: Message,
     sent_at: Instant,
+    /// The publish time written into the message, in Unix microseconds.
+    stamped_us: i64,
 }
 
 /// What one connection did.
 struct Done {
     tally: Tally,
     latency: Histogram<u64>,
+    confirm_times: Vec<(i64, u64)>,
     last_confirm: Instant,
 }
 
@@ -286,12 +306,14 @@ struct Worker {
     chunk: usize,
     pacer: Pacer,
     stall_timeout: Duration,
+    record_confirm_times: bool,
 }
 
 impl Worker {
     async fn run(mut self) -> Result<Done, Error> {
         let mut tally = Tally::default();
         let mut latency = new_histogram();
+        let mut confirm_times = Vec::new();
         let mut inflight: VecDeque<InFlight> = VecDeque::with_capacity(self.window);
         let mut retries: VecDeque<Message> = VecDeque::new();
         let mut fresh: VecDeque<Message> = VecDeque::new();
@@ -325,7 +347,11 @@ impl Worker {
                     match outcome {
                         Ok(()) => {
                             let now = Instant::now();
-                            latency.saturating_record((now - done.sent_at).as_micros().max(1) as u64);
+                            let micros = (now - done.sent_at).as_micros().max(1) as u64;
+                            latency.saturating_record(micros);
+                            if self.record_confirm_times {
+                                confirm_times.push((done.stamped_us, micros));
+                            }
                             tally.record(&done.message);
                             last_progress = now;
                             last_confirm = now;
@@ -344,12 +370,15 @@ impl Worker {
                 }
                 () = pace(slot), if want_send => {
                     let Some(message) = retries.pop_front().or_else(|| fresh.pop_front()) else { continue };
-                    message.render_into(&Stamp::now(), &mut outgoing.body);
+                    let now = OffsetDateTime::now_utc();
+                    message.render_into(&Stamp::at(now), &mut outgoing.body);
+                    // Stamps keep microseconds, truncated like this.
+                    let stamped_us = (now.unix_timestamp_nanos() / 1000) as i64;
                     match self.publisher.send(&outgoing).await {
                         Ok(confirmation) => {
                             self.pacer.sent += 1;
                             backoff.reset();
-                            inflight.push_back(InFlight { confirmation, message, sent_at: Instant::now() });
+                            inflight.push_back(InFlight { confirmation, message, sent_at: Instant::now(), stamped_us });
                         }
                         Err(e) => {
                             retries.push_front(message);
@@ -381,7 +410,7 @@ impl Worker {
         }
         self.shared.confirmed.fetch_add(unreported, Ordering::Relaxed);
         self.publisher.close().await;
-        Ok(Done { tally, latency, last_confirm })
+        Ok(Done { tally, latency, confirm_times, last_confirm })
     }
 }
 
