@@ -29,9 +29,28 @@ echo "vote-engine: $engine_rate msg/s, $cpu_us us CPU/vote, peak RSS $rss_mib Mi
 echo "CPU per vote during the engine's drain: engine $cpu_us us, RabbitMQ $broker_us us, PostgreSQL $pg_us us -> at most $cpu_bound votes/s on $(nproc) cores" >&2
 
 say "(c) latency at a steady 5,000 and 100 votes/s (engine still running, defaults)"
+# The engine's own histogram of each vote's time from its timestamp to the commit that counted it
+# (vote_end_to_end_latency_seconds, which includes the commit, unlike loadgen's figures), read
+# around each run: the share of the run's votes committed within $2 seconds, in percent.
+metrics() { python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$PORT/metrics').read().decode())" >"$1"; }
+committed_within() {
+  python3 - "$WORK/metrics-before-$1" "$WORK/metrics-after-$1" "$2" <<'PY'
+import math, re, sys
+def read(path, le):
+    text = open(path).read()
+    bucket = re.search(r'^vote_end_to_end_latency_seconds_bucket\{le="%s"\} (\S+)' % re.escape(le), text, re.M)
+    count = re.search(r'^vote_end_to_end_latency_seconds_count (\S+)', text, re.M)
+    return float(bucket.group(1)), float(count.group(1))
+(b0, c0), (b1, c1) = read(sys.argv[1], sys.argv[3]), read(sys.argv[2], sys.argv[3])
+# Rounded down: 100 only if every vote made it.
+print(math.floor(10000 * (b1 - b0) / max(c1 - c0, 1)) / 100)
+PY
+}
 run_latency() {
+  metrics "$WORK/metrics-before-$1"
   "$BIN/loadgen" run --queue "$QUEUE" --database-url "$DB_URL" --rate "$1" --duration "${LATENCY_SECONDS}s" \
     --invalid-ratio 0.01 --duplicate-ratio 0.05 --no-progress --expected "$WORK/lat.json" --json >"$WORK/run-$1.json"
+  metrics "$WORK/metrics-after-$1"
 }
 # The drained backlog is still in RabbitMQ's write-ahead log; rolling the log over means
 # dropping it, which stalls deliveries for about 100 ms (1M backlog: p99 120 ms in the 15 s
@@ -45,12 +64,13 @@ p50_5000=$(lat 5000 p50_us); p99_5000=$(lat 5000 p99_us); p999_5000=$(lat 5000 p
 # Where the 5,000/s tail comes from: the broker's confirm (its log on disk) or what follows it.
 confirm_p99_5000=$(json "$WORK/run-5000.json" "round(d['publish']['confirm_latency_us']['p99_us'] / 1000, 1)")
 after_p99_5000=$(lat 5000 p99_us after_confirm)
+within_50ms_5000=$(committed_within 5000 0.05); within_20ms_100=$(committed_within 100 0.02)
 p50_100=$(lat 100 p50_us); p99_100=$(lat 100 p99_us)
 for r in 5000 100; do
   json "$WORK/run-$r.json" "d.get('exact', d.get('verify', {}).get('exact', True))" | grep -q True ||
     { echo "loadgen run at $r/s NOT exact" >&2; exit 1; }
 done
-echo "latency p50/p99 at 5000/s: $p50_5000 / $p99_5000 ms (confirm p99 $confirm_p99_5000, after confirm p99 $after_p99_5000); at 100/s: $p50_100 / $p99_100 ms" >&2
+echo "latency p50/p99 at 5000/s: $p50_5000 / $p99_5000 ms (confirm p99 $confirm_p99_5000, after confirm p99 $after_p99_5000; committed within 50 ms: $within_50ms_5000 %); at 100/s: $p50_100 / $p99_100 ms (committed within 20 ms: $within_20ms_100 %)" >&2
 stop_engine
 
 say "(d) naive per-message consumer, same backlog, ${NAIVE_SECONDS} s"
@@ -67,7 +87,7 @@ ratio_naive=$(python3 -c "print(round($engine_rate / max($naive_rate, 1), 1))")
 # A policy on the bench queue (queue type or mode) changes every figure: say which one applied.
 policy=$(rabbitmqctl -q list_queues name policy 2>/dev/null | awk -v q="$QUEUE" '$1 == q {print ($2 == "" ? "none" : $2)}')
 machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), RabbitMQ $(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null || echo '?'), PostgreSQL $(psql -h 127.0.0.1 -U postgres -tAc 'SHOW server_version'), $RABBITMQ_QUEUE_TYPE queue $QUEUE$([ "$RABBITMQ_QUEUE_TYPE" = quorum ] && echo " (write-ahead log rolled over before each prefill)"), policy: ${policy:-unknown}"
-row="| $(date -u +%F) | $VOTES | $ceiling | $engine_rate | $ratio_ceiling | $naive_rate | $ratio_naive | $cpu_us | $broker_us + $pg_us | $cpu_bound | $rss_mib | $p99_5000 | $confirm_p99_5000 / $after_p99_5000 | $p99_100 |"
+row="| $(date -u +%F) | $VOTES | $ceiling | $engine_rate | $ratio_ceiling | $naive_rate | $ratio_naive | $cpu_us | $broker_us + $pg_us | $cpu_bound | $rss_mib | $p99_5000 | $confirm_p99_5000 / $after_p99_5000 | $within_50ms_5000 | $p99_100 | $within_20ms_100 |"
 cat >&2 <<SUMMARY
 
 broker ceiling        $ceiling msg/s
@@ -76,13 +96,14 @@ naive consumer        $naive_rate msg/s
 engine CPU per vote   $cpu_us us (RabbitMQ $broker_us us, PostgreSQL $pg_us us: $(nproc) cores allow at most $cpu_bound votes/s)
 engine peak RSS       $rss_mib MiB
 latency p99           $p99_5000 ms at 5,000/s (p99.9 $p999_5000; broker confirm p99 $confirm_p99_5000 ms, after the confirm p99 $after_p99_5000 ms), $p99_100 ms at 100/s
+committed in time     $within_50ms_5000 % within 50 ms at 5,000/s, $within_20ms_100 % within 20 ms at 100/s (engine histogram, commit included)
 machine               $machine
 SUMMARY
 {
   echo
   echo "Run $(date -u '+%F %H:%M UTC'), \`RABBITMQ_QUEUE_TYPE=$RABBITMQ_QUEUE_TYPE BENCH_VOTES=$VOTES BENCH_NAIVE_SECONDS=$NAIVE_SECONDS BENCH_LATENCY_SECONDS=$LATENCY_SECONDS bench/e2e.sh\`, $machine:"
   echo
-  echo "| date | backlog | broker ceiling msg/s | engine msg/s | engine/ceiling | naive msg/s | engine/naive | engine CPU us/vote | RabbitMQ + PostgreSQL CPU us/vote | CPU-bound max votes/s | engine peak RSS MiB | p99 ms @5000/s | @5000/s: confirm p99 / after-confirm p99 ms | p99 ms @100/s |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| date | backlog | broker ceiling msg/s | engine msg/s | engine/ceiling | naive msg/s | engine/naive | engine CPU us/vote | RabbitMQ + PostgreSQL CPU us/vote | CPU-bound max votes/s | engine peak RSS MiB | p99 ms @5000/s | @5000/s: confirm p99 / after-confirm p99 ms | @5000/s: % committed within 50 ms | p99 ms @100/s | @100/s: % committed within 20 ms |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   echo "$row"
 } >>bench/RESULTS.md

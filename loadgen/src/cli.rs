@@ -61,7 +61,8 @@ pub enum Command {
 the timestamp is the publish time loadgen wrote into the vote, recorded_at is when the engine wrote the row \
 inside the transaction that counted it (so commit time is not included). Only this run's laws are read. \
 It is also given from the broker's confirm on (the same minus the message's send-to-confirm latency): \
-with a quorum queue, which delivers a message when it confirms it, that is the engine's share.\n\n\
+with a quorum queue, which delivers a message when it confirms it, that is the engine's share \
+(a classic queue can deliver before it confirms: such samples read 1 µs).\n\n\
 Exit codes: 0 exact; 1 the database differs from the expected totals; 2 invalid settings; 3 a server failed \
 or could not be reached.")]
     Run(RunArgs),
