@@ -2,7 +2,9 @@
 //!
 //! A batch is ready when it is full (`max_size`), or when its oldest vote has waited a short
 //! `linger` while no other batch is being written, or `max_age` (BATCH_TIMEOUT_SECONDS) in any
-//! case. The pipeline only flushes a ready batch when a write slot is free, which is what sizes
+//! case. The linger is only for company that is coming: a vote that arrived more than `linger`
+//! after the one before it (low load) is ready at once, because waiting would most likely only
+//! add `linger` to its latency. The pipeline only flushes a ready batch when a write slot is free, which is what sizes
 //! batches: at low load a lone vote is written within milliseconds; under load the writes are
 //! busy, votes pile up while the previous batches commit, and the next batch takes up to
 //! `max_size` of them (group commit). Lingering only while idle keeps extra write slots
@@ -29,16 +31,31 @@ pub struct BatchPolicy {
 pub struct Batcher<T> {
     policy: BatchPolicy,
     items: VecDeque<(Instant, T)>,
+    /// When the last item arrived.
+    last_arrival: Option<Instant>,
+    /// Whether the oldest pending item came within `linger` of the item before it, so that more
+    /// are likely on their way: only then does a non-full batch linger.
+    company_expected: bool,
 }
 
 impl<T> Batcher<T> {
     /// An empty batcher.
     pub fn new(policy: BatchPolicy) -> Self {
-        Self { policy, items: VecDeque::with_capacity(policy.max_size * 2) }
+        Self {
+            policy,
+            items: VecDeque::with_capacity(policy.max_size * 2),
+            last_arrival: None,
+            company_expected: false,
+        }
     }
 
     /// Adds an item that arrived at `now`.
     pub fn push(&mut self, item: T, now: Instant) {
+        if self.items.is_empty() {
+            self.company_expected =
+                self.last_arrival.is_some_and(|last| now.saturating_duration_since(last) < self.policy.linger);
+        }
+        self.last_arrival = Some(now);
         self.items.push_back((now, item));
     }
 
@@ -65,14 +82,23 @@ impl<T> Batcher<T> {
         if self.items.len() >= self.policy.max_size {
             return Some(*oldest);
         }
-        let wait = if writing { self.policy.max_age } else { self.policy.linger.min(self.policy.max_age) };
+        let wait = if writing {
+            self.policy.max_age
+        } else if self.company_expected {
+            self.policy.linger.min(self.policy.max_age)
+        } else {
+            Duration::ZERO
+        };
         Some(*oldest + wait)
     }
 
     /// Removes and returns the oldest items, at most `max_size`.
     pub fn take(&mut self) -> Vec<T> {
         let n = self.items.len().min(self.policy.max_size);
-        self.items.drain(..n).map(|(_, item)| item).collect()
+        let batch = self.items.drain(..n).map(|(_, item)| item).collect();
+        // What is left came in the crowd that filled this batch.
+        self.company_expected = !self.items.is_empty();
+        batch
     }
 
     /// Removes everything pending (on reconnect: those deliveries will be redelivered).
@@ -100,9 +126,18 @@ mod tests {
         assert_eq!(b.len(), 1);
     }
 
+    /// A batcher that has just flushed one item, as under steady load.
+    fn warm(policy: BatchPolicy) -> Batcher<i32> {
+        let mut b = Batcher::new(policy);
+        b.push(0, Instant::now());
+        assert_eq!(b.take(), [0]);
+        b
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn lone_vote_waits_only_the_linger() {
-        let mut b = Batcher::new(POLICY);
+    async fn a_vote_right_after_another_waits_only_the_linger() {
+        let mut b = warm(POLICY);
+        tokio::time::advance(Duration::from_millis(1)).await;
         b.push(1, Instant::now());
         assert!(!b.is_ready(Instant::now(), false));
         tokio::time::advance(Duration::from_millis(4)).await;
@@ -112,8 +147,23 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_vote_after_a_quiet_spell_is_ready_at_once() {
+        let mut b = Batcher::new(POLICY);
+        b.push(1, Instant::now());
+        assert!(b.is_ready(Instant::now(), false), "the first vote ever");
+        b.take();
+        tokio::time::advance(POLICY.linger).await;
+        b.push(2, Instant::now());
+        assert!(b.is_ready(Instant::now(), false), "a linger after the last one");
+        assert!(!b.is_ready(Instant::now(), true), "but not while another batch is written");
+        b.push(3, Instant::now());
+        assert_eq!(b.take(), [2, 3], "a vote arriving before the flush joins the batch");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn steady_arrivals_do_not_delay_the_oldest_vote() {
-        let mut b = Batcher::new(BatchPolicy { max_size: 1000, ..POLICY });
+        let mut b = warm(BatchPolicy { max_size: 1000, ..POLICY });
+        tokio::time::advance(Duration::from_millis(1)).await;
         let first = Instant::now();
         // A vote every millisecond: the batch is ready once the first one has lingered.
         for i in 0..5 {
@@ -142,7 +192,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_timeout_bounds_a_long_linger() {
         let policy = BatchPolicy { max_size: 10, max_age: Duration::from_millis(50), linger: Duration::from_secs(5) };
-        let mut b = Batcher::new(policy);
+        let mut b = warm(policy);
         let t0 = Instant::now();
         b.push(1, t0);
         assert_eq!(b.deadline(false), Some(t0 + Duration::from_millis(50)));
