@@ -4,11 +4,11 @@
 //! `linger` while no other batch is being written, or `max_age` (BATCH_TIMEOUT_SECONDS) in any
 //! case. The linger is only for company that is coming: a vote that arrived more than `linger`
 //! after the one before it (low load) is ready at once, because waiting would most likely only
-//! add `linger` to its latency. The pipeline only flushes a ready batch when a write slot is free, which is what sizes
-//! batches: at low load a lone vote is written within milliseconds; under load the writes are
-//! busy, votes pile up while the previous batches commit, and the next batch takes up to
-//! `max_size` of them (group commit). Lingering only while idle keeps extra write slots
-//! (MAX_INFLIGHT_BATCHES > 1) for full batches instead of a stream of small ones.
+//! add `linger` to its latency. The pipeline only flushes a ready batch when a write slot is
+//! free, which is what sizes batches: at low load a lone vote is written within milliseconds;
+//! under load the writes are busy, votes pile up while the previous batches commit, and the next
+//! batch takes up to `max_size` of them (group commit). Lingering only while idle keeps extra
+//! write slots (MAX_INFLIGHT_BATCHES > 1) for full batches instead of a stream of small ones.
 
 use std::collections::VecDeque;
 use std::time::Duration;

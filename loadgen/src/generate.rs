@@ -261,6 +261,14 @@ impl Stamp {
         Self::at(OffsetDateTime::now_utc())
     }
 
+    /// The current time, with the same instant in Unix microseconds: what the engine stores in
+    /// `vote_audit."timestamp"` for a vote carrying this stamp (the text keeps microseconds,
+    /// truncated).
+    pub fn now_with_unix_micros() -> (Self, i64) {
+        let now = OffsetDateTime::now_utc();
+        (Self::at(now), (now.unix_timestamp_nanos() / 1000) as i64)
+    }
+
     /// `at`, converted to UTC (years outside 0..=9999 are clamped).
     pub fn at(at: OffsetDateTime) -> Self {
         let t = at.to_offset(time::UtcOffset::UTC);

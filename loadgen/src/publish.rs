@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
-use time::OffsetDateTime;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use vote_mq::{AmqpUrl, Backoff, Confirmation, OutgoingMessage, Publisher, QueueType};
@@ -370,10 +369,8 @@ impl Worker {
                 }
                 () = pace(slot), if want_send => {
                     let Some(message) = retries.pop_front().or_else(|| fresh.pop_front()) else { continue };
-                    let now = OffsetDateTime::now_utc();
-                    message.render_into(&Stamp::at(now), &mut outgoing.body);
-                    // Stamps keep microseconds, truncated like this.
-                    let stamped_us = (now.unix_timestamp_nanos() / 1000) as i64;
+                    let (stamp, stamped_us) = Stamp::now_with_unix_micros();
+                    message.render_into(&stamp, &mut outgoing.body);
                     match self.publisher.send(&outgoing).await {
                         Ok(confirmation) => {
                             self.pacer.sent += 1;
