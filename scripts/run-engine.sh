@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-services.sh
-exec cargo run --release --quiet -p vote-engine -- "$@"
+echo "run-engine: building vote-engine (release; the first build compiles for a couple of minutes)" >&2
+exec cargo run --release -p vote-engine -- "$@"

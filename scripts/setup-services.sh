@@ -3,6 +3,9 @@
 # (from Debian packages, when absent), running, answering, and the engine's database created.
 # Idempotent: a second run finds everything in place and changes nothing.
 set -euo pipefail
+# Commands run as the postgres user start in the caller's directory, which that user may not be
+# allowed to read ("could not change directory"): work from / (this script uses no relative path).
+cd /
 
 PGHOST=127.0.0.1
 PGPORT=${POSTGRES_PORT:-5432}
