@@ -1,6 +1,6 @@
 //! The engine's Prometheus metrics, recorded once per batch (not per vote) where possible.
 //!
-//! Metric names are public interface (DESIGN.md); they are constants here. `law_id` comes
+//! Metric names are public interface (docs/contract.md); they are constants here. `law_id` comes
 //! from untrusted input, so at most `max_laws` distinct values become label values: further
 //! laws are counted under `law_id="_other"` and have no `current_vote_totals` series (the
 //! database still counts them all).

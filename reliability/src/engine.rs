@@ -138,7 +138,7 @@ impl EngineCommand {
     }
 }
 
-/// The engine's own settings (DESIGN.md), which a test's environment must not leak into.
+/// The engine's own settings (docs/contract.md), which a test's environment must not leak into.
 fn is_engine_variable(key: &str) -> bool {
     const PREFIXES: [&str; 3] = ["RABBITMQ_", "POSTGRES_", "BATCH_"];
     const NAMES: [&str; 13] = [
