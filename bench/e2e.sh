@@ -3,8 +3,9 @@
 #   (a) the broker ceiling: `loadgen drain` consumes and acks, doing nothing else;
 #   (b) vote-engine with its default configuration;
 #   (c) a naive consumer: one message, one transaction, one ack;
-# then end-to-end latency at a steady 5,000 and 100 votes/s. Prints the figures and appends
-# them to bench/RESULTS.md.
+# then end-to-end latency at a steady 5,000 and 100 votes/s. Prints the figures, records them as
+# the current run of bench/RESULTS.md (bench/record.py; the run they replace goes to
+# bench/history/runs.md) and draws bench/e2e.png (bench/chart.sh).
 #
 #   bench/e2e.sh                  # 500,000-vote backlog
 #   BENCH_VOTES=1000000 bench/e2e.sh
@@ -52,10 +53,9 @@ run_latency() {
     --invalid-ratio 0.01 --duplicate-ratio 0.05 --no-progress --expected "$WORK/lat.json" --json >"$WORK/run-$1.json"
   metrics "$WORK/metrics-after-$1"
 }
-# The drained backlog is still in RabbitMQ's write-ahead log; rolling the log over means
-# dropping it, which stalls deliveries for about 100 ms (1M backlog: p99 120 ms in the 15 s
-# that held the roll-over, 28.6 ms in the next 15 s). Done now, it does not land in a latency
-# run at a moment that depends on the backlog's size (see fresh_wal in bench/lib.sh).
+# The drained backlog is still in RabbitMQ's write-ahead log; rolling the log over drops it and
+# stalls deliveries briefly. Done now, it does not land in a latency run at a moment that
+# depends on the backlog's size (docs/decisions/016-wal-roll-over-in-benchmarks.md).
 fresh_wal
 run_latency 5000
 run_latency 100
@@ -65,7 +65,7 @@ p50_5000=$(lat 5000 p50_us); p99_5000=$(lat 5000 p99_us); p999_5000=$(lat 5000 p
 confirm_p99_5000=$(json "$WORK/run-5000.json" "round(d['publish']['confirm_latency_us']['p99_us'] / 1000, 1)")
 after_p99_5000=$(lat 5000 p99_us after_confirm)
 within_50ms_5000=$(committed_within 5000 0.05); within_20ms_100=$(committed_within 100 0.02)
-p50_100=$(lat 100 p50_us); p99_100=$(lat 100 p99_us)
+p50_100=$(lat 100 p50_us); p99_100=$(lat 100 p99_us); p999_100=$(lat 100 p999_us)
 for r in 5000 100; do
   json "$WORK/run-$r.json" "d.get('exact', d.get('verify', {}).get('exact', True))" | grep -q True ||
     { echo "loadgen run at $r/s NOT exact" >&2; exit 1; }
@@ -87,7 +87,7 @@ ratio_naive=$(python3 -c "print(round($engine_rate / max($naive_rate, 1), 1))")
 # A policy on the bench queue (queue type or mode) changes every figure: say which one applied.
 policy=$(rabbitmqctl -q list_queues name policy 2>/dev/null | awk -v q="$QUEUE" '$1 == q {print ($2 == "" ? "none" : $2)}')
 machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), RabbitMQ $(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null || echo '?'), PostgreSQL $(psql -h 127.0.0.1 -U postgres -tAc 'SHOW server_version'), $RABBITMQ_QUEUE_TYPE queue $QUEUE$([ "$RABBITMQ_QUEUE_TYPE" = quorum ] && echo " (write-ahead log rolled over before each prefill)"), policy: ${policy:-unknown}"
-row="| $(date -u +%F) | $VOTES | $ceiling | $engine_rate | $ratio_ceiling | $naive_rate | $ratio_naive | $cpu_us | $broker_us + $pg_us | $cpu_bound | $rss_mib | $p99_5000 | $confirm_p99_5000 / $after_p99_5000 | $within_50ms_5000 | $p99_100 | $within_20ms_100 |"
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo +changes)"
 cat >&2 <<SUMMARY
 
 broker ceiling        $ceiling msg/s
@@ -99,11 +99,22 @@ latency p99           $p99_5000 ms at 5,000/s (p99.9 $p999_5000; broker confirm 
 committed in time     $within_50ms_5000 % within 50 ms at 5,000/s, $within_20ms_100 % within 20 ms at 100/s (engine histogram, commit included)
 machine               $machine
 SUMMARY
-{
-  echo
-  echo "Run $(date -u '+%F %H:%M UTC'), \`RABBITMQ_QUEUE_TYPE=$RABBITMQ_QUEUE_TYPE BENCH_VOTES=$VOTES BENCH_NAIVE_SECONDS=$NAIVE_SECONDS BENCH_LATENCY_SECONDS=$LATENCY_SECONDS bench/e2e.sh\`, $machine:"
-  echo
-  echo "| date | backlog | broker ceiling msg/s | engine msg/s | engine/ceiling | naive msg/s | engine/naive | engine CPU us/vote | RabbitMQ + PostgreSQL CPU us/vote | CPU-bound max votes/s | engine peak RSS MiB | p99 ms @5000/s | @5000/s: confirm p99 / after-confirm p99 ms | @5000/s: % committed within 50 ms | p99 ms @100/s | @100/s: % committed within 20 ms |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-  echo "$row"
-} >>bench/RESULTS.md
+figures="$WORK/figures.json"
+python3 - "$figures" <<PY
+import json, sys
+latency = lambda rate, p50, p99, p999, confirm, after, within_ms, within_pct: dict(rate=rate, p50_ms=p50, p99_ms=p99,
+    p999_ms=p999, confirm_p99_ms=confirm, after_confirm_p99_ms=after, within_ms=within_ms, within_pct=within_pct)
+json.dump(dict(
+    time="$(date -u '+%F %H:%M UTC')", commit="$commit",
+    command="RABBITMQ_QUEUE_TYPE=$RABBITMQ_QUEUE_TYPE BENCH_VOTES=$VOTES BENCH_NAIVE_SECONDS=$NAIVE_SECONDS BENCH_LATENCY_SECONDS=$LATENCY_SECONDS bench/e2e.sh",
+    machine="""$machine""", votes=$VOTES, cores=$(nproc),
+    ceiling_rate=$ceiling, engine_rate=$engine_rate, naive_rate=$naive_rate,
+    engine_cpu_us=$cpu_us, broker_cpu_us=$broker_us, postgres_cpu_us=$pg_us, cpu_bound_rate=$cpu_bound,
+    engine_rss_mib=$rss_mib, exact=True,
+    latency=[latency(5000, $p50_5000, $p99_5000, $p999_5000, $confirm_p99_5000, $after_p99_5000, 50, $within_50ms_5000),
+             latency(100, $p50_100, $p99_100, $p999_100, None, None, 20, $within_20ms_100)],
+), open(sys.argv[1], "w"), indent=2)
+PY
+python3 bench/record.py "$figures"
+bench/chart.sh
+echo "recorded in bench/RESULTS.md and bench/e2e.png" >&2

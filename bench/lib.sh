@@ -24,14 +24,11 @@ prefill() {
     --invalid-ratio 0 --duplicate-ratio 0.01 --connections 4 --window 4000 --no-progress \
     --expected "$WORK/expected.json" --json >"$WORK/publish.json"
 }
-# A quorum queue's messages go to RabbitMQ's shared write-ahead log and stay in memory; when the
-# log reaches 512 MiB it rolls over and the messages still queued are moved to the queue's
-# segment files, from which they are then read back. Both the ceiling and the engine drain
-# slower from segments (side by side, 300k votes: ceiling 116-124k against 169-173k msg/s,
-# engine 49-53k against 65-71k; RabbitMQ 13-14 and 19-20 against 8-10 µs per vote), and which
-# drain found its backlog where depended on how much earlier runs had logged. So the log is
-# rolled over before every prefill, the way RabbitMQ does it by itself: each contender drains a
-# backlog of the same size from the same place, memory (1M votes take about 330 MiB of log).
+# A quorum queue's messages go to RabbitMQ's shared write-ahead log and stay in memory until
+# the log rolls over, when the messages still queued move to segment files and drain slower.
+# Rolling the log over before every prefill, as RabbitMQ does by itself at 512 MiB, gives each
+# contender a backlog of the same size in the same place, memory
+# (docs/decisions/016-wal-roll-over-in-benchmarks.md).
 fresh_wal() {
   [ "$RABBITMQ_QUEUE_TYPE" = quorum ] || return 0
   rabbitmqctl -q eval 'ok = ra_log_wal:force_roll_over(ra_log_wal), ra_log_segment_writer:await(ra_log_segment_writer).' >/dev/null
