@@ -15,8 +15,8 @@ fn main() -> ExitCode {
     // Validated in parse_cli, so this cannot fail.
     let filter = logging::parse_filter(&settings.log_level).unwrap_or_default();
     logging::init(filter, settings.log_format);
-    // One thread: the engine waits on I/O; a multi-threaded runtime spent a third of its CPU on
-    // cross-thread wake-ups (measured 6.2 -> 3.6-4.3 us of CPU per vote, same drain rate).
+    // One thread: the engine waits on I/O and one task owns the pipeline, so more threads would
+    // only add cross-thread wake-ups (docs/decisions/001-single-threaded-runtime.md).
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

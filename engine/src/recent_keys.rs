@@ -2,11 +2,11 @@
 //! seen lately.
 //!
 //! `INSERT ... ON CONFLICT DO NOTHING` probes both unique indexes of `vote_audit` before each
-//! row's insert, then descends them again to insert: four index descents per vote, and the
-//! probes were 39 % of PostgreSQL's CPU in an engine drain. A plain `INSERT` descends each index
-//! once and still refuses a taken key (the whole statement fails). So the store inserts plainly
-//! every vote neither of whose keys (`vote_hash`, `law_id`+`citizen_id`) it has seen, and
-//! keeps `ON CONFLICT` for the others.
+//! row's insert, then descends them again to insert: four index descents per vote. A plain
+//! `INSERT` descends each index once and still refuses a taken key (the whole statement fails).
+//! So the store inserts plainly every vote neither of whose keys (`vote_hash`,
+//! `law_id`+`citizen_id`) it has seen, and keeps `ON CONFLICT` for the others
+//! (docs/decisions/010-plain-inserts-for-unseen-keys.md).
 //!
 //! This filter only picks the statement; the unique indexes still decide what counts. It may
 //! say "seen" for a new key (a false positive: that vote just takes the careful path), and it

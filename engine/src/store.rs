@@ -387,10 +387,9 @@ impl<'a> BatchColumns<'a> {
         }
         // Concurrent writers (batches in flight, other engines) insert in one global order, so
         // they cannot deadlock over the audit keys: a writer that waits for another's
-        // uncommitted (law_id, citizen_id) has inserted nothing the other has yet to reach.
-        // (Ordered by vote_hash instead, two batches holding each other's duplicates of the
-        // other key deadlocked within seconds with two batches in flight.) A vote_hash comes
-        // with one citizen and law, so the order serves the vote_hash key too.
+        // uncommitted (law_id, citizen_id) has inserted nothing the other has yet to reach. A
+        // vote_hash comes with one citizen and law, so the order serves the vote_hash key too
+        // (docs/decisions/007-global-insert-order.md).
         unique.sort_unstable_by(|(a, _), (b, _)| (&a.law_id, &a.citizen_id).cmp(&(&b.law_id, &b.citizen_id)));
         p.hashes = unique.iter().map(|(v, _)| v.vote_hash.as_str()).collect();
         p.citizens = unique.iter().map(|(v, _)| v.citizen_id.as_str()).collect();

@@ -2,10 +2,9 @@
 //! in place from one read buffer.
 //!
 //! [`crate::Subscription`] (amqprs) hands every delivery through three tasks (socket reader,
-//! channel dispatcher, consumer queue), moving a large frame value at each hop; profiling the
-//! engine during a drain put about half of its CPU there. A [`BulkConsumer`] reads the socket
-//! itself, in the caller's task: a delivery is three frames parsed out of the read buffer and
-//! one copy of the body. Only what a bulk consumer needs is implemented: the handshake, one
+//! channel dispatcher, consumer queue), moving a large frame value at each hop. A
+//! [`BulkConsumer`] reads the socket itself, in the caller's task: a delivery is three frames
+//! parsed out of the read buffer and one copy of the body (docs/decisions/005-bulk-consumer.md). Only what a bulk consumer needs is implemented: the handshake, one
 //! channel, `basic.qos`, `basic.consume`, deliveries (properties skipped), `basic.ack`,
 //! `basic.reject`, heartbeats and closing. Declaring the queue is left to the general client
 //! ([`BulkConsumer::declare_and_open`] runs [`crate::declare_topology`] first, once per

@@ -15,8 +15,8 @@ pub enum QueueType {
     #[default]
     Classic,
     /// A quorum queue: every message is written to the queue's log and `fsync`ed before it is
-    /// confirmed. Measured in bench/RESULTS.md: delivering and acking a persistent message costs
-    /// the broker a third of a classic queue's CPU.
+    /// confirmed. Why the engine declares its queue this way by default:
+    /// docs/decisions/006-quorum-queue-by-default.md.
     Quorum,
 }
 

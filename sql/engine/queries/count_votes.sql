@@ -1,12 +1,10 @@
 -- Counts one batch of votes (first statement of the batch's transaction).
 -- $1..$5: the batch's votes (vote_hash, citizen_id, law_id, choice, timestamp), already free of
 --         duplicates among themselves and sorted by (law_id, citizen_id): concurrent writers
---         insert in one order and do not deadlock over the unique keys. (Each of the two
---         inserts below keeps that order. Across them, two batches in flight deadlock only if
---         they share two uncommitted keys, one in the first batch's plain part and one in both
---         batches' ON CONFLICT parts, in the wrong key order: rare, and retried like any
---         conflict.)
--- $6:     per vote, true if the engine has not seen either of its keys lately (recent_keys.rs).
+--         insert in one order and do not deadlock over the unique keys; each of the two
+--         inserts below keeps that order (docs/decisions/007-global-insert-order.md).
+-- $6:     per vote, true if the engine has not seen either of its keys lately (recent_keys.rs,
+--         docs/decisions/010-plain-inserts-for-unseen-keys.md).
 --         Those are inserted without ON CONFLICT, which spares the two index probes per row
 --         before the insert; if one of their keys is taken after all (written before a restart,
 --         or by another engine), the whole statement fails with a unique violation and the
