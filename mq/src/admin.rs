@@ -1,25 +1,48 @@
-//! Short-lived broker operations for tools and tests: queue depth, delete.
+//! Short-lived broker operations for operators, tools and tests: queue depth, delete, and
+//! taking the messages waiting in a queue (a dead-letter queue's, typically).
 
-use amqprs::channel::QueueDeleteArguments;
+use amqprs::channel::{BasicGetArguments, QueueDeleteArguments};
 
-use crate::connection::connect;
+use crate::connection::with_channel;
+use crate::subscription::Delivery;
+use crate::topology::declare_passive;
 use crate::{AmqpUrl, Error};
+
+/// Connection name of these operations in the management UI.
+const NAME: &str = "vote-mq-admin";
 
 /// Messages ready in `queue` (not counting unacked ones), via a passive declare.
 pub async fn message_count(url: &AmqpUrl, queue: &str) -> Result<u32, Error> {
-    let connection = connect(url, "vote-mq-admin").await?;
-    let channel = connection.open_channel(None).await?;
-    let declared = crate::topology::declare_passive(&channel, queue).await;
-    crate::connection::close(channel, connection).await;
-    declared
+    with_channel(url, NAME, async |_, channel| declare_passive(channel, queue).await).await
 }
 
 /// Deletes `queue` (and its messages), if it exists.
 pub async fn delete_queue(url: &AmqpUrl, queue: &str) -> Result<(), Error> {
-    let connection = connect(url, "vote-mq-admin").await?;
-    let channel = connection.open_channel(None).await?;
-    let result = channel.queue_delete(QueueDeleteArguments::new(queue)).await;
-    crate::connection::close(channel, connection).await;
-    result?;
-    Ok(())
+    with_channel(url, NAME, async |_, channel| {
+        channel.queue_delete(QueueDeleteArguments::new(queue)).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Takes (gets and acks) up to `max` messages waiting in `queue`, without a subscription: for
+/// operators and tests inspecting a dead-letter queue. Returns fewer when the queue runs dry.
+pub async fn take_messages(url: &AmqpUrl, queue: &str, max: usize) -> Result<Vec<Delivery>, Error> {
+    with_channel(url, "take-messages", async |_, channel| {
+        let mut taken = Vec::new();
+        while taken.len() < max {
+            let mut args = BasicGetArguments::new(queue);
+            args.no_ack(true);
+            let Some((get_ok, properties, body)) = channel.basic_get(args).await? else { break };
+            taken.push(Delivery {
+                tag: get_ok.delivery_tag(),
+                body,
+                routing_key: get_ok.routing_key().clone(),
+                redelivered: get_ok.redelivered(),
+                properties,
+            });
+        }
+        Ok(taken)
+    })
+    .await
 }

@@ -1,4 +1,4 @@
-//! Opening broker connections, and the backoff every reconnect loop shares.
+//! Opening broker connections, and running one-off operations on a channel of their own.
 
 use std::path::Path;
 use std::time::Duration;
@@ -41,6 +41,27 @@ pub(crate) fn install_crypto_provider() {
 /// Longest wait for the broker to answer a close.
 pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Runs `operation` on a connection and channel of its own, named `name` in the management UI,
+/// then closes both (bounded, whatever the outcome): for declarations, admin calls and other
+/// one-off operations.
+pub async fn with_channel<T>(
+    url: &AmqpUrl,
+    name: &str,
+    operation: impl AsyncFnOnce(&Connection, &Channel) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let connection = connect(url, name).await?;
+    let channel = match connection.open_channel(None).await {
+        Ok(channel) => channel,
+        Err(e) => {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, connection.close()).await;
+            return Err(e.into());
+        }
+    };
+    let result = operation(&connection, &channel).await;
+    close(channel, connection).await;
+    result
+}
+
 /// Closes `channel`, then `connection`. Best effort and bounded: on a connection that is
 /// already dead the close handshake may never be answered, and neither a reconnect loop nor a
 /// shutdown may wait for it.
@@ -50,52 +71,4 @@ pub(crate) async fn close(channel: Channel, connection: Connection) {
         let _ = connection.close().await;
     };
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, handshake).await;
-}
-
-/// Exponential backoff: `initial`, doubling, capped at `max`. `reset` after a success.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    initial: Duration,
-    max: Duration,
-    next: Duration,
-}
-
-impl Backoff {
-    /// A backoff starting at `initial` and never waiting longer than `max`.
-    pub fn new(initial: Duration, max: Duration) -> Self {
-        Self { initial, max, next: initial }
-    }
-
-    /// The delay to wait now; the following call returns twice as much (up to the cap).
-    pub fn next_delay(&mut self) -> Duration {
-        let delay = self.next;
-        self.next = (self.next * 2).min(self.max);
-        delay
-    }
-
-    /// Starts again from the initial delay.
-    pub fn reset(&mut self) {
-        self.next = self.initial;
-    }
-}
-
-impl Default for Backoff {
-    /// 100 ms doubling to 10 s: quick first retry, gentle on a broker that is restarting.
-    fn default() -> Self {
-        Self::new(Duration::from_millis(100), Duration::from_secs(10))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_caps_and_resets() {
-        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(350));
-        let seen: Vec<_> = (0..4).map(|_| b.next_delay().as_millis()).collect();
-        assert_eq!(seen, [100, 200, 350, 350]);
-        b.reset();
-        assert_eq!(b.next_delay().as_millis(), 100);
-    }
 }

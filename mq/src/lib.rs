@@ -1,33 +1,43 @@
 //! `vote-mq`: the only crate in the workspace that speaks AMQP.
 //!
+//! Connecting and one-off operations:
 //! - [`url`]: AMQP URIs per the RabbitMQ spec, password-safe;
-//! - [`connection`]: connect (TLS for `amqps`), and the shared reconnect [`Backoff`];
-//! - [`topology`]: durable queues with dead-letter queues, topic bindings;
-//! - [`envelope`]: the satellites' event envelope;
-//! - [`publisher`]: confirmed, persistent publishing with reconnect;
-//! - [`consumer`]: manual-ack subscriptions;
-//! - [`bulk`]: the lean high-throughput consumer of one queue (the engine's, the broker ceiling's);
-//! - [`service`]: the satellites' consumer loop (ack after handling, bounded retries, dead-letters).
+//! - [`connection`]: connect (TLS for `amqps`), and [`with_channel`] for one-off operations;
+//! - [`retry`]: the backoff every retrying loop uses (exponential, jittered);
+//! - [`topology`]: declaring queues with dead-letter queues, exchanges, topic bindings;
+//! - [`admin`]: queue depth, delete, taking the messages of a queue.
+//!
+//! Publishing: [`publisher`] (confirmed, persistent, reconnecting) and [`envelope`] (the
+//! satellites' event envelope).
+//!
+//! Consuming, from the general to the fast:
+//! - [`subscription`]: a manual-ack [`Subscription`] to one queue, on amqprs: every property
+//!   and header of a delivery;
+//! - [`service`]: the satellites' [`Consumer`] loop on a subscription (ack after handling,
+//!   bounded retries, dead-letters with a reason);
+//! - [`bulk`]: the [`BulkConsumer`], a lean consumer of one queue that speaks the protocol
+//!   itself, for the engine's throughput: bodies and tags only.
 
 pub mod admin;
 pub mod bulk;
 pub mod connection;
-pub mod consumer;
 pub mod envelope;
 pub mod publisher;
+pub mod retry;
 pub mod service;
+pub mod subscription;
 pub mod topology;
 pub mod url;
 
+pub use admin::take_messages;
 pub use bulk::{BulkConsumer, BulkDelivery};
-pub use connection::{Backoff, connect};
-pub use consumer::{Acker, Delivery, Subscription, SubscriptionConfig};
+pub use connection::{connect, with_channel};
 pub use envelope::Envelope;
 pub use publisher::{Confirmation, OutgoingMessage, Publisher};
-pub use service::{
-    Consumer, ConsumerMetrics, Failure, Incoming, RetryPolicy, declare_topic_exchange, declare_topology, take_messages,
-};
-pub use topology::{QueueTopology, QueueType, parse_bindings};
+pub use retry::Backoff;
+pub use service::{Consumer, ConsumerMetrics, Failure, Incoming, RetryPolicy};
+pub use subscription::{Acker, Delivery, Subscription, SubscriptionConfig};
+pub use topology::{QueueTopology, QueueType, declare_topic_exchange, declare_topology, parse_bindings};
 pub use url::AmqpUrl;
 
 /// Everything that can go wrong talking to the broker.
@@ -42,6 +52,9 @@ pub enum Error {
     /// The client library reported an error (I/O, channel closed by the broker, ...).
     #[error("broker error: {0}")]
     Amqp(#[from] amqprs::error::Error),
+    /// Reading from or writing to the broker's socket failed.
+    #[error("I/O error talking to the broker: {0}")]
+    Io(#[from] std::io::Error),
     /// The broker refused a published message.
     #[error("the broker nacked the message")]
     Nacked,
@@ -54,7 +67,7 @@ pub enum Error {
     /// The work queue exists with other settings (another type) than declared: no retry can help.
     #[error("{0}")]
     TopologyMismatch(String),
-    /// A value does not fit the AMQP wire format.
+    /// The broker broke the protocol, or a value does not fit the AMQP wire format.
     #[error("protocol error: {0}")]
     Protocol(String),
 }
@@ -62,6 +75,6 @@ pub enum Error {
 impl Error {
     /// Whether trying again (after reconnecting) can succeed.
     pub fn is_retriable(&self) -> bool {
-        matches!(self, Error::Amqp(_) | Error::Nacked | Error::ConnectionLost | Error::Timeout(_))
+        matches!(self, Error::Amqp(_) | Error::Io(_) | Error::Nacked | Error::ConnectionLost | Error::Timeout(_))
     }
 }

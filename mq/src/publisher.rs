@@ -11,9 +11,11 @@ use std::task::{Context, Poll};
 use amqprs::channel::{BasicPublishArguments, Channel, ConfirmSelectArguments};
 use amqprs::connection::Connection;
 use amqprs::{Ack, BasicProperties, Cancel, CloseChannel, FieldTable, Nack, Return};
+use backon::Retryable;
 use tokio::sync::{Mutex, oneshot};
 
-use crate::connection::{Backoff, connect};
+use crate::connection::connect;
+use crate::retry::RECONNECT;
 use crate::topology::{name, text};
 use crate::{AmqpUrl, Error};
 
@@ -210,22 +212,13 @@ impl Publisher {
     /// Publishes and waits for the confirm, retrying with backoff (reconnecting as needed) until
     /// the broker confirms. Wrap in a timeout to bound the wait.
     pub async fn publish(&self, message: &OutgoingMessage) -> Result<(), Error> {
-        let mut backoff = Backoff::default();
-        loop {
-            let outcome = match self.send(message).await {
-                Ok(confirmation) => confirmation.await,
-                Err(e) => Err(e),
-            };
-            match outcome {
-                Ok(()) => return Ok(()),
-                Err(e) if e.is_retriable() => {
-                    let delay = backoff.next_delay();
-                    tracing::warn!(error = %e, ?delay, exchange = %message.exchange, routing_key = %message.routing_key, "publish not confirmed, retrying");
-                    tokio::time::sleep(delay).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        (|| async { self.send(message).await?.await })
+            .retry(RECONNECT)
+            .when(Error::is_retriable)
+            .notify(|e, delay| {
+                tracing::warn!(error = %e, ?delay, exchange = %message.exchange, routing_key = %message.routing_key, "publish not confirmed, retrying");
+            })
+            .await
     }
 
     /// Closes the connection after outstanding confirms had their chance to arrive (at most

@@ -4,7 +4,8 @@
 use amqprs::channel::{Channel, ExchangeDeclareArguments, QueueBindArguments, QueueDeclareArguments};
 use amqprs::{FieldTable, FieldValue};
 
-use crate::Error;
+use crate::connection::with_channel;
+use crate::{AmqpUrl, Error, SubscriptionConfig};
 
 /// The kind of RabbitMQ queue the work queue is. Both are durable; the type of an existing queue
 /// cannot change (a declaration with another type is refused), so it is configuration.
@@ -127,6 +128,28 @@ impl QueueTopology {
         }
         Ok(())
     }
+}
+
+/// Declares a subscription's queue, dead-letter route and bindings without consuming: for a
+/// producer that publishes straight to a queue (default exchange, routing key = queue), whose
+/// messages would be dropped if no consumer had declared the queue yet. The arguments are the
+/// consumer's own, so both sides declare the same queue.
+pub async fn declare_topology(url: &AmqpUrl, config: &SubscriptionConfig) -> Result<(), Error> {
+    with_channel(url, &config.name, async |connection, channel| {
+        match (config.topology.declare(channel).await, &config.bindings) {
+            (Err(e), _) => Err(config.topology.explain_refusal(connection, e).await),
+            (Ok(()), Some((exchange, patterns))) => config.topology.bind_topics(channel, exchange, patterns).await,
+            (Ok(()), None) => Ok(()),
+        }
+    })
+    .await
+}
+
+/// Declares the durable topic exchange a service publishes its events to: the broker refuses
+/// (and closes the channel of) a publish to an exchange that does not exist, which a producer
+/// started before any consumer would otherwise meet.
+pub async fn declare_topic_exchange(url: &AmqpUrl, exchange: &str, name: &str) -> Result<(), Error> {
+    with_channel(url, name, async |_, channel| declare_exchange(channel, exchange, "topic").await).await
 }
 
 /// Declares a durable exchange of the given type (`direct`, `topic`, `fanout`).

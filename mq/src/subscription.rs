@@ -35,6 +35,26 @@ impl Delivery {
             _ => None,
         }
     }
+
+    /// Every string-valued header, sorted by name for stable output.
+    pub fn string_headers(&self) -> Vec<(String, String)> {
+        let mut headers: Vec<(String, String)> = self
+            .properties
+            .headers()
+            .map(|table| {
+                table
+                    .as_ref()
+                    .iter()
+                    .filter_map(|(k, v)| match v {
+                        FieldValue::S(s) => Some((k.to_string(), s.to_string())),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        headers.sort();
+        headers
+    }
 }
 
 /// What a subscription needs to know to (re)declare and consume.
