@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
-use super::codec::{BASIC_DELIVER, CONNECTION_BLOCKED, CONNECTION_UNBLOCKED, FRAME_BODY, FRAME_END, FRAME_HEADER};
+use super::codec::tests::delivery;
+use super::codec::{BASIC_DELIVER, CONNECTION_BLOCKED, CONNECTION_UNBLOCKED};
 use super::*;
 
 /// A consumer past its handshake, and the broker's end of its stream.
@@ -13,29 +14,6 @@ fn consumer() -> (BulkConsumer, DuplexStream) {
     let (stream, broker) = tokio::io::duplex(64 * 1024);
     let (reader, writer) = tokio::io::split(Box::new(stream) as Box<dyn Wire>);
     (BulkConsumer::consuming(Inbound::new(reader), writer, 0), broker)
-}
-
-fn frame(out: &mut Vec<u8>, kind: u8, payload: &[u8]) {
-    out.push(kind);
-    out.extend_from_slice(&CHANNEL.to_be_bytes());
-    out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    out.extend_from_slice(payload);
-    out.push(FRAME_END);
-}
-
-fn delivery(out: &mut Vec<u8>, tag: u64, body: &[u8]) {
-    method(out, CHANNEL, BASIC_DELIVER, |p| {
-        short_str(p, "ctag");
-        p.extend_from_slice(&tag.to_be_bytes());
-        p.push(0);
-        short_str(p, "");
-        short_str(p, "votes");
-    });
-    let mut header = vec![0, 60, 0, 0];
-    header.extend_from_slice(&(body.len() as u64).to_be_bytes());
-    header.extend_from_slice(&[0, 0]);
-    frame(out, FRAME_HEADER, &header);
-    frame(out, FRAME_BODY, body);
 }
 
 async fn next(consumer: &mut BulkConsumer) -> Option<BulkDelivery> {
@@ -47,14 +25,14 @@ async fn blocked_and_unblocked_are_surfaced_without_breaking_the_stream() {
     let (mut consumer, mut broker) = consumer();
     let mut bytes = Vec::new();
     method(&mut bytes, 0, CONNECTION_BLOCKED, |p| short_str(p, "low on memory"));
-    delivery(&mut bytes, 1, b"first");
+    delivery(&mut bytes, 1, false, &[b"first"]);
     broker.write_all(&bytes).await.unwrap();
     assert_eq!(next(&mut consumer).await.map(|d| d.tag), Some(1));
     assert!(consumer.is_blocked());
 
     bytes.clear();
     method(&mut bytes, 0, CONNECTION_UNBLOCKED, |_| {});
-    delivery(&mut bytes, 2, b"second");
+    delivery(&mut bytes, 2, false, &[b"second"]);
     broker.write_all(&bytes).await.unwrap();
     assert_eq!(next(&mut consumer).await.map(|d| d.body), Some(b"second".to_vec()));
     assert!(!consumer.is_blocked());
@@ -66,9 +44,9 @@ async fn blocked_and_unblocked_are_surfaced_without_breaking_the_stream() {
 async fn a_frame_on_an_unknown_channel_ends_the_connection() {
     let (mut consumer, mut broker) = consumer();
     let mut bytes = Vec::new();
-    delivery(&mut bytes, 1, b"fine");
+    delivery(&mut bytes, 1, false, &[b"fine"]);
     method(&mut bytes, 7, BASIC_DELIVER, |p| short_str(p, "ctag"));
-    delivery(&mut bytes, 2, b"never delivered");
+    delivery(&mut bytes, 2, false, &[b"never delivered"]);
     broker.write_all(&bytes).await.unwrap();
     assert_eq!(next(&mut consumer).await.map(|d| d.tag), Some(1));
     assert!(next(&mut consumer).await.is_none(), "nothing after a protocol violation is trusted");

@@ -1,8 +1,11 @@
+//! The frame codec's tests, and the crafted frames the consumer's tests share.
+
 use proptest::prelude::*;
 
 use super::*;
 
-fn frame(out: &mut Vec<u8>, kind: u8, channel: u16, payload: &[u8]) {
+/// Appends one frame.
+pub(in crate::bulk) fn frame(out: &mut Vec<u8>, kind: u8, channel: u16, payload: &[u8]) {
     out.push(kind);
     out.extend_from_slice(&channel.to_be_bytes());
     out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
@@ -12,7 +15,7 @@ fn frame(out: &mut Vec<u8>, kind: u8, channel: u16, payload: &[u8]) {
 
 /// A basic.deliver, its content header and one body frame per part (empty parts left out, as
 /// a broker sends no empty body frame).
-fn delivery(out: &mut Vec<u8>, tag: u64, redelivered: bool, body: &[&[u8]]) {
+pub(in crate::bulk) fn delivery(out: &mut Vec<u8>, tag: u64, redelivered: bool, body: &[&[u8]]) {
     method(out, CHANNEL, BASIC_DELIVER, |p| {
         short_str(p, "ctag");
         p.extend_from_slice(&tag.to_be_bytes());
