@@ -105,20 +105,5 @@ commit=$(git rev-parse --short HEAD)
 summary="| $(date -u '+%Y-%m-%d %H:%M') | $commit | $LAWS laws, $AUDIT_ROWS audit rows | results p99 $results_p99 ms ($results_rate req/s) | receipts p99 $receipts_p99 ms ($receipts_rate req/s) | $(sse received)/$(sse expected) deliveries to $(sse clients) listeners: p50 $(sse p50_ms) ms, p99 $(sse p99_ms) ms, max $(sse max_ms) ms, service CPU $(sse cpu_cores) cores | RSS $rss_mib MiB | load $load |"
 say "summary"
 echo "$summary"
-if ! grep -q '^## Results service' bench/RESULTS.md; then
-  cat >>bench/RESULTS.md <<'MD'
-
-## Results service
-
-`bench/results.sh`: a scratch database of 100,000 laws and 1,000,000 audit rows, the release
-`results-service` as the read-only role, `wrk` (2 threads, 16 connections, 20 s) on
-`/api/results?limit=50` and on `/api/receipts/{random vote_hash}` (one in eleven unknown), then
-1,000 `/api/stream` listeners (`sse-clients`) while one law changes per second (20 changes), the
-service's CPU over those 20 s from /proc. Targets: p99 <= 20 ms, <= 5 ms; every change to every
-listener within 1 s, under half a core.
-
-| date (UTC) | commit | data | results | receipts | stream | memory | machine load (1/5/15 min) |
-|---|---|---|---|---|---|---|---|
-MD
-fi
+# The row goes under the table of the section "Results service" (the last section).
 echo "$summary" >>bench/RESULTS.md
