@@ -105,5 +105,10 @@ commit=$(git rev-parse --short HEAD)
 summary="| $(date -u '+%Y-%m-%d %H:%M') | $commit | $LAWS laws, $AUDIT_ROWS audit rows | results p99 $results_p99 ms ($results_rate req/s) | receipts p99 $receipts_p99 ms ($receipts_rate req/s) | $(sse received)/$(sse expected) deliveries to $(sse clients) listeners: p50 $(sse p50_ms) ms, p99 $(sse p99_ms) ms, max $(sse max_ms) ms, service CPU $(sse cpu_cores) cores | RSS $rss_mib MiB | load $load |"
 say "summary"
 echo "$summary"
-# The row goes under the table of the section "Results service" (the last section).
+# The row goes under the table that ends the section "Results service" (the last section).
+if ! grep -q '^| date (UTC) | commit | data | results |' bench/RESULTS.md; then
+  sed -i '/^No run is recorded yet; the script.s first run adds the table here.$/d' bench/RESULTS.md
+  printf '%s\n%s\n' '| date (UTC) | commit | data | results | receipts | stream | memory | machine load (1/5/15 min) |' \
+    '|---|---|---|---|---|---|---|---|' >>bench/RESULTS.md
+fi
 echo "$summary" >>bench/RESULTS.md
