@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes this machine ready to run and test the platform: PostgreSQL and RabbitMQ installed
-# (from Debian packages, when absent), running, answering, and the engine's database created.
+# (from Debian packages, when absent), running, answering, and the engine's database created;
+# Chromium installed for the results page's browser test.
 # Idempotent: a second run finds everything in place and changes nothing.
 set -euo pipefail
 # Commands run as the postgres user start in the caller's directory, which that user may not be
@@ -60,4 +61,9 @@ if ! rabbit_up; then
 fi
 rabbit_up || { log "RabbitMQ does not answer on 127.0.0.1:5672"; exit 1; }
 
-log "PostgreSQL ($PGHOST:$PGPORT, database $PGDB) and RabbitMQ (127.0.0.1:5672) are ready"
+# --- Chromium (the results page's browser test drives it headless) ---------------------------------
+if [ ! -x /usr/bin/chromium ]; then
+  apt_install chromium
+fi
+
+log "PostgreSQL ($PGHOST:$PGPORT, database $PGDB), RabbitMQ (127.0.0.1:5672) and Chromium are ready"

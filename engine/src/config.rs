@@ -26,13 +26,29 @@ pub struct Cli {
 }
 
 /// Subcommands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Consume, count and ack votes until SIGTERM/SIGINT (the default).
     Run,
     /// Apply the database migrations and exit (run as the schema owner when the engine itself
     /// runs with a role that has no DDL rights).
     Migrate,
+    /// Recount every law from vote_audit and compare with vote_results; print each difference.
+    /// Exit 0 when they agree, 1 when they differ, 3 when the recount cannot run. A read-only
+    /// role is enough; the outcome is recorded in recount_runs when the role may write it.
+    Recount {
+        /// Recount only this law.
+        #[arg(long, value_name = "LAW_ID", value_parser = parse_law_id)]
+        law: Option<String>,
+    },
+}
+
+/// A law id as the engine accepts it: not empty, at most 128 bytes, no NUL.
+fn parse_law_id(value: &str) -> Result<String, String> {
+    if value.is_empty() || value.len() > 128 || value.contains('\0') {
+        return Err("a law id is 1 to 128 bytes without NUL".to_owned());
+    }
+    Ok(value.to_owned())
 }
 
 /// Settings as given; see [`Settings`] for their meaning once validated.

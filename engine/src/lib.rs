@@ -2,7 +2,8 @@
 //!
 //! The modules follow the data: [`source`] (consume) -> [`decode`] -> [`batch`] -> [`store`]
 //! -> [`ack`], driven by [`pipeline`]; refused messages go through [`dead_letter`]. [`app`]
-//! wires it together with [`config`] and [`metrics`].
+//! wires it together with [`config`] and [`metrics`]. [`recount`] checks the stored totals
+//! against the audit rows.
 
 pub mod ack;
 pub mod app;
@@ -13,6 +14,7 @@ pub mod decode;
 pub mod metrics;
 pub mod pipeline;
 pub mod recent_keys;
+pub mod recount;
 pub mod source;
 pub mod store;
 

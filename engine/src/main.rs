@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use vote_engine::app::migrate;
 use vote_engine::config::parse_cli;
-use vote_engine::{Application, Command};
+use vote_engine::{Application, Command, recount};
 use vote_runtime::{logging, shutdown};
 
 fn main() -> ExitCode {
@@ -27,20 +27,21 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async move {
         let stop = shutdown::on_signal();
         match command {
+            Command::Recount { law } => return Ok(recount::command(&settings.database, law.as_deref()).await),
             Command::Migrate => {
                 let applied = migrate(&settings.database, &stop).await?;
                 tracing::info!(applied, database = %settings.database, "migrations applied");
-                Ok(())
             }
             Command::Run => {
                 let app = Application::build(settings, &stop).await?;
                 tracing::info!(port = app.ops_port(), "serving /metrics, /healthz and /readyz");
-                app.run_until_stopped(stop).await
+                app.run_until_stopped(stop).await?;
             }
         }
+        anyhow::Ok(ExitCode::SUCCESS)
     });
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "vote-engine failed");
             eprintln!("error: {e:#}");

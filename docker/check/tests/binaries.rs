@@ -165,6 +165,17 @@ impl Run {
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect();
             }
+            "results-service" => {
+                return [
+                    ("DATABASE_URL", self.databases["engine"].clone()),
+                    ("HTTP_PORT", port),
+                    ("LOG_LEVEL", "warn".to_owned()),
+                    ("LOG_FORMAT", "text".to_owned()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
+            }
             "poll-service" => vec![("MQ_QUEUE", queue), ("DATABASE_URL", self.databases["poll"].clone())],
             "meeting-service" | "election-service" => {
                 vec![("MQ_QUEUE", queue), ("DATABASE_URL", self.databases["election"].clone())]

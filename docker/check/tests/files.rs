@@ -142,7 +142,10 @@ fn compose_healthchecks_and_dependencies() {
         let test: Vec<String> = service["healthcheck"]["test"].as_array().unwrap().iter().map(scalar).collect();
         assert_eq!(test, ["CMD", "probe", port.as_str(), "/readyz"], "{}", bin.name);
         let depends: BTreeSet<&String> = service["depends_on"].as_object().expect("depends_on").keys().collect();
-        assert!(depends.iter().any(|d| *d == "rabbitmq"), "{} waits for rabbitmq", bin.name);
+        let env = compose_environment(service);
+        let uses_broker = env.keys().any(|k| k == "AMQP_URL" || k.starts_with("RABBITMQ_"));
+        let needed = if uses_broker { "rabbitmq" } else { "postgres" };
+        assert!(depends.iter().any(|d| *d == needed), "{} waits for {needed}", bin.name);
         let publishes =
             service["ports"].as_array().into_iter().flatten().map(scalar).any(|p| p.ends_with(&format!(":{port}")));
         assert!(publishes, "{} publishes its port {port}", bin.name);
@@ -385,15 +388,20 @@ fn k8s_reaches_rabbitmq_by_its_in_cluster_name() {
     let secret = kit::named(&documents, "Secret", "vote-platform-credentials").expect("the credentials Secret");
     let amqp = secret["stringData"]["amqp-url"].as_str().unwrap();
     assert!(amqp.starts_with("amqp://") && amqp.contains(&format!("@{RABBITMQ_IN_CLUSTER}:5672/")), "{amqp}");
+    let mut with_broker = BTreeSet::new();
     for deployment in kit::of_kind(&documents, "Deployment") {
         let container = &deployment["spec"]["template"]["spec"]["containers"][0];
-        let amqp_from_secret = container["env"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|e| e["name"] == "AMQP_URL" && e["valueFrom"]["secretKeyRef"]["key"] == "amqp-url");
-        assert!(amqp_from_secret, "{}: AMQP_URL from the Secret", deployment["metadata"]["name"]);
+        let env: Vec<&Value> = container["env"].as_array().into_iter().flatten().collect();
+        // Services without a broker (results-service) set no AMQP_URL; the others take it from the Secret.
+        let Some(amqp) = env.iter().find(|e| e["name"] == "AMQP_URL") else { continue };
+        assert_eq!(
+            amqp["valueFrom"]["secretKeyRef"]["key"], "amqp-url",
+            "{}: AMQP_URL from the Secret",
+            deployment["metadata"]["name"]
+        );
+        with_broker.insert(deployment["metadata"]["name"].as_str().unwrap_or_default().to_owned());
     }
+    assert!(with_broker.contains("vote-engine") && with_broker.contains("poll-service"), "{with_broker:?}");
     for config in kit::of_kind(&documents, "ConfigMap") {
         for (key, value) in config["data"].as_object().into_iter().flatten() {
             assert!(!key.contains("PASSWORD") && !value.to_string().contains("CHANGE_ME"), "no credential in {key}");

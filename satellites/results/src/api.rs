@@ -1,0 +1,279 @@
+//! The HTTP API and the page. Results come from the feed's in-memory [`Snapshot`] (no database
+//! read per request); receipts are one indexed lookup each. Every bad request is a 400 or 404
+//! with a JSON error; a database failure is a 503 that carries no internal text.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use deadpool_postgres::Pool;
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tokio::sync::broadcast::error::RecvError;
+use vote_runtime::CancellationToken;
+use vote_runtime::postgres::describe;
+use vote_satellite_kit::http::error_response;
+
+use crate::feed::{FeedHandle, RESYNC_EVENT};
+use crate::metrics::Metrics;
+use crate::snapshot::{Snapshot, rfc3339};
+
+const RECEIPT: &str = include_str!("../../../sql/results/queries/receipt.sql");
+const PAGE: &str = include_str!("page/index.html");
+const STYLE: &str = include_str!("page/results.css");
+const SCRIPT: &str = include_str!("page/results.js");
+
+/// Longest identifier (law_id, vote_hash) the engine accepts, in bytes.
+pub const MAX_ID_BYTES: usize = 128;
+/// Laws per page when `limit` is not given.
+pub const DEFAULT_LIMIT: usize = 50;
+/// Largest `limit` accepted.
+pub const MAX_LIMIT: usize = 1000;
+/// Largest `offset` accepted.
+pub const MAX_OFFSET: usize = 1_000_000_000;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The change feed's outputs.
+    pub feed: FeedHandle,
+    /// The engine's database, for receipts.
+    pub pool: Pool,
+    /// The service's metrics.
+    pub metrics: Metrics,
+    /// Cancelled at shutdown: ends the open streams so the server can stop.
+    pub stop: CancellationToken,
+}
+
+/// The page, the API and the stream.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/results.css", get(|| async { asset("text/css; charset=utf-8", STYLE) }))
+        .route("/results.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
+        .route("/api/results", get(results))
+        .route("/api/results/", get(|| async { bad_request("law_id must not be empty") }))
+        .route("/api/results/{law_id}", get(law))
+        .route("/api/receipts/", get(|| async { bad_request("vote_hash must not be empty") }))
+        .route("/api/receipts/{vote_hash}", get(receipt))
+        .route("/api/stream", get(stream))
+        .with_state(state)
+}
+
+fn bad_request(message: &str) -> Response {
+    error_response(StatusCode::BAD_REQUEST, message)
+}
+
+async fn page() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            // Everything the page uses comes from this service.
+            (header::CONTENT_SECURITY_POLICY, "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"),
+        ],
+        PAGE,
+    )
+        .into_response()
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+}
+
+/// An identifier as the engine accepts it: 1 to 128 bytes, no NUL.
+fn check_identifier(name: &str, value: &str) -> Result<(), Response> {
+    if value.is_empty() {
+        Err(bad_request(&format!("{name} must not be empty")))
+    } else if value.len() > MAX_ID_BYTES {
+        Err(bad_request(&format!("{name} is longer than {MAX_ID_BYTES} bytes")))
+    } else if value.contains('\0') {
+        Err(bad_request(&format!("{name} contains a NUL character")))
+    } else {
+        Ok(())
+    }
+}
+
+/// The snapshot, or a 503 before the first read.
+fn loaded(state: &AppState) -> Result<Arc<Snapshot>, Response> {
+    let snapshot = state.feed.snapshot();
+    if snapshot.loaded {
+        Ok(snapshot)
+    } else {
+        Err(error_response(StatusCode::SERVICE_UNAVAILABLE, "results not loaded yet"))
+    }
+}
+
+/// `?limit=&offset=&q=` as given; checked by [`ResultsQuery::check`].
+#[derive(Debug, Deserialize)]
+struct ResultsQuery {
+    limit: Option<String>,
+    offset: Option<String>,
+    q: Option<String>,
+}
+
+impl ResultsQuery {
+    fn check(&self) -> Result<(usize, usize, &str), Response> {
+        let number = |name: &str, value: &Option<String>, default: usize, range: std::ops::RangeInclusive<usize>| {
+            let Some(text) = value else { return Ok(default) };
+            match text.trim().parse::<usize>() {
+                Ok(n) if range.contains(&n) => Ok(n),
+                _ => Err(bad_request(&format!(
+                    "{name} must be a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ))),
+            }
+        };
+        let limit = number("limit", &self.limit, DEFAULT_LIMIT, 1..=MAX_LIMIT)?;
+        let offset = number("offset", &self.offset, 0, 0..=MAX_OFFSET)?;
+        let q = self.q.as_deref().unwrap_or("");
+        if !q.is_empty() {
+            check_identifier("q", q)?;
+        }
+        Ok((limit, offset, q))
+    }
+}
+
+/// `GET /api/results`: laws with the most votes first, `q` a law id prefix.
+async fn results(State(state): State<AppState>, Query(query): Query<ResultsQuery>) -> Response {
+    let (limit, offset, q) = match query.check() {
+        Ok(checked) => checked,
+        Err(response) => return response,
+    };
+    let snapshot = match loaded(&state) {
+        Ok(snapshot) => snapshot,
+        Err(response) => return response,
+    };
+    let (matching, page) = snapshot.laws.page(q, offset, limit);
+    let laws: Vec<_> = page.iter().map(|law| law.view()).collect();
+    Json(json!({
+        "as_of": rfc3339(snapshot.as_of),
+        "total_votes": snapshot.total_votes(),
+        "total_oui": snapshot.laws.oui,
+        "total_non": snapshot.laws.non,
+        "laws_count": snapshot.laws.by_id.len(),
+        "matching": matching,
+        "limit": limit,
+        "offset": offset,
+        "laws": laws,
+        "last_recount": snapshot.last_recount,
+    }))
+    .into_response()
+}
+
+/// `GET /api/results/{law_id}`.
+async fn law(State(state): State<AppState>, Path(law_id): Path<String>) -> Response {
+    if let Err(response) = check_identifier("law_id", &law_id) {
+        return response;
+    }
+    let snapshot = match loaded(&state) {
+        Ok(snapshot) => snapshot,
+        Err(response) => return response,
+    };
+    match snapshot.laws.get(&law_id) {
+        Some(law) => {
+            let mut body = serde_json::to_value(law.view()).unwrap_or(Value::Null);
+            body["as_of"] = json!(rfc3339(snapshot.as_of));
+            Json(body).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, Json(json!({"error": "no votes recorded for this law", "law_id": law_id})))
+            .into_response(),
+    }
+}
+
+/// A time a receipt shows: to the minute, so that a receipt cannot be matched to one change
+/// of the live totals (which would tell its choice).
+fn receipt_time(t: OffsetDateTime) -> String {
+    rfc3339(t.replace_second(0).and_then(|t| t.replace_nanosecond(0)).unwrap_or(t))
+}
+
+/// `GET /api/receipts/{vote_hash}`: whether the vote was counted, never how.
+async fn receipt(State(state): State<AppState>, Path(vote_hash): Path<String>) -> Response {
+    let metrics = state.metrics.receipts.clone();
+    if let Err(response) = check_identifier("vote_hash", &vote_hash) {
+        metrics.with_label_values(&["invalid"]).inc();
+        return response;
+    }
+    let rows = match state.pool.get().await {
+        Ok(client) => client.query(RECEIPT, &[&vote_hash]).await.map_err(|e| describe(&e)),
+        Err(e) => Err(e.to_string()),
+    };
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "receipt lookup failed");
+            return error_response(StatusCode::SERVICE_UNAVAILABLE, "receipts are unavailable right now");
+        }
+    };
+    let row = rows.iter().find(|r| r.get::<_, &str>(0) == "counted").or_else(|| rows.first());
+    let Some(row) = row else {
+        metrics.with_label_values(&["unknown"]).inc();
+        return (StatusCode::NOT_FOUND, Json(json!({"vote_hash": vote_hash, "status": "unknown"}))).into_response();
+    };
+    let status: &str = row.get(0);
+    let law_id: String = row.get(1);
+    let at = receipt_time(row.get(3));
+    metrics.with_label_values(&[status]).inc();
+    if status == "counted" {
+        return Json(json!({"vote_hash": vote_hash, "status": "counted", "law_id": law_id, "counted_at": at}))
+            .into_response();
+    }
+    let reason: String = row.get(2);
+    let detail = match reason.as_str() {
+        "citizen_law" => "the citizen had already voted on this law; only the first vote counts",
+        _ => "this vote had already been received; it counts once",
+    };
+    Json(json!({
+        "vote_hash": vote_hash,
+        "status": "duplicate",
+        "law_id": law_id,
+        "reason": reason,
+        "detail": detail,
+        "received_at": at,
+    }))
+    .into_response()
+}
+
+/// Decrements the open-stream gauge when a stream ends.
+struct Listener(prometheus::IntGauge);
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// `GET /api/stream`: `resync` first, then an `update` per change, until shutdown.
+async fn stream(State(state): State<AppState>) -> Response {
+    let receiver = state.feed.subscribe();
+    state.metrics.stream_clients.inc();
+    let listener = Listener(state.metrics.stream_clients.clone());
+    let updates = futures::stream::unfold((receiver, listener), |(mut receiver, listener)| async move {
+        let message = match receiver.recv().await {
+            Ok(message) => message,
+            Err(RecvError::Lagged(_)) => Bytes::from_static(RESYNC_EVENT),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok::<_, std::convert::Infallible>(message), (receiver, listener)))
+    });
+    let body = futures::stream::once(async { Ok(Bytes::from_static(RESYNC_EVENT)) })
+        .chain(updates)
+        .take_until(state.stop.cancelled_owned());
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+            // Tells nginx-style proxies not to buffer the stream.
+            (header::HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
