@@ -338,5 +338,10 @@ mod tests {
         let mut merged = tally(late);
         merged.merge(&tally(early));
         assert_eq!(merged, whole);
+        // Republished sends are counted by the publisher, not by `record`.
+        let (mut a, mut b) = (tally(early), tally(late));
+        (a.republished, b.republished) = (2, 3);
+        a.merge(&b);
+        assert_eq!(a.republished, 5);
     }
 }
