@@ -139,4 +139,28 @@ mod tests {
         t.settle(1);
         assert_eq!(t.take_ack(), None);
     }
+
+    #[test]
+    fn a_gap_in_the_tags_does_not_block_the_acks_after_it() {
+        let mut t = AckTracker::new();
+        t.delivered(1);
+        t.delivered(3);
+        assert_eq!(t.outstanding(), 3, "tag 2 is held as finished, never acked by name");
+        t.settle(1);
+        t.settle(3);
+        assert_eq!(t.take_ack(), Some(3));
+        assert_eq!(t.outstanding(), 0);
+    }
+
+    #[test]
+    fn a_tag_delivered_again_is_tracked_once() {
+        let mut t = AckTracker::new();
+        t.delivered(1);
+        t.delivered(2);
+        t.delivered(1);
+        assert_eq!(t.outstanding(), 2);
+        t.settle(1);
+        assert_eq!(t.take_ack(), Some(1));
+        assert_eq!(t.outstanding(), 1, "tag 2 is still in flight");
+    }
 }

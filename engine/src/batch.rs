@@ -210,4 +210,19 @@ mod tests {
         b.clear();
         assert_eq!(b.deadline(false), None);
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn len_and_is_empty_follow_the_pending_items() {
+        let mut b = Batcher::new(POLICY);
+        assert_eq!((b.len(), b.is_empty()), (0, true));
+        let now = Instant::now();
+        for i in 0..5 {
+            b.push(i, now);
+        }
+        assert_eq!((b.len(), b.is_empty()), (5, false));
+        b.take();
+        assert_eq!((b.len(), b.is_empty()), (2, false));
+        b.take();
+        assert_eq!((b.len(), b.is_empty()), (0, true));
+    }
 }

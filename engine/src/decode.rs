@@ -323,4 +323,41 @@ mod tests {
         let v = decode(GOOD.as_bytes()).unwrap();
         assert_eq!(decode(&encode(&v)).unwrap(), v);
     }
+
+    #[test]
+    fn a_body_of_exactly_64_kib_is_accepted_one_byte_more_is_not() {
+        let pad = |n: usize| format!("{}{}", " ".repeat(n - GOOD.len()), GOOD).into_bytes();
+        assert_eq!(MAX_BODY_BYTES, 65_536);
+        assert!(decode(&pad(MAX_BODY_BYTES)).is_ok());
+        assert_eq!(reason(&pad(MAX_BODY_BYTES + 1)), RejectReason::BodyTooLarge);
+    }
+
+    #[test]
+    fn reasons_have_their_contract_spelling() {
+        let labels: Vec<&str> = RejectReason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "body_too_large",
+                "invalid_utf8",
+                "invalid_json",
+                "wrong_type",
+                "missing_field",
+                "empty_field",
+                "field_too_long",
+                "nul_byte",
+                "invalid_choice",
+                "invalid_timestamp",
+                "unknown_event_type",
+                "db_rejected",
+            ]
+        );
+    }
+
+    #[test]
+    fn non_is_the_other_choice() {
+        let v = decode(GOOD.replace(r#""oui""#, r#""non""#).as_bytes()).unwrap();
+        assert_eq!(v.choice, Choice::Non);
+        assert_eq!(decode(&encode(&v)).unwrap(), v);
+    }
 }

@@ -237,3 +237,111 @@ impl Tally {
         self.republished += other.republished;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_from_laws_add_up_per_choice() {
+        let laws = [("p-00001", LawTotals { oui: 3, non: 4 }), ("p-00002", LawTotals { oui: 5, non: 0 })];
+        let expected = Expected::from_laws("p-", 3, laws.iter().map(|(l, t)| (l.to_string(), *t)).collect());
+        assert_eq!((expected.oui, expected.non, expected.total), (8, 4, 12));
+        assert_eq!(expected.laws.len(), 2);
+        assert_eq!(expected.law_ids(), ["p-00001", "p-00002", "p-00003"], "laws without votes included");
+    }
+
+    #[test]
+    fn a_tally_copies_every_message_counter_and_only_the_garbage_kinds_sent() {
+        let mut tally = Tally {
+            messages: 20,
+            originals: 9,
+            resends: 3,
+            revotes: 2,
+            envelopes: 4,
+            republished: 5,
+            ..Tally::default()
+        };
+        tally.invalid[Garbage::NotJson.index()] = 2;
+        tally.invalid[Garbage::BadChoice.index()] = 4;
+        let mut expected = Expected::from_laws("p-", 1, BTreeMap::new());
+        expected.add_tally(&tally);
+        expected.add_tally(&tally);
+        assert_eq!(
+            (expected.messages_sent, expected.resends_sent, expected.revotes_sent, expected.duplicates_sent),
+            (40, 6, 4, 10)
+        );
+        assert_eq!((expected.envelopes_sent, expected.republished, expected.invalid_sent), (8, 10, 12));
+        let by_kind: Vec<(&str, u64)> = expected.invalid_by_kind.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+        assert_eq!(by_kind, [("bad_choice", 8), ("not_json", 4)]);
+    }
+
+    #[test]
+    fn the_file_round_trips_and_another_layout_is_refused() {
+        let mut expected = Expected::from_laws("p-", 2, [("p-00002".to_owned(), LawTotals { oui: 1, non: 2 })].into());
+        expected.invalid_sent = 3;
+        let path = std::env::temp_dir().join(format!("expected-{}.json", std::process::id()));
+        expected.write(&path).unwrap();
+        assert_eq!(Expected::read(&path).unwrap(), expected);
+        expected.format_version = FORMAT_VERSION + 1;
+        expected.write(&path).unwrap();
+        let refused = Expected::read(&path).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            refused.contains(&format!("format_version {} is not {FORMAT_VERSION}", FORMAT_VERSION + 1)),
+            "{refused}"
+        );
+    }
+
+    fn messages(n: usize) -> Vec<Message> {
+        let mut generator = crate::Generator::new(GeneratorConfig { seed: 5, ..GeneratorConfig::default() }).unwrap();
+        let mut messages = Vec::new();
+        generator.fill(n, &mut messages);
+        messages
+    }
+
+    fn tally(messages: &[Message]) -> Tally {
+        let mut tally = Tally::default();
+        messages.iter().for_each(|m| tally.record(m));
+        tally
+    }
+
+    #[test]
+    fn a_tally_counts_each_kind_of_message_and_every_vote_it_carries() {
+        let messages = messages(3_000);
+        let tally = tally(&messages);
+        let count = |keep: &dyn Fn(&Message) -> bool| messages.iter().filter(|m| keep(m)).count() as u64;
+        assert_eq!(tally.messages, 3_000);
+        assert_eq!(tally.originals, count(&|m| matches!(m.kind, MessageKind::Original { .. })));
+        assert_eq!(tally.resends, count(&|m| matches!(m.kind, MessageKind::Resend { .. })));
+        assert_eq!(tally.revotes, count(&|m| matches!(m.kind, MessageKind::Revote { .. })));
+        assert_eq!(tally.envelopes, count(&|m| m.envelope && m.kind.vote().is_some()));
+        for kind in Garbage::ALL {
+            assert_eq!(tally.invalid[kind.index()], count(&|m| m.kind == MessageKind::Invalid(kind)), "{kind:?}");
+        }
+        assert!(tally.originals > 64 && tally.resends > 0 && tally.revotes > 0 && tally.envelopes > 0);
+        let votes: Vec<u32> = messages.iter().filter_map(|m| m.kind.vote()).collect();
+        assert!(votes.iter().all(|v| tally.has_vote(*v)));
+        let beyond = votes.iter().max().unwrap() + 1;
+        assert!(!tally.has_vote(beyond) && !tally.has_vote(beyond + 64));
+    }
+
+    #[test]
+    fn merged_tallies_equal_the_tally_of_all_messages_in_either_order() {
+        let messages = messages(3_000);
+        let whole = tally(&messages);
+        // The first part holds only low vote numbers: its bit set is the shorter one.
+        let (early, late) = messages.split_at(400);
+        let mut merged = tally(early);
+        merged.merge(&tally(late));
+        assert_eq!(merged, whole);
+        let mut merged = tally(late);
+        merged.merge(&tally(early));
+        assert_eq!(merged, whole);
+        // Republished sends are counted by the publisher, not by `record`.
+        let (mut a, mut b) = (tally(early), tally(late));
+        (a.republished, b.republished) = (2, 3);
+        a.merge(&b);
+        assert_eq!(a.republished, 5);
+    }
+}

@@ -337,4 +337,21 @@ mod tests {
         let first = &report.mismatched[0];
         assert_eq!((first.lost, first.double_counted, first.wrongly_counted), (0, 0, 2));
     }
+
+    #[test]
+    fn the_text_report_lists_ten_laws_then_says_how_many_more() {
+        let law = |i: u32| format!("run-{i:05}");
+        let expected = Expected::from_laws("run-", 12, (1..=12).map(|i| (law(i), totals(1, 0))).collect());
+        let shown = |mismatched: u32| {
+            let counted: Actual = (1..=12).map(|i| (law(i), totals(u64::from(i > mismatched), 0))).collect();
+            compare(&expected, &counted).to_string()
+        };
+        let listed = |text: &str| text.lines().filter(|l| l.contains(": expected oui=1 non=0, counted oui=0")).count();
+        let ten = shown(10);
+        assert_eq!(listed(&ten), 10, "{ten}");
+        assert!(!ten.contains("more laws"), "{ten}");
+        let eleven = shown(11);
+        assert_eq!(listed(&eleven), 10, "{eleven}");
+        assert!(eleven.ends_with("\n  ... and 1 more laws"), "{eleven}");
+    }
 }

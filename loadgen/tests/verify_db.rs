@@ -215,3 +215,36 @@ async fn the_verify_command_exits_0_when_exact_1_when_not_2_on_bad_settings() {
     assert_eq!(verify("postgres://nobody@127.0.0.1:notaport/x").status.code(), Some(2));
     let _ = std::fs::remove_file(&file);
 }
+
+#[tokio::test]
+async fn a_database_error_other_than_a_missing_table_is_reported_not_read_as_zero() {
+    let db = testing::fresh_database("loadgen_verify_bad_schema").await;
+    let client = db.connect().await.expect("connect");
+    client.batch_execute("CREATE TABLE vote_results (law_id text PRIMARY KEY)").await.expect("a table without counts");
+    let run = expected("law-kkkkkk-");
+    assert!(
+        vote_loadgen::verify::counted_total(&client, &run.law_prefix).await.is_err(),
+        "no count columns: an error, not 0"
+    );
+    assert!(
+        vote_loadgen::verify::fetch_actual(&client, &run.law_prefix).await.is_err(),
+        "no count columns: an error, not no laws"
+    );
+    assert!(wait_and_verify_with(&client, &run, &quick(300), &mut |_| {}).await.is_err());
+}
+
+#[tokio::test]
+async fn the_wait_ends_at_its_timeout_even_between_two_polls() {
+    let db = testing::fresh_database("loadgen_verify_timeout").await;
+    let client = db.connect().await.expect("connect");
+    let run = expected("law-llllll-");
+    // Polls at 0 and 0.9 s; the next one is due at the timeout (1 s), not a poll later (1.8 s).
+    let options = WaitOptions {
+        timeout: Duration::from_secs(1),
+        settle: Duration::from_millis(200),
+        poll: Duration::from_millis(900),
+    };
+    let report = wait_and_verify_with(&client, &run, &options, &mut |_| {}).await.expect("verify");
+    assert!(report.timed_out);
+    assert!((1.0..1.5).contains(&report.waited_seconds), "waited {} s", report.waited_seconds);
+}

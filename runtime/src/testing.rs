@@ -26,6 +26,14 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}_{}_{n}_{nanos}", std::process::id())
 }
 
+/// The value of one series in Prometheus text, named exactly as exported (`name` or
+/// `name{labels}`); `None` when the series is absent or its value is not a number.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok())
+    })
+}
+
 /// Creates an empty database named `test_<prefix>_...` and returns its target.
 /// Panics with a clear message when the server is unreachable.
 pub async fn fresh_database(prefix: &str) -> DbTarget {
@@ -102,5 +110,21 @@ impl Drop for TcpProxy {
     fn drop(&mut self) {
         self.cut();
         self.accept_task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metric;
+
+    #[test]
+    fn metric_reads_exactly_the_named_series() {
+        let text = "# TYPE a_total counter\na_total 12\na_total_extra 3\nb{x=\"1\"} 2.5\nb{x=\"10\"} 7\n";
+        assert_eq!(metric(text, "a_total"), Some(12.0));
+        assert_eq!(metric(text, "a_total_extra"), Some(3.0));
+        assert_eq!(metric(text, "b{x=\"1\"}"), Some(2.5));
+        assert_eq!(metric(text, "b{x=\"10\"}"), Some(7.0));
+        assert_eq!(metric(text, "a"), None, "a prefix of a name is another series");
+        assert_eq!(metric(text, "b"), None, "a labelled family has no bare series");
     }
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 use vote_mq::Envelope;
 use vote_mq::service::REJECT_REASON_HEADER;
-use vote_satellite_kit::testing::next_event;
+use vote_satellite_kit::testing::{metric, next_event};
 
 #[tokio::test]
 async fn creating_a_meeting_publishes_meeting_created_and_grants_manager() {
@@ -31,7 +31,7 @@ async fn creating_a_meeting_publishes_meeting_created_and_grants_manager() {
 
     let shown = w.get_until(&format!("{}/meetings/{id}", m.base), |b| b["managers"] == json!(["alice"])).await;
     assert_eq!(shown["agenda"], json!([]));
-    assert!(w.metrics(&m).await.contains("meetings_created_total 1"));
+    assert_eq!(metric(&w.metrics(&m).await, "meetings_created_total"), Some(1.0));
     created.close().await;
     m.stop().await;
 }
@@ -52,21 +52,23 @@ async fn meeting_endpoints_answer_json_400_404() {
         assert_eq!(status, 400, "{body}: {answer}");
         assert!(answer["error"].as_str().unwrap().contains(expected), "{body}: {answer}");
     }
-    let (status, _) = w.get(&format!("{}/meetings/{}", m.base, Uuid::new_v4())).await;
-    assert_eq!(status, 404);
+    let unknown = Uuid::new_v4();
+    let (status, answer) = w.get(&format!("{}/meetings/{unknown}", m.base)).await;
+    assert_eq!((status, answer["error"].as_str()), (404, Some(format!("meeting {unknown} not found").as_str())));
     let (status, answer) = w.get(&format!("{}/meetings/nope", m.base)).await;
     assert_eq!((status, answer["error"].as_str()), (400, Some("meeting id must be a UUID")));
 
-    let (status, _) = w.post(&format!("{}/meetings/{}/elections", m.base, Uuid::new_v4()), r#"{"title":"x"}"#).await;
-    assert_eq!(status, 404);
+    let (status, answer) = w.post(&format!("{}/meetings/{unknown}/elections", m.base), r#"{"title":"x"}"#).await;
+    assert_eq!((status, answer["error"].as_str()), (404, Some(format!("meeting {unknown} not found").as_str())));
     let (_, meeting) = w.post(&format!("{}/meetings", m.base), r#"{"title":"t","created_by":"a"}"#).await;
     let id = meeting["id"].as_str().unwrap();
     let (status, answer) = w.post(&format!("{}/meetings/{id}/elections", m.base), r#"{"name":"x"}"#).await;
     assert_eq!((status, answer["error"].as_str()), (400, Some("missing 'title'")));
-    let (status, _) = w.post(&format!("{}/meetings/{id}/elections/{}/start", m.base, Uuid::new_v4()), "").await;
-    assert_eq!(status, 404);
-    let (status, _) = w.post(&format!("{}/meetings/{id}/elections/bad/start", m.base), "").await;
-    assert_eq!(status, 400);
+    let (status, answer) = w.post(&format!("{}/meetings/{id}/elections/{unknown}/start", m.base), "").await;
+    let expected = format!("agenda item {unknown} of meeting {id} not found");
+    assert_eq!((status, answer["error"].as_str()), (404, Some(expected.as_str())));
+    let (status, answer) = w.post(&format!("{}/meetings/{id}/elections/bad/start", m.base), "").await;
+    assert_eq!((status, answer["error"].as_str()), (400, Some("agenda item id must be a UUID")));
     m.stop().await;
 }
 
@@ -125,7 +127,7 @@ async fn meeting_created_is_applied_once_and_bad_data_is_dead_lettered() {
     let marks = w.count("SELECT count(*) FROM processed_events WHERE event_id = $1", event.event_id).await;
     assert_eq!(marks, 1);
     let metrics = w.metrics(&m).await;
-    assert!(metrics.contains("events_handled_total 2"), "{metrics}");
-    assert!(metrics.contains(r#"events_dead_lettered_total{reason="rejected"} 1"#), "{metrics}");
+    assert_eq!(metric(&metrics, "events_handled_total"), Some(2.0), "{metrics}");
+    assert_eq!(metric(&metrics, r#"events_dead_lettered_total{reason="rejected"}"#), Some(1.0), "{metrics}");
     m.stop().await;
 }

@@ -16,6 +16,7 @@ use vote_mq::{
 };
 use vote_runtime::CancellationToken;
 use vote_runtime::logging::LogFormat;
+pub use vote_runtime::testing::metric;
 use vote_runtime::testing::{amqp_url, unique_name};
 
 use crate::Error;
@@ -223,6 +224,12 @@ pub async fn take(queue: &str, n: usize) -> Vec<Delivery> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Messages ready in `queue`, without taking them: `0` for a dead-letter queue means nothing
+/// was dead-lettered (a take with a limit of 0 would not even look).
+pub async fn ready_messages(queue: &str) -> u32 {
+    vote_mq::admin::message_count(&broker(), queue).await.expect("RabbitMQ must be running")
 }
 
 /// The message of an [`Error::Invalid`]; panics on anything else.

@@ -4,6 +4,7 @@
 mod common;
 
 use common::world;
+use vote_satellite_kit::testing::metric;
 
 #[tokio::test]
 async fn accepting_a_trade_offer_notifies_its_maker() {
@@ -23,7 +24,7 @@ async fn accepting_a_trade_offer_notifies_its_maker() {
     assert_eq!(list[0]["body"], "Your trade offer trade-42 has been accepted by user123.");
     assert_eq!(list[0]["related_user_id"], "user123");
     assert!(w.notifications(&n, "user123").await.is_empty(), "only the other user is notified");
-    assert!(w.metrics(&m).await.contains("notifications_published_total 1"));
+    assert_eq!(metric(&w.metrics(&m).await, "notifications_published_total"), Some(1.0));
     m.stop().await;
     n.stop().await;
 }
@@ -60,6 +61,6 @@ async fn bad_accept_requests_are_json_400() {
     }
     let (status, answer) = w.http.post(&m.url("/trades/%20/accept"), r#"{"user_id":"a","accepted_by":"b"}"#).await;
     assert_eq!(status, 400, "{answer}");
-    assert!(w.metrics(&m).await.contains("notifications_published_total 0"));
+    assert_eq!(metric(&w.metrics(&m).await, "notifications_published_total"), Some(0.0));
     m.stop().await;
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 use vote_mq::Envelope;
 use vote_mq::service::REJECT_REASON_HEADER;
-use vote_satellite_kit::testing::{broker, publish_event, wait_until};
+use vote_satellite_kit::testing::{broker, metric, publish_event, wait_until};
 use vote_satellite_notification::domain::Notification;
 use vote_satellite_notification::publish_notification;
 
@@ -36,11 +36,12 @@ async fn a_notification_from_the_queue_is_stored_once_and_served() {
     w.send(&other, None).await;
     // A new id with the same body is a new notification.
     w.send(SEED, Some("m-2")).await;
-    wait_until("every copy handled", || async { w.metrics(&n).await.contains("events_handled_total 5") }).await;
+    wait_until("every copy handled", || async { metric(&w.metrics(&n).await, "events_handled_total") == Some(5.0) })
+        .await;
     let list = w.notifications(&n, "user456").await;
     let kinds: Vec<&str> = list.iter().map(|x| x["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["trade_offer_accepted", "reminder", "trade_offer_accepted"], "newest first");
-    assert!(w.metrics(&n).await.contains("notification_duplicates_total 2"));
+    assert_eq!(metric(&w.metrics(&n).await, "notification_duplicates_total"), Some(2.0));
     assert!(w.notifications(&n, "user123").await.is_empty());
     let (_, everyone) = w.http.get(&n.url("/notifications")).await;
     assert_eq!(everyone.as_array().unwrap().len(), 3);
@@ -76,7 +77,7 @@ async fn a_failing_store_is_retried_then_dead_lettered() {
     assert_eq!(dead.len(), 1);
     let reason = dead[0].header(REJECT_REASON_HEADER).unwrap();
     assert!(reason.starts_with("retries exhausted after 3 attempts: database error"), "{reason}");
-    assert!(w.metrics(&n).await.contains("events_retried_total 2"));
+    assert_eq!(metric(&w.metrics(&n).await, "events_retried_total"), Some(2.0));
     client.batch_execute("ALTER TABLE notifications_gone RENAME TO notifications").await.unwrap();
     assert_eq!(w.stored().await, 0);
     n.stop().await;
@@ -138,7 +139,7 @@ async fn inventory_reserved_confirms_the_order_to_the_student_once() {
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(w.notifications(&n, "S123").await.len(), 1, "confirmed once");
-    assert!(w.metrics(&n).await.contains(r#"notifications_stored_total{source="order"} 1"#));
+    assert_eq!(metric(&w.metrics(&n).await, r#"notifications_stored_total{source="order"}"#), Some(1.0));
     n.stop().await;
 }
 

@@ -6,6 +6,7 @@ mod common;
 use common::world;
 use serde_json::json;
 use uuid::Uuid;
+use vote_satellite_kit::testing::metric;
 
 #[tokio::test]
 async fn order_endpoints_answer_and_refuse_bad_requests_with_json_400() {
@@ -84,13 +85,14 @@ async fn patching_a_status_sets_it_and_refuses_bad_requests_with_json_400() {
     assert_eq!((status, order["status"].as_str()), (200, Some("RESERVED")));
     let (status, order) = w.http.patch(&url, r#"{"status":"RESERVED"}"#).await;
     assert_eq!((status, order["status"].as_str()), (200, Some("RESERVED")), "setting it again is harmless");
-    let (status, _) =
-        w.http.patch(&orders.url(&format!("/orders/{}/status", Uuid::new_v4())), r#"{"status":"FAILED"}"#).await;
-    assert_eq!(status, 404);
-    let (status, _) = w.http.patch(&orders.url("/orders/nope/status"), r#"{"status":"FAILED"}"#).await;
-    assert_eq!(status, 400);
+    let unknown = Uuid::new_v4();
+    let (status, answer) =
+        w.http.patch(&orders.url(&format!("/orders/{unknown}/status")), r#"{"status":"FAILED"}"#).await;
+    assert_eq!((status, answer["error"].as_str()), (404, Some(format!("order {unknown} not found").as_str())));
+    let (status, answer) = w.http.patch(&orders.url("/orders/nope/status"), r#"{"status":"FAILED"}"#).await;
+    assert_eq!((status, answer["error"].as_str()), (400, Some("order id must be a UUID")));
     let metrics = w.http.text(&orders.url("/metrics")).await;
-    assert!(metrics.contains(r#"order_status_updates_total{status="RESERVED"} 2"#), "{metrics}");
+    assert_eq!(metric(&metrics, r#"order_status_updates_total{status="RESERVED"}"#), Some(2.0), "{metrics}");
     orders.stop().await;
 }
 
@@ -115,8 +117,9 @@ async fn stock_can_be_read_and_set_and_bad_requests_are_json_400() {
     }
     let (status, answer) = w.http.get(&inventory.url("/stock/Caviar")).await;
     assert_eq!((status, answer["error"].as_str()), (404, Some("item 'Caviar' not found")));
-    let (status, _) = w.http.put(&inventory.url("/stock/%20"), r#"{"quantity":1}"#).await;
-    assert_eq!(status, 400);
+    let (status, answer) = w.http.put(&inventory.url("/stock/%20"), r#"{"quantity":1}"#).await;
+    let expected = "item name must be non-empty and at most 200 characters";
+    assert_eq!((status, answer["error"].as_str()), (400, Some(expected)));
     assert_eq!(w.stock(&inventory, "Bagel").await, 12, "refused requests changed nothing");
     inventory.stop().await;
 }

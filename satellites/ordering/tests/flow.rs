@@ -15,7 +15,9 @@ use vote_mq::Envelope;
 use vote_mq::admin::message_count;
 use vote_mq::service::REJECT_REASON_HEADER;
 use vote_runtime::testing::TcpProxy;
-use vote_satellite_kit::testing::{broker, fast_retries, listen, next_event, no_event, publish_event, wait_until};
+use vote_satellite_kit::testing::{
+    broker, fast_retries, listen, metric, next_event, no_event, publish_event, wait_until,
+};
 
 #[tokio::test]
 async fn an_order_placed_is_reserved() {
@@ -35,9 +37,10 @@ async fn an_order_placed_is_reserved() {
     assert_eq!(status, 200);
     assert!(all.as_array().unwrap().iter().any(|o| o["order_id"] == id.as_str() && o["status"] == "RESERVED"), "{all}");
     let metrics = w.http.text(&inventory.url("/metrics")).await;
-    assert!(metrics.contains(r#"inventory_reservations_total{outcome="reserved"} 1"#), "{metrics}");
+    assert_eq!(metric(&metrics, r#"inventory_reservations_total{outcome="reserved"}"#), Some(1.0), "{metrics}");
     assert!(
-        w.http.text(&orders.url("/metrics")).await.contains(r#"events_published_total{event_type="order.placed"} 1"#)
+        metric(&w.http.text(&orders.url("/metrics")).await, r#"events_published_total{event_type="order.placed"}"#)
+            == Some(1.0)
     );
     callback.stop().await;
     inventory.stop().await;
@@ -128,7 +131,7 @@ async fn the_same_order_delivered_twice_reserves_once() {
     );
     assert_eq!(event.data["remaining"], 97);
     wait_until("the copies are handled", || async {
-        w.http.text(&inventory.url("/metrics")).await.contains("inventory_duplicate_orders_total 3")
+        metric(&w.http.text(&inventory.url("/metrics")).await, "inventory_duplicate_orders_total") == Some(3.0)
     })
     .await;
     no_event(&mut outcomes, Duration::from_millis(300)).await;
@@ -159,7 +162,7 @@ async fn malformed_orders_land_in_the_order_placed_dead_letter_queue() {
     assert!(dead.iter().any(|d| d.body == b"{this is not json"), "the original body is kept");
     assert_eq!(w.stock(&inventory, "Pizza").await, 100);
     let metrics = w.http.text(&inventory.url("/metrics")).await;
-    assert!(metrics.contains(r#"events_dead_lettered_total{reason="malformed"} 3"#), "{metrics}");
+    assert_eq!(metric(&metrics, r#"events_dead_lettered_total{reason="malformed"}"#), Some(3.0), "{metrics}");
     inventory.stop().await;
 }
 
@@ -181,7 +184,7 @@ async fn the_callback_retries_an_unreachable_order_service_then_dead_letters() {
     assert_eq!(dead.len(), 1);
     let reason = dead[0].header(REJECT_REASON_HEADER).unwrap();
     assert!(reason.starts_with("retries exhausted after 3 attempts: order-service:"), "{reason}");
-    assert!(w.http.text(&callback.url("/metrics")).await.contains("events_retried_total 2"));
+    assert_eq!(metric(&w.http.text(&callback.url("/metrics")).await, "events_retried_total"), Some(2.0));
     callback.stop().await;
 }
 

@@ -103,6 +103,11 @@ impl World {
         testing::take(&service.dead_letter_queue, n).await
     }
 
+    /// Messages waiting in a service's dead-letter queue (left there).
+    pub async fn dead_letters_waiting(&self, service: &Service) -> u32 {
+        testing::ready_messages(&service.dead_letter_queue).await
+    }
+
     pub async fn count(&self, sql: &str, id: Uuid) -> i64 {
         let client = self.db.connect().await.unwrap();
         client.query_one(sql, &[&id]).await.unwrap().get(0)
