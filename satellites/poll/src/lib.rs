@@ -12,6 +12,7 @@ pub mod domain;
 pub mod events;
 pub mod routes;
 pub mod store;
+pub mod tally;
 
 pub use app::build;
 pub use vote_satellite_kit::{Application, Error};
