@@ -7,9 +7,11 @@
 //! [`store`] (the only SQL).
 
 pub mod app;
+pub mod ballot;
 pub mod config;
 pub mod domain;
 pub mod events;
+pub mod results;
 pub mod routes;
 pub mod store;
 pub mod tally;
