@@ -320,15 +320,24 @@ fn k8s_manifests_parse_and_cover_every_service() {
             assert!(document["metadata"]["name"].is_string(), "{}: a document without a name", path.display());
         }
     }
-    let namespace = kit::named(&documents, "Namespace", "vote-platform").expect("the vote-platform Namespace");
-    let namespace = namespace["metadata"]["name"].as_str().unwrap();
+    kit::named(&documents, "Namespace", "vote-platform").expect("the vote-platform Namespace");
+    let namespaces: BTreeSet<&str> =
+        kit::of_kind(&documents, "Namespace").iter().filter_map(|n| n["metadata"]["name"].as_str()).collect();
     for (path, document) in &documents {
         let kind = document["kind"].as_str().unwrap();
         if !["Namespace", "Kustomization"].contains(&kind) {
-            assert_eq!(document["metadata"]["namespace"], namespace, "{} {kind}", path.display());
+            let namespace = document["metadata"]["namespace"].as_str().unwrap_or_default();
+            assert!(
+                namespaces.contains(namespace),
+                "{} {kind}: namespace {namespace:?} not among {namespaces:?}",
+                path.display()
+            );
         }
     }
     let deployments = kit::of_kind(&documents, "Deployment");
+    for deployment in &deployments {
+        assert_eq!(deployment["metadata"]["namespace"], "vote-platform", "{}", deployment["metadata"]["name"]);
+    }
     let names: BTreeSet<&str> = deployments.iter().filter_map(|d| d["metadata"]["name"].as_str()).collect();
     let expected: BTreeSet<String> = services().into_iter().map(|b| b.name).collect();
     assert_eq!(names, expected.iter().map(String::as_str).collect(), "one Deployment per service binary");
@@ -424,4 +433,62 @@ fn kustomization_lists_every_manifest() {
         kustomization["images"].as_array().unwrap().iter().map(|i| scalar(&i["name"])).collect();
     let expected: BTreeSet<String> = services().into_iter().map(|b| format!("vote-platform/{}", b.name)).collect();
     assert_eq!(images, expected);
+    assert!(
+        kustomization["namespace"].is_null(),
+        "a kustomization namespace would move RabbitMQ and PostgreSQL out of their own namespaces"
+    );
+}
+
+/// The host and port of the URL under `key` in the credentials Secret.
+fn secret_url_host(documents: &[(std::path::PathBuf, Value)], key: &str) -> String {
+    let secret = kit::named(documents, "Secret", "vote-platform-credentials").expect("the credentials Secret");
+    let url = secret["stringData"][key].as_str().unwrap_or_else(|| panic!("no {key}"));
+    let after_credentials = url.split_once('@').map(|(_, rest)| rest).unwrap_or(url);
+    after_credentials.split('/').next().unwrap().to_owned()
+}
+
+/// RabbitMQ and PostgreSQL run in the kit (`kubectl apply -k` brings up the whole platform): a
+/// StatefulSet each with a persistent volume, probes, the password from a Secret of its own
+/// namespace, and a Service at the host and port the services' URLs name.
+#[test]
+fn k8s_runs_rabbitmq_and_postgres_with_volumes_probes_and_secret_passwords() {
+    let documents = kit::k8s_documents().unwrap();
+    for (name, namespace, password_variable, port, url_key, data_path) in [
+        ("rabbitmq", "rabbitmq-dev", "RABBITMQ_DEFAULT_PASS", 5672, "amqp-url", "/var/lib/rabbitmq"),
+        ("postgres", "postgres-dev", "POSTGRES_PASSWORD", 5432, "poll-database-url", "/var/lib/postgresql/data"),
+    ] {
+        let in_namespace = |kind: &str| {
+            kit::of_kind(&documents, kind)
+                .into_iter()
+                .find(|d| d["metadata"]["name"] == name && d["metadata"]["namespace"] == namespace)
+                .unwrap_or_else(|| panic!("no {kind} {name} in {namespace}"))
+        };
+        let set = in_namespace("StatefulSet");
+        let claim = &set["spec"]["volumeClaimTemplates"][0];
+        assert!(claim["spec"]["resources"]["requests"]["storage"].is_string(), "{name}: a persistent volume");
+        let container = &set["spec"]["template"]["spec"]["containers"][0];
+        let mounted = container["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == claim["metadata"]["name"] && m["mountPath"] == data_path);
+        assert!(mounted, "{name}: the volume holds {data_path}");
+        for probe in ["livenessProbe", "readinessProbe"] {
+            assert!(container[probe]["exec"]["command"].is_array(), "{name}: {probe}");
+            assert!(container[probe]["timeoutSeconds"].as_u64().unwrap_or(1) >= 5, "{name}: {probe} timeout");
+        }
+        let password = container["env"].as_array().unwrap().iter().find(|e| e["name"] == password_variable).unwrap();
+        let reference = &password["valueFrom"]["secretKeyRef"];
+        let secret = in_namespace("Secret");
+        assert_eq!(reference["name"], name, "{name}: the password comes from the Secret {name}");
+        assert!(
+            secret["stringData"][reference["key"].as_str().unwrap()].is_string(),
+            "{name}: the Secret holds the key"
+        );
+        assert_eq!(set["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"], name);
+        let service = in_namespace("Service");
+        assert_eq!(service["spec"]["selector"]["app.kubernetes.io/name"], name);
+        assert!(service["spec"]["ports"].as_array().unwrap().iter().any(|p| p["port"] == port), "{name}: port {port}");
+        assert_eq!(secret_url_host(&documents, url_key), format!("{name}.{namespace}.svc.cluster.local:{port}"));
+    }
 }

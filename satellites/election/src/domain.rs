@@ -90,6 +90,31 @@ pub struct Election {
     pub poll_uuid: Option<Uuid>,
     /// Why it was cancelled.
     pub reason: Option<String>,
+    /// The poll's outcome, once finalized (`null` before).
+    pub results: Option<ElectionResults>,
+}
+
+/// The outcome of an election's poll, as `voting.completed` carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ElectionResults {
+    /// The winner; `null` when nominees tied.
+    pub winner: Option<String>,
+    /// The nominees that tied for the win; empty when there is a winner.
+    #[serde(default)]
+    pub tied: Vec<String>,
+    /// Ballots cast.
+    pub ballots: u64,
+    /// Each nominee's votes in the deciding round, in nomination order.
+    pub tallies: Vec<OptionVotes>,
+}
+
+/// Votes of one nominee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptionVotes {
+    /// The nominee (the poll's option).
+    pub option: String,
+    /// Votes.
+    pub votes: u64,
 }
 
 /// `meeting.created` data.
@@ -123,11 +148,16 @@ pub struct ElectionStart {
     pub agenda_item_id: Uuid,
 }
 
-/// The part of `voting.completed` data the ElectionService reads (the VotingService's poll).
+/// The part of `voting.completed` data the ElectionService reads: the poll's id and its
+/// results (absent from a VotingService older than results: the election is finalized
+/// without them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VotingCompleted {
     /// The poll's id.
     pub uuid: Uuid,
+    /// The poll's results.
+    #[serde(default)]
+    pub results: Option<ElectionResults>,
 }
 
 /// `voting.create` data: the VotingService's `{"vote": {...}}` with the poll id chosen here.

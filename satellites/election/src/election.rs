@@ -3,7 +3,8 @@
 //! - `agenda.election.start`: closes nominations; with two nominees or more, moves to voting
 //!   and queues `voting.create` (nominees as options, a poll id chosen here so that
 //!   `voting.completed` finds the election); with fewer, cancels the election;
-//! - `voting.completed`: finalizes the election voting on that poll.
+//! - `voting.completed`: finalizes the election voting on that poll and stores its results
+//!   (winner or tie, ballots, each nominee's votes).
 //!
 //! A start that arrives before its create (the create is being retried) fails retriably and
 //! is tried again. Nominees are added over HTTP while nominations are open:
@@ -96,7 +97,11 @@ impl ElectionState {
             }
             _ => {
                 let data: VotingCompleted = event_data(&event_type, event.data)?;
-                match store::finalize_election(&tx, data.uuid).await? {
+                let finalized = match &data.results {
+                    Some(results) => store::results::finalize_with_results(&tx, data.uuid, results).await?,
+                    None => store::finalize_election(&tx, data.uuid).await?,
+                };
+                match finalized {
                     Some(id) => {
                         self.finalized.inc();
                         tracing::info!(agenda_item_id = %id, poll_uuid = %data.uuid, "election finalized");

@@ -9,6 +9,8 @@ use vote_satellite_kit::outbox::OutboxQueries;
 use crate::Error;
 use crate::domain::{AgendaItem, Election, ElectionCreate, ElectionStatus, Meeting};
 
+pub mod results;
+
 macro_rules! query {
     ($name:literal) => {
         include_str!(concat!("../../../sql/election/queries/", $name, ".sql"))
@@ -156,5 +158,6 @@ async fn election(db: &impl GenericClient, row: &Row) -> Result<Election, Error>
         nominees,
         poll_uuid: row.get(4),
         reason: row.get(5),
+        results: results::election_results(db, id).await?,
     })
 }

@@ -1,35 +1,57 @@
-//! Wiring on the satellite kit: database (created when missing, migrated), broker publisher,
-//! the `voting.create` consumer and the HTTP API.
-
-use std::sync::Arc;
-use std::time::Duration;
+//! Wiring on the satellite kit: database (created when missing, migrated), the outbox that
+//! publishes `voting.completed`, the consumer of `voting.create`, `voting.close` and
+//! `poll.ballot.cast`, and the HTTP API. [`AppState`] holds the one path of each operation,
+//! shared by HTTP and events.
 
 use deadpool_postgres::Pool;
-use prometheus::IntCounterVec;
+use prometheus::{IntCounter, IntCounterVec};
 use uuid::Uuid;
-use vote_mq::{Envelope, OutgoingMessage, Publisher};
-use vote_satellite_kit::metrics::{Metrics, counter_vec};
+use vote_satellite_kit::metrics::{counter, counter_vec};
+use vote_satellite_kit::outbox::Outbox;
 use vote_satellite_kit::{Application, Service};
 
+use crate::ballot::{BallotRequest, Receipt};
 use crate::config::Settings;
-use crate::domain::{NewPoll, Poll};
-use crate::store::{self, Creation, SourceEvent};
+use crate::domain::{NewPoll, Poll, PollStatus};
+use crate::results::{ClosedPoll, PollResults};
+use crate::store::ballots::{self, LockedPoll};
+use crate::store::{self, Creation, SourceEvent, closing};
 use crate::{Error, events, routes};
 
-/// Routing key (and event type) published when a poll is closed.
+/// Routing key (and event type) published when a poll is closed, with its results.
 pub const VOTING_COMPLETED: &str = "voting.completed";
 /// Metric: polls created, by `source` (`http` or `event`).
 pub const POLLS_CREATED_TOTAL: &str = "polls_created_total";
-/// Longest wait for the broker to confirm a published event before the request fails.
-const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Metric: new ballots stored, by `source` (`http` or `event`); repeats are not counted.
+pub const BALLOTS_CAST_TOTAL: &str = "ballots_cast_total";
+/// Metric: polls closed and counted.
+pub const POLLS_CLOSED_TOTAL: &str = "polls_closed_total";
 
-/// How a poll creation arrived, for the metrics.
+/// How a request arrived, for the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    /// `POST /polls/`.
+    /// HTTP.
     Http,
-    /// A `voting.create` event.
+    /// An event.
     Event,
+}
+
+impl Source {
+    fn label(self) -> &'static str {
+        match self {
+            Source::Http => "http",
+            Source::Event => "event",
+        }
+    }
+}
+
+/// What casting a ballot did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cast {
+    /// The ballot was stored.
+    New(Receipt),
+    /// The voter had cast this very ballot before; nothing changed.
+    Repeated(Receipt),
 }
 
 /// What the HTTP and event handlers share.
@@ -37,16 +59,14 @@ pub enum Source {
 pub struct AppState {
     /// Database pool.
     pub pool: Pool,
-    /// Confirmed publisher.
-    pub publisher: Arc<Publisher>,
-    /// Topic exchange events are published to.
-    pub exchange: String,
-    /// `producer` of published envelopes.
-    pub service_name: String,
-    /// Common counters.
-    pub metrics: Metrics,
+    /// Outbox of `voting.completed`.
+    pub outbox: Outbox,
     /// See [`POLLS_CREATED_TOTAL`].
     pub polls_created: IntCounterVec,
+    /// See [`BALLOTS_CAST_TOTAL`].
+    pub ballots_cast: IntCounterVec,
+    /// See [`POLLS_CLOSED_TOTAL`].
+    pub polls_closed: IntCounter,
 }
 
 impl AppState {
@@ -60,8 +80,7 @@ impl AppState {
         let mut client = self.pool.get().await?;
         let creation = store::create_poll(&mut client, poll, event).await?;
         if matches!(creation, Creation::Created(_)) {
-            let label = if source == Source::Http { "http" } else { "event" };
-            self.polls_created.with_label_values(&[label]).inc();
+            self.polls_created.with_label_values(&[source.label()]).inc();
         }
         Ok(creation)
     }
@@ -72,41 +91,96 @@ impl AppState {
         store::get_poll(&client, uuid).await?.ok_or_else(|| Error::NotFound(format!("poll {uuid}")))
     }
 
-    /// Closes the poll and publishes `voting.completed` with it. Closing again republishes the
-    /// same event (same `event_id`), so a request that failed after the commit can be retried.
-    pub async fn close_poll(&self, uuid: Uuid) -> Result<Poll, Error> {
-        let client = self.pool.get().await?;
-        let (poll, event_id) =
-            store::close_poll(&client, uuid).await?.ok_or_else(|| Error::NotFound(format!("poll {uuid}")))?;
-        drop(client);
-        let mut envelope = Envelope::new(VOTING_COMPLETED, &self.service_name, &poll);
-        envelope.event_id = event_id;
-        let mut message = OutgoingMessage::json(&self.exchange, VOTING_COMPLETED, envelope.to_bytes());
-        message.message_id = Some(event_id.to_string());
-        match tokio::time::timeout(PUBLISH_TIMEOUT, self.publisher.publish(&message)).await {
-            Ok(result) => result?,
-            Err(_) => return Err(Error::PublishTimeout(VOTING_COMPLETED.to_owned())),
+    /// The one ballot path, for HTTP and events. One ballot per voter per poll: the same ballot
+    /// again is [`Cast::Repeated`] (also once the poll closed), another one a conflict, as is
+    /// a new ballot on a closed poll.
+    pub async fn cast_ballot(&self, poll_uuid: Uuid, ballot: &BallotRequest, source: Source) -> Result<Cast, Error> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let unknown = || Error::NotFound(format!("poll {poll_uuid}"));
+        let LockedPoll { id, poll } = ballots::lock_poll_for_ballot(&tx, poll_uuid).await?.ok_or_else(unknown)?;
+        let ranking = ballot.ranking_on(&poll)?;
+        let voter = ballot.voter_id.as_str();
+        let existing = match ballots::find_ballot(&tx, id, voter).await? {
+            Some(existing) => existing,
+            None if poll.status == PollStatus::Closed => {
+                return Err(Error::Conflict(format!("poll {poll_uuid} is closed")));
+            }
+            None => {
+                let ballot_id = Uuid::new_v4();
+                if ballots::insert_ballot(&tx, ballot_id, id, voter, &ranking).await? {
+                    tx.commit().await?;
+                    self.ballots_cast.with_label_values(&[source.label()]).inc();
+                    return Ok(Cast::New(Receipt::new(ballot_id, &poll, voter, &ranking)));
+                }
+                // A concurrent request of the same voter took the key first: compare with it.
+                ballots::find_ballot(&tx, id, voter).await?.ok_or_else(unknown)?
+            }
+        };
+        let (ballot_id, stored) = existing;
+        if stored != ranking {
+            return Err(Error::Conflict(format!(
+                "voter {voter} already cast a different ballot ({ballot_id}) on poll {poll_uuid}"
+            )));
         }
-        self.metrics.events_published.with_label_values(&[VOTING_COMPLETED]).inc();
-        tracing::info!(%uuid, %event_id, "poll closed, voting.completed published");
-        Ok(poll)
+        Ok(Cast::Repeated(Receipt::new(ballot_id, &poll, voter, &stored)))
+    }
+
+    /// Closes the poll and counts it in one transaction, which also queues `voting.completed`
+    /// with the results in the outbox. Closing a counted poll again changes and publishes
+    /// nothing and answers the same results.
+    pub async fn close_poll(&self, uuid: Uuid) -> Result<ClosedPoll, Error> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let LockedPoll { id, mut poll } =
+            closing::lock_poll_for_close(&tx, uuid).await?.ok_or_else(|| Error::NotFound(format!("poll {uuid}")))?;
+        if let Some(results) = closing::results(&tx, uuid).await? {
+            return Ok(ClosedPoll { poll, results });
+        }
+        let results = PollResults::count(&poll, &closing::rankings(&tx, id).await?);
+        closing::insert_results(&tx, id, &results).await?;
+        // A poll closed before ballots were counted gets its results, without a second event.
+        let was_open = poll.status == PollStatus::Open;
+        poll.status = PollStatus::Closed;
+        let closed = ClosedPoll { poll, results };
+        if was_open {
+            let event_id = self.outbox.add(&tx, VOTING_COMPLETED, &closed).await?;
+            closing::mark_closed(&tx, id, event_id).await?;
+        }
+        tx.commit().await?;
+        self.outbox.wake();
+        self.polls_closed.inc();
+        tracing::info!(%uuid, winner = ?closed.results.winner, tied = ?closed.results.tied, ballots = closed.results.ballots, "poll closed and counted");
+        Ok(closed)
+    }
+
+    /// The closed poll with its results; a conflict while it is open.
+    pub async fn results(&self, uuid: Uuid) -> Result<ClosedPoll, Error> {
+        let client = self.pool.get().await?;
+        let poll = store::get_poll(&client, uuid).await?.ok_or_else(|| Error::NotFound(format!("poll {uuid}")))?;
+        if poll.status == PollStatus::Open {
+            return Err(Error::Conflict(format!("poll {uuid} is open: it is counted when it closes")));
+        }
+        let results =
+            closing::results(&client, uuid).await?.ok_or_else(|| Error::NotFound(format!("results of poll {uuid}")))?;
+        Ok(ClosedPoll { poll, results })
     }
 }
 
-/// Builds the VotingService: prepares the database, connects to the broker, subscribes to
-/// `voting.create` and binds the HTTP port. Fails when the database or the broker cannot be
-/// reached, so that a wrong setting shows at start-up.
+/// Builds the VotingService: prepares the database, connects to the broker, subscribes to its
+/// bindings and binds the HTTP port. Fails when the database or the broker cannot be reached,
+/// so that a wrong setting shows at start-up.
 pub async fn build(settings: Settings) -> Result<Application, Error> {
     let mut service = Service::build(&settings.service).await?;
     let pool = service.database(&settings.database, store::migrations(), store::MIGRATION_TABLE).await?;
-    let polls_created = counter_vec(service.registry(), POLLS_CREATED_TOTAL, "Polls created, by source.", &["source"])?;
+    let outbox = service.outbox(&pool, closing::OUTBOX);
+    let registry = service.registry();
     let state = AppState {
         pool,
-        publisher: service.publisher(),
-        exchange: settings.service.exchange.clone(),
-        service_name: settings.service.service_name.clone(),
-        metrics: service.metrics(),
-        polls_created,
+        outbox,
+        polls_created: counter_vec(registry, POLLS_CREATED_TOTAL, "Polls created, by source.", &["source"])?,
+        ballots_cast: counter_vec(registry, BALLOTS_CAST_TOTAL, "New ballots stored, by source.", &["source"])?,
+        polls_closed: counter(registry, POLLS_CLOSED_TOTAL, "Polls closed and counted.")?,
     };
     service.consume(&settings.queue, state.clone(), |state, event| async move { events::handle(&state, event).await });
     Ok(service.with_api(routes::router(state)))

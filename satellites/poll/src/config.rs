@@ -9,10 +9,10 @@ pub use vote_satellite_kit::config::Settings;
 /// `poll-service`.
 pub const DEFAULTS: Defaults = Defaults {
     binary: "poll-service",
-    about: "VotingService: polls over HTTP and from voting.create events.",
+    about: "VotingService: polls, ballots and results over HTTP and from voting.create, poll.ballot.cast and voting.close events.",
     service_name: "voting-service",
     http_port: "5010",
-    queue: Some(("voting-service", "voting.create", None)),
+    queue: Some(("voting-service", "voting.create,voting.close,poll.ballot.cast", None)),
     database_url: Some("postgres://postgres@127.0.0.1:5432/vote_poll"),
 };
 
@@ -39,7 +39,7 @@ mod tests {
             ("events", "voting-service", "voting-service")
         );
         assert_eq!(s.queue.dead_letter_queue, "voting-service.dlq");
-        assert_eq!(s.queue.bindings, ["voting.create"]);
+        assert_eq!(s.queue.bindings, ["voting.create", "voting.close", "poll.ballot.cast"]);
         assert_eq!(s.service.http_port, 5010);
         assert_eq!(s.database.dbname(), "vote_poll");
         assert_eq!(s.queue.retry.max_attempts, 5);

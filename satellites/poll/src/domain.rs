@@ -124,12 +124,17 @@ impl NewPoll {
         let options = options
             .iter()
             .map(|o| match o {
-                Value::String(s) if !s.trim().is_empty() && s.chars().count() <= MAX_TEXT_CHARS => Ok(s.clone()),
+                Value::String(s) if !s.trim().is_empty() && s.chars().count() <= MAX_TEXT_CHARS => {
+                    Ok(option_name(s).to_owned())
+                }
                 _ => Err(invalid(format!(
                     "each option must be a non-empty string of at most {MAX_TEXT_CHARS} characters"
                 ))),
             })
             .collect::<Result<Vec<_>, _>>()?;
+        if let Some(repeated) = options.iter().enumerate().find_map(|(i, o)| options[..i].contains(o).then_some(o)) {
+            return Err(invalid(format!("options must be distinct: '{repeated}' is given twice")));
+        }
         let uuid = match vote.get("uuid") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(Uuid::parse_str(s).map_err(|_| invalid("'uuid' must be a UUID"))?),
@@ -137,6 +142,12 @@ impl NewPoll {
         };
         Ok(Self { uuid, meeting_id, poll_type, options })
     }
+}
+
+/// An option name as options and ballots are compared: without surrounding whitespace,
+/// otherwise exact (case and accents matter).
+pub fn option_name(name: &str) -> &str {
+    name.trim()
 }
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -161,6 +172,12 @@ mod tests {
         assert_eq!(p.poll_type, PollType::Single);
         assert_eq!(p.options, ["Alice", "Bob"]);
         assert_eq!(p.uuid, None);
+    }
+
+    #[test]
+    fn options_are_trimmed_and_case_matters() {
+        let v = json!({"meeting_id": "m1", "pollType": "single", "options": [" Alice ", "alice", "Bob"]});
+        assert_eq!(NewPoll::from_vote(&v).unwrap().options, ["Alice", "alice", "Bob"]);
     }
 
     #[test]
@@ -198,6 +215,14 @@ mod tests {
             (json!({"vote": {"meeting_id": "m", "pollType": "single", "options": ["a"]}}), "at least 2 options"),
             (json!({"vote": {"meeting_id": "m", "pollType": "single", "options": ["a", 2]}}), "each option must be"),
             (json!({"vote": {"meeting_id": "m", "pollType": "single", "options": ["a", " "]}}), "each option must be"),
+            (
+                json!({"vote": {"meeting_id": "m", "pollType": "single", "options": ["a", "a"]}}),
+                "options must be distinct: 'a' is given twice",
+            ),
+            (
+                json!({"vote": {"meeting_id": "m", "pollType": "ranked", "options": ["b", "a", " b "]}}),
+                "options must be distinct: 'b' is given twice",
+            ),
         ];
         for (body, expected) in cases {
             let got = invalid(NewPoll::from_request(&body));

@@ -1,22 +1,66 @@
-//! The event path: `voting.create` creates a poll through the same function as `POST /polls/`.
+//! The event path, through the same functions as HTTP:
+//! - `voting.create` creates a poll (`POST /polls/`);
+//! - `poll.ballot.cast` casts a ballot (`POST /polls/{uuid}/ballots`), data
+//!   `{"poll_uuid", "voter_id", "choice" | "ranking"}`;
+//! - `voting.close` closes and counts a poll (`POST /polls/{uuid}/close`), data `{"uuid"}`.
+//!
+//! A malformed or refused event (bad data, a second different ballot, a ballot on a closed
+//! poll) is dead-lettered at once with its reason; one naming a poll not created yet (its
+//! `voting.create` may still be on the way) is retried, then dead-lettered.
 
+use serde::Deserialize;
+use uuid::Uuid;
 use vote_mq::Envelope;
+use vote_satellite_kit::input::event_data;
 
 use crate::Error;
-use crate::app::{AppState, Source};
+use crate::app::{AppState, Cast, Source};
+use crate::ballot::BallotRequest;
 use crate::domain::NewPoll;
 use crate::store::{Creation, SourceEvent};
 
 /// Routing key (and event type) that asks for a poll.
 pub const VOTING_CREATE: &str = "voting.create";
+/// Routing key (and event type) of a ballot.
+pub const BALLOT_CAST: &str = "poll.ballot.cast";
+/// Routing key (and event type) that closes a poll.
+pub const VOTING_CLOSE: &str = "voting.close";
 
-/// Handles one event. An invalid vote is a permanent error (dead-lettered at once); database
-/// trouble is retriable. Events of other types are acknowledged and ignored.
+/// `voting.close` data.
+#[derive(Debug, Deserialize)]
+struct CloseData {
+    uuid: Uuid,
+}
+
+/// Handles one event. Events of other types are acknowledged and ignored.
 pub async fn handle(state: &AppState, event: Envelope) -> Result<(), Error> {
-    if event.event_type != VOTING_CREATE {
-        tracing::debug!(event_type = %event.event_type, event_id = %event.event_id, "ignoring event");
-        return Ok(());
+    match event.event_type.as_str() {
+        VOTING_CREATE => create(state, &event).await,
+        BALLOT_CAST => {
+            let (poll_uuid, ballot) = BallotRequest::from_event_data(&event.data)?;
+            match state.cast_ballot(poll_uuid, &ballot, Source::Event).await.map_err(not_yet_known)? {
+                Cast::New(r) => {
+                    tracing::info!(event_id = %event.event_id, %poll_uuid, ballot_id = %r.ballot_id, "ballot cast from event")
+                }
+                Cast::Repeated(r) => {
+                    tracing::info!(event_id = %event.event_id, %poll_uuid, ballot_id = %r.ballot_id, "ballot already cast")
+                }
+            }
+            Ok(())
+        }
+        VOTING_CLOSE => {
+            let data: CloseData = event_data(VOTING_CLOSE, event.data)?;
+            state.close_poll(data.uuid).await.map_err(not_yet_known)?;
+            Ok(())
+        }
+        other => {
+            tracing::debug!(event_type = %other, event_id = %event.event_id, "ignoring event");
+            Ok(())
+        }
     }
+}
+
+async fn create(state: &AppState, event: &Envelope) -> Result<(), Error> {
     let poll = NewPoll::from_event_data(&event.data)?;
     let source = SourceEvent { event_id: event.event_id, event_type: &event.event_type };
     match state.create_poll(&poll, Some(source), Source::Event).await? {
@@ -27,4 +71,12 @@ pub async fn handle(state: &AppState, event: Envelope) -> Result<(), Error> {
         Creation::UuidTaken(uuid) => tracing::info!(event_id = %event.event_id, %uuid, "poll already exists"),
     }
     Ok(())
+}
+
+/// An unknown poll may be one whose `voting.create` is still queued: retried, not refused.
+fn not_yet_known(e: Error) -> Error {
+    match e {
+        Error::NotFound(what) => Error::NotYetKnown(what),
+        other => other,
+    }
 }

@@ -7,11 +7,14 @@
 //! [`store`] (the only SQL).
 
 pub mod app;
+pub mod ballot;
 pub mod config;
 pub mod domain;
 pub mod events;
+pub mod results;
 pub mod routes;
 pub mod store;
+pub mod tally;
 
 pub use app::build;
 pub use vote_satellite_kit::{Application, Error};

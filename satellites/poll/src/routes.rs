@@ -1,29 +1,36 @@
-//! The HTTP API. Bodies are read as bytes and validated in [`crate::domain`]; every failure
-//! is a JSON `{"error": ...}` (see the kit's `http` module).
+//! The HTTP API. Bodies are read as bytes and validated in [`crate::domain`] and
+//! [`crate::ballot`]; every failure is a JSON `{"error": ...}` (see the kit's `http` module).
 
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde_json::Value;
 use vote_satellite_kit::http::ApiError;
 use vote_satellite_kit::input::parse_id;
 
 use crate::Error;
-use crate::app::{AppState, Source};
+use crate::app::{AppState, Cast, Source};
+use crate::ballot::{BallotRequest, Receipt};
 use crate::domain::{NewPoll, Poll};
+use crate::results::ClosedPoll;
 use crate::store::Creation;
 
-/// The API routes.
+/// The API routes (each also with a trailing slash).
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/polls", post(create))
         .route("/polls/", post(create))
         .route("/polls/{id}", get(show))
         .route("/polls/{id}/", get(show))
+        .route("/polls/{id}/ballots", post(cast))
+        .route("/polls/{id}/ballots/", post(cast))
         .route("/polls/{id}/close", post(close))
         .route("/polls/{id}/close/", post(close))
+        .route("/polls/{id}/results", get(results))
+        .route("/polls/{id}/results/", get(results))
         .with_state(state)
 }
 
@@ -43,6 +50,24 @@ async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<J
     Ok(Json(state.get_poll(parse_id(&id, "poll")?).await?))
 }
 
-async fn close(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Poll>, ApiError> {
+/// 201 for a new ballot, 200 for the same ballot again.
+async fn cast(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Receipt>), ApiError> {
+    let poll_uuid = parse_id(&id, "poll")?;
+    let ballot = BallotRequest::from_request(&body)?;
+    Ok(match state.cast_ballot(poll_uuid, &ballot, Source::Http).await? {
+        Cast::New(receipt) => (StatusCode::CREATED, Json(receipt)),
+        Cast::Repeated(receipt) => (StatusCode::OK, Json(receipt)),
+    })
+}
+
+async fn close(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ClosedPoll>, ApiError> {
     Ok(Json(state.close_poll(parse_id(&id, "poll")?).await?))
+}
+
+async fn results(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ClosedPoll>, ApiError> {
+    Ok(Json(state.results(parse_id(&id, "poll")?).await?))
 }

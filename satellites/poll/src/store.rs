@@ -8,11 +8,13 @@ use uuid::Uuid;
 use crate::Error;
 use crate::domain::{NewPoll, Poll, PollStatus, PollType};
 
+pub mod ballots;
+pub mod closing;
+
 const MARK_EVENT: &str = include_str!("../../../sql/poll/queries/mark_event.sql");
 const INSERT_POLL: &str = include_str!("../../../sql/poll/queries/insert_poll.sql");
 const INSERT_OPTIONS: &str = include_str!("../../../sql/poll/queries/insert_options.sql");
 const GET_POLL: &str = include_str!("../../../sql/poll/queries/get_poll.sql");
-const CLOSE_POLL: &str = include_str!("../../../sql/poll/queries/close_poll.sql");
 
 mod embedded {
     refinery::embed_migrations!("../../sql/poll");
@@ -84,16 +86,8 @@ pub async fn get_poll(client: &Client, uuid: Uuid) -> Result<Option<Poll>, Error
     Ok(client.query_opt(GET_POLL, &[&uuid]).await?.map(|row| poll_from_row(&row)))
 }
 
-/// Closes the poll (a no-op when closed already) and returns it with the `event_id` its
-/// `voting.completed` carries: fixed at the first close, so a repeated close republishes the
-/// same event. `None` when there is no such poll.
-pub async fn close_poll(client: &Client, uuid: Uuid) -> Result<Option<(Poll, Uuid)>, Error> {
-    let Some(row) = client.query_opt(CLOSE_POLL, &[&uuid, &Uuid::new_v4()]).await? else { return Ok(None) };
-    let event_id: Uuid = row.get(0);
-    Ok(get_poll(client, uuid).await?.map(|poll| (poll, event_id)))
-}
-
-fn poll_from_row(row: &Row) -> Poll {
+/// A [`Poll`] from a row with its columns (`uuid`, `meeting_id`, `poll_type`, `options`, `status`).
+pub(crate) fn poll_from_row(row: &Row) -> Poll {
     let poll_type: &str = row.get("poll_type");
     let status: &str = row.get("status");
     Poll {

@@ -4,7 +4,7 @@ mod common;
 
 use common::spawn_app;
 use serde_json::json;
-use vote_satellite_kit::testing::next_event;
+use vote_satellite_kit::testing::{next_event, no_event};
 
 const VOTE: &str = r#"{"vote":{"meeting_id":"m-1","pollType":"single","options":["Alice","Bob","Carol"]}}"#;
 
@@ -50,6 +50,8 @@ async fn every_bad_body_is_a_json_400() {
         (r#"{"vote":{"meeting_id":"m","pollType":"single","options":{"a":1}}}"#, "'options' must be an array"),
         (r#"{"vote":{"meeting_id":"m","pollType":"single","options":["only"]}}"#, "at least 2 options"),
         (r#"{"vote":{"meeting_id":"m","pollType":"single","options":["a",null]}}"#, "each option must be"),
+        (r#"{"vote":{"meeting_id":"m","pollType":"single","options":["a","a"]}}"#, "options must be distinct: 'a'"),
+        (r#"{"vote":{"meeting_id":"m","pollType":"ranked","options":["a","b"," a"]}}"#, "options must be distinct"),
     ];
     for (body, expected) in cases {
         let (status, answer) = app.post("/polls/", body).await;
@@ -77,27 +79,31 @@ async fn get_answers_404_for_unknown_and_400_for_malformed_ids() {
 }
 
 #[tokio::test]
-async fn close_publishes_voting_completed_once_per_poll() {
+async fn close_publishes_voting_completed_once_with_the_results() {
     let app = spawn_app().await;
     let mut completed = app.listen("voting.completed").await;
     let (_, poll) = app.post("/polls/", VOTE).await;
     let uuid = poll["uuid"].as_str().unwrap().to_owned();
+    assert_eq!(app.post(&format!("/polls/{uuid}/ballots"), r#"{"voter_id":"v1","choice":"Bob"}"#).await.0, 201);
 
     let (status, closed) = app.post(&format!("/polls/{uuid}/close"), "").await;
     assert_eq!(status, 200, "{closed}");
     assert_eq!(closed["status"], "closed");
+    assert_eq!(closed["results"]["winner"], "Bob");
     let event = next_event(&mut completed).await;
     assert_eq!(event.event_type, "voting.completed");
     assert_eq!(event.producer, "voting-service");
     assert_eq!(event.data["uuid"], uuid.as_str());
     assert_eq!(event.data["meeting_id"], "m-1");
     assert_eq!(event.data["options"], json!(["Alice", "Bob", "Carol"]));
+    assert_eq!(event.data["status"], "closed");
+    assert_eq!(event.data["results"], closed["results"]);
 
-    // Closing again republishes the same event (same id), for consumers to deduplicate.
-    let (status, _) = app.post(&format!("/polls/{uuid}/close"), "").await;
-    assert_eq!(status, 200);
-    let again = next_event(&mut completed).await;
-    assert_eq!(again.event_id, event.event_id);
+    // Closing again answers the same results and publishes nothing.
+    let (status, again) = app.post(&format!("/polls/{uuid}/close"), "").await;
+    assert_eq!((status, &again), (200, &closed));
+    no_event(&mut completed, std::time::Duration::from_millis(500)).await;
+    assert!(app.metrics().await.contains(r#"events_published_total{event_type="voting.completed"} 1"#));
 
     let (status, _) = app.post(&format!("/polls/{}/close", uuid::Uuid::new_v4()), "").await;
     assert_eq!(status, 404);
@@ -125,6 +131,7 @@ async fn a_caller_chosen_uuid_is_used_once() {
 async fn health_and_metrics_are_served() {
     let app = spawn_app().await;
     assert_eq!(app.get("/healthz").await.0, 200);
+    assert_eq!(app.get("/health").await, (200, json!({"status": "ok"})));
     app.get("/polls/not-a-uuid/").await;
     let metrics = app.metrics().await;
     assert!(metrics.contains(r#"http_requests_total{method="GET",route="/polls/{id}/",status="400"} 1"#), "{metrics}");

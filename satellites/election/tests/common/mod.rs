@@ -62,7 +62,7 @@ impl World {
     }
 
     pub async fn poll_service(&self) -> Service {
-        let settings = self.settings("voting-service", &["voting.create"]);
+        let settings = self.settings("voting-service", &["voting.create", "voting.close", "poll.ballot.cast"]);
         let app = vote_satellite_poll::build(settings.clone()).await.expect("poll-service starts");
         Self::service(Running::start(app.port(), |stop| app.run_until_stopped(stop)).await, &settings)
     }

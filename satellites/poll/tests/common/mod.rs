@@ -21,7 +21,7 @@ pub struct TestApp {
 pub fn settings(db: &DbTarget) -> Settings {
     Settings {
         service: service_settings(&unique_name("poll_x"), "voting-service"),
-        queue: queue_settings("poll_q", &["voting.create"]),
+        queue: queue_settings("poll_q", &["voting.create", "voting.close", "poll.ballot.cast"]),
         database: db.clone(),
     }
 }
@@ -77,6 +77,27 @@ impl TestApp {
     /// A subscription to `pattern` on the service's exchange, to observe published events.
     pub async fn listen(&self, pattern: &str) -> Subscription {
         testing::listen(&self.settings.service.exchange, pattern).await
+    }
+
+    /// Creates a poll over HTTP and returns its uuid.
+    pub async fn create_poll(&self, poll_type: &str, options: &[&str]) -> String {
+        let body = serde_json::json!({"vote": {"meeting_id": "m-b", "pollType": poll_type, "options": options}});
+        let (status, poll) = self.post("/polls/", &body.to_string()).await;
+        assert_eq!(status, 200, "{poll}");
+        poll["uuid"].as_str().unwrap().to_owned()
+    }
+
+    /// `POST /polls/<poll>/ballots` with `body`.
+    pub async fn cast(&self, poll: &str, body: &Value) -> (u16, Value) {
+        self.post(&format!("/polls/{poll}/ballots"), &body.to_string()).await
+    }
+
+    /// Ballots stored for the poll.
+    pub async fn ballot_count(&self, poll: &str) -> i64 {
+        let client = self.db.connect().await.unwrap();
+        let poll = uuid::Uuid::parse_str(poll).unwrap();
+        let sql = "SELECT count(*) FROM poll_ballots b JOIN polls p ON p.id = b.poll_id WHERE p.uuid = $1";
+        client.query_one(sql, &[&poll]).await.unwrap().get(0)
     }
 
     pub async fn stop(self) {

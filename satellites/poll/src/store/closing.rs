@@ -1,0 +1,97 @@
+//! SQL of closing a poll (queries in `sql/poll/queries/`): the lock, the ballots to count, the
+//! stored results, the poll's new status, and the outbox that publishes `voting.completed`.
+//! The caller holds the transaction.
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+use tokio_postgres::types::Json;
+use uuid::Uuid;
+use vote_satellite_kit::outbox::OutboxQueries;
+
+use super::ballots::LockedPoll;
+use crate::Error;
+use crate::results::{Method, PollResults};
+use crate::tally::OptionIndex;
+
+macro_rules! query {
+    ($name:literal) => {
+        include_str!(concat!("../../../../sql/poll/queries/", $name, ".sql"))
+    };
+}
+
+/// The statements of the `poll_outbox` table.
+pub const OUTBOX: OutboxQueries = OutboxQueries {
+    insert: query!("outbox_insert"),
+    pending: query!("outbox_pending"),
+    mark_published: query!("outbox_mark_published"),
+};
+
+/// The poll, locked exclusively: ballots already in are committed, later ones wait and then
+/// find it closed.
+pub async fn lock_poll_for_close(db: &impl GenericClient, uuid: Uuid) -> Result<Option<LockedPoll>, Error> {
+    Ok(db
+        .query_opt(query!("lock_poll_for_close"), &[&uuid])
+        .await?
+        .map(|row| LockedPoll { id: row.get("id"), poll: super::poll_from_row(&row) }))
+}
+
+/// Every ballot of the poll as option indexes, most preferred first.
+pub async fn rankings(db: &impl GenericClient, poll_id: i64) -> Result<Vec<Vec<OptionIndex>>, Error> {
+    let rows = db.query(query!("list_rankings"), &[&poll_id]).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let ranking: Vec<i16> = row.get(0);
+            // Positions were checked against the options when the ballot was stored.
+            ranking.into_iter().map(|p| OptionIndex::try_from(p).unwrap_or(OptionIndex::MAX)).collect()
+        })
+        .collect())
+}
+
+/// Stores the poll's results.
+pub async fn insert_results(db: &impl GenericClient, poll_id: i64, results: &PollResults) -> Result<(), Error> {
+    let count = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+    db.execute(
+        query!("insert_results"),
+        &[
+            &poll_id,
+            &results.method.as_str(),
+            &results.winner,
+            &results.tied,
+            &count(results.ballots),
+            &count(results.exhausted),
+            &Json(&results.tallies),
+            &Json(&results.rounds),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The results of the poll, once it was counted.
+pub async fn results(db: &impl GenericClient, uuid: Uuid) -> Result<Option<PollResults>, Error> {
+    db.query_opt(query!("get_results"), &[&uuid]).await?.map(|row| results_from_row(&row)).transpose()
+}
+
+/// Marks the poll closed, with the id of the `voting.completed` event that announces it.
+pub async fn mark_closed(db: &impl GenericClient, poll_id: i64, event_id: Uuid) -> Result<(), Error> {
+    db.execute(query!("mark_closed"), &[&poll_id, &event_id]).await?;
+    Ok(())
+}
+
+fn results_from_row(row: &Row) -> Result<PollResults, Error> {
+    let method: &str = row.try_get("method")?;
+    let count = |column: &str| -> Result<u64, Error> { Ok(u64::try_from(row.try_get::<_, i32>(column)?).unwrap_or(0)) };
+    let Json(tallies) = row.try_get("tallies")?;
+    let Json(rounds) = row.try_get("rounds")?;
+    Ok(PollResults {
+        // The table's CHECK constraint admits only these values.
+        method: if method == "instant_runoff" { Method::InstantRunoff } else { Method::Plurality },
+        ballots: count("ballots")?,
+        winner: row.try_get("winner")?,
+        tied: row.try_get("tied")?,
+        exhausted: count("exhausted")?,
+        tallies,
+        rounds,
+    })
+}

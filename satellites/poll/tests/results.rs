@@ -1,0 +1,197 @@
+//! Closing counts the poll in the same transaction (plurality or instant runoff), and
+//! `GET /polls/{uuid}/results` serves the outcome; the same over events.
+
+mod common;
+
+use std::time::Duration;
+
+use common::spawn_app;
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+use vote_mq::Envelope;
+use vote_mq::service::REJECT_REASON_HEADER;
+use vote_satellite_kit::testing::{next_event, no_event};
+
+/// Wikipedia's Tennessee capital example: Memphis leads the first preferences, Knoxville wins.
+#[tokio::test]
+async fn a_ranked_poll_is_counted_by_instant_runoff_with_every_round() {
+    let app = spawn_app().await;
+    let poll = app.create_poll("ranked", &["Memphis", "Nashville", "Chattanooga", "Knoxville"]).await;
+    let groups: [(usize, [&str; 4]); 4] = [
+        (42, ["Memphis", "Nashville", "Chattanooga", "Knoxville"]),
+        (26, ["Nashville", "Chattanooga", "Knoxville", "Memphis"]),
+        (15, ["Chattanooga", "Knoxville", "Nashville", "Memphis"]),
+        (17, ["Knoxville", "Chattanooga", "Nashville", "Memphis"]),
+    ];
+    let mut requests = JoinSet::new();
+    let mut voter = 0;
+    for (n, ranking) in groups {
+        for _ in 0..n {
+            voter += 1;
+            let (http, url) = (app.http.clone(), app.url(&format!("/polls/{poll}/ballots")));
+            let body = json!({"voter_id": format!("v{voter}"), "ranking": ranking}).to_string();
+            requests.spawn(async move { http.post(&url, &body).await.0 });
+        }
+    }
+    assert!(requests.join_all().await.iter().all(|s| *s == 201));
+
+    let (status, closed) = app.post(&format!("/polls/{poll}/close"), "").await;
+    assert_eq!(status, 200, "{closed}");
+    let results = &closed["results"];
+    assert_eq!((results["method"].as_str(), results["winner"].as_str()), (Some("instant_runoff"), Some("Knoxville")));
+    assert_eq!((results["ballots"].as_u64(), results["exhausted"].as_u64()), (Some(100), Some(0)));
+    let votes = |tallies: &Value| -> Vec<(String, u64)> {
+        tallies
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["option"].as_str().unwrap().to_owned(), t["votes"].as_u64().unwrap()))
+            .collect()
+    };
+    let rounds: Vec<(Vec<(String, u64)>, Value)> =
+        results["rounds"].as_array().unwrap().iter().map(|r| (votes(&r["tallies"]), r["eliminated"].clone())).collect();
+    let named = |pairs: &[(&str, u64)]| pairs.iter().map(|(o, v)| ((*o).to_owned(), *v)).collect::<Vec<_>>();
+    assert_eq!(
+        rounds,
+        [
+            (
+                named(&[("Memphis", 42), ("Nashville", 26), ("Chattanooga", 15), ("Knoxville", 17)]),
+                json!(["Chattanooga"])
+            ),
+            (named(&[("Memphis", 42), ("Nashville", 26), ("Knoxville", 32)]), json!(["Nashville"])),
+            (named(&[("Memphis", 42), ("Knoxville", 58)]), json!([])),
+        ]
+    );
+    assert_eq!(
+        votes(&results["tallies"]),
+        named(&[("Memphis", 42), ("Nashville", 0), ("Chattanooga", 0), ("Knoxville", 58)])
+    );
+    assert_eq!(app.get(&format!("/polls/{poll}/results")).await, (200, closed));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_plurality_tie_is_stored_as_a_tie_and_results_wait_for_the_close() {
+    let app = spawn_app().await;
+    let poll = app.create_poll("single", &["A", "B", "C"]).await;
+    let (status, answer) = app.get(&format!("/polls/{poll}/results")).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (409, Some(format!("poll {poll} is open: it is counted when it closes").as_str()))
+    );
+    for (voter, choice) in [("v1", "C"), ("v2", "A"), ("v3", "B"), ("v4", "A"), ("v5", "C")] {
+        assert_eq!(app.cast(&poll, &json!({"voter_id": voter, "choice": choice})).await.0, 201);
+    }
+    let (_, closed) = app.post(&format!("/polls/{poll}/close"), "").await;
+    assert_eq!(
+        closed["results"],
+        json!({"method": "plurality", "ballots": 5, "winner": null, "tied": ["A", "C"], "exhausted": 0, "rounds": [],
+               "tallies": [{"option": "A", "votes": 2}, {"option": "B", "votes": 1}, {"option": "C", "votes": 2}]})
+    );
+    assert_eq!(app.get(&format!("/polls/{poll}/results")).await.1["results"], closed["results"]);
+    assert_eq!(app.get(&format!("/polls/{}/results", uuid::Uuid::new_v4())).await.0, 404);
+    assert_eq!(app.get("/polls/x/results").await.0, 400);
+    let metrics = app.metrics().await;
+    assert!(metrics.contains("polls_closed_total 1"), "{metrics}");
+    app.stop().await;
+}
+
+/// Ballots sent while the poll closes are either counted (201 before the close) or refused
+/// (409): the count holds exactly the accepted ones.
+#[tokio::test]
+async fn ballots_racing_the_close_are_counted_or_refused_never_lost() {
+    let app = spawn_app().await;
+    let poll = app.create_poll("single", &["A", "B"]).await;
+    let mut requests = JoinSet::new();
+    for voter in 0..60 {
+        let (http, url) = (app.http.clone(), app.url(&format!("/polls/{poll}/ballots")));
+        let body =
+            json!({"voter_id": format!("v{voter}"), "choice": if voter % 3 == 0 { "A" } else { "B" }}).to_string();
+        requests.spawn(async move { http.post(&url, &body).await.0 });
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (status, closed) = app.post(&format!("/polls/{poll}/close"), "").await;
+    assert_eq!(status, 200);
+    let statuses = requests.join_all().await;
+    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
+    let accepted = statuses.iter().filter(|s| **s == 201).count() as u64;
+    assert_eq!(closed["results"]["ballots"].as_u64(), Some(accepted));
+    assert_eq!(app.ballot_count(&poll).await as u64, accepted);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn ballots_and_the_close_arrive_as_events_with_the_same_rules() {
+    let app = spawn_app().await;
+    let mut completed = app.listen("voting.completed").await;
+    let poll = app.create_poll("ranked", &["A", "B", "C"]).await;
+    let cast = |data: Value| Envelope::new("poll.ballot.cast", "gateway", data).to_bytes();
+    let first = cast(json!({"poll_uuid": poll, "voter_id": "e1", "ranking": ["B", "A"]}));
+    app.publish("poll.ballot.cast", first.clone()).await;
+    app.publish("poll.ballot.cast", first).await;
+    app.publish("poll.ballot.cast", cast(json!({"poll_uuid": poll, "voter_id": "e2", "ranking": ["A"]}))).await;
+    app.publish("poll.ballot.cast", cast(json!({"poll_uuid": poll, "voter_id": "e1", "ranking": ["C"]}))).await;
+    app.publish("poll.ballot.cast", cast(json!({"poll_uuid": poll, "voter_id": "e3", "ranking": ["A", "A"]}))).await;
+    app.publish("poll.ballot.cast", cast(json!({"voter_id": "e4", "choice": "A"}))).await;
+    let unknown = uuid::Uuid::new_v4();
+    app.publish("poll.ballot.cast", cast(json!({"poll_uuid": unknown, "voter_id": "e5", "ranking": ["A"]}))).await;
+    let mut reasons: Vec<String> =
+        app.dead_letters(4).await.iter().map(|d| d.header(REJECT_REASON_HEADER).unwrap()).collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            "rejected: 'A' is ranked twice".to_owned(),
+            "rejected: missing 'poll_uuid'".to_owned(),
+            format!(
+                "rejected: voter e1 already cast a different ballot ({}) on poll {poll}",
+                ballot_id(&app, &poll, "e1").await
+            ),
+            format!("retries exhausted after 3 attempts: poll {unknown} not known yet"),
+        ]
+    );
+    assert_eq!(app.ballot_count(&poll).await, 2);
+
+    app.publish("voting.close", Envelope::new("voting.close", "t", json!({"uuid": poll})).to_bytes()).await;
+    let event = next_event(&mut completed).await;
+    assert_eq!(event.data["uuid"], poll.as_str());
+    assert_eq!(event.data["results"]["winner"], json!(null));
+    assert_eq!(event.data["results"]["tied"], json!(["A", "B"]));
+    // A ballot after the close is refused; a second close changes nothing.
+    app.publish("poll.ballot.cast", cast(json!({"poll_uuid": poll, "voter_id": "e6", "ranking": ["C"]}))).await;
+    app.publish("voting.close", Envelope::new("voting.close", "t", json!({"uuid": poll})).to_bytes()).await;
+    let late = app.dead_letters(1).await;
+    assert_eq!(late[0].header(REJECT_REASON_HEADER).unwrap(), format!("rejected: poll {poll} is closed"));
+    no_event(&mut completed, Duration::from_millis(500)).await;
+    assert!(app.metrics().await.contains(r#"ballots_cast_total{source="event"} 2"#));
+    completed.close().await;
+    app.stop().await;
+}
+
+async fn ballot_id(app: &common::TestApp, poll: &str, voter: &str) -> String {
+    let client = app.db.connect().await.unwrap();
+    let poll = uuid::Uuid::parse_str(poll).unwrap();
+    let sql =
+        "SELECT b.ballot_id FROM poll_ballots b JOIN polls p ON p.id = b.poll_id WHERE p.uuid = $1 AND voter_id = $2";
+    client.query_one(sql, &[&poll, &voter]).await.unwrap().get::<_, uuid::Uuid>(0).to_string()
+}
+
+/// A poll closed before ballots were counted gets its results at the next close, without a
+/// second `voting.completed`.
+#[tokio::test]
+async fn a_poll_closed_without_results_is_counted_by_the_next_close() {
+    let app = spawn_app().await;
+    let mut completed = app.listen("voting.completed").await;
+    let poll = app.create_poll("single", &["A", "B"]).await;
+    let client = app.db.connect().await.unwrap();
+    let id = uuid::Uuid::parse_str(&poll).unwrap();
+    client.execute("UPDATE polls SET status = 'closed' WHERE uuid = $1", &[&id]).await.unwrap();
+    assert_eq!(app.get(&format!("/polls/{poll}/results")).await.0, 404);
+    let (status, closed) = app.post(&format!("/polls/{poll}/close"), "").await;
+    assert_eq!(status, 200);
+    assert_eq!(closed["results"]["tied"], json!(["A", "B"]));
+    assert_eq!(app.get(&format!("/polls/{poll}/results")).await.0, 200);
+    no_event(&mut completed, Duration::from_millis(500)).await;
+    completed.close().await;
+    app.stop().await;
+}

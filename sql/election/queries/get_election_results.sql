@@ -1,0 +1,1 @@
+SELECT winner, tied, ballots, tallies FROM elections WHERE agenda_item_id = $1 AND tallies IS NOT NULL

@@ -1,0 +1,1 @@
+SELECT ranking FROM poll_ballots WHERE poll_id = $1

@@ -1,0 +1,1 @@
+UPDATE poll_outbox SET published_at = now() WHERE id = $1
