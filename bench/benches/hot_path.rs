@@ -10,8 +10,8 @@ use tokio::time::Instant;
 use vote_engine::ack::AckTracker;
 use vote_engine::batch::{BatchPolicy, Batcher};
 use vote_engine::decode::decode;
-use vote_engine::recent_keys::RecentKeys;
 use vote_engine::store::BatchColumns;
+use vote_engine::store::RecentKeys;
 
 fn body(i: usize) -> Vec<u8> {
     format!(

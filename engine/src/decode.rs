@@ -51,6 +51,13 @@ pub struct Vote {
     pub timestamp: OffsetDateTime,
 }
 
+/// The store writes anything that holds a vote (the pipeline's pending deliveries, or bare votes).
+impl AsRef<Vote> for Vote {
+    fn as_ref(&self) -> &Vote {
+        self
+    }
+}
+
 #[cfg(test)]
 impl Vote {
     /// A `oui` vote cast at the epoch, for unit tests.

@@ -13,7 +13,6 @@ pub mod dead_letter;
 pub mod decode;
 pub mod metrics;
 pub mod pipeline;
-pub mod recent_keys;
 pub mod recount;
 pub mod source;
 pub mod store;

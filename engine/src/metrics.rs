@@ -9,9 +9,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use time::OffsetDateTime;
 
 use crate::decode::{Choice, RejectReason};
-use crate::store::{BatchOutcome, LawCounts};
+use crate::store::columns::{DUPLICATE_CITIZEN_LAW, DUPLICATE_HASH};
+use crate::store::{BatchOutcome, ErrorKind, LawCounts, StoreError, StoreEvents};
 
 /// Votes counted (first time seen), by law and choice.
 pub const VOTES_AGGREGATED: &str = "votes_aggregated_total";
@@ -39,6 +41,8 @@ pub const DB_RETRIES: &str = "db_retries_total";
 pub const PLAIN_INSERT_FALLBACKS: &str = "plain_insert_fallbacks_total";
 /// Deliveries received but not yet acked.
 pub const UNACKED: &str = "deliveries_unacked";
+/// `aggregation_errors_total{error_type}` of a lost or refused broker connection.
+pub const BROKER_CONNECTION_ERROR: &str = "broker_connection";
 /// Label value standing for every law beyond the label budget.
 pub const OTHER_LAWS: &str = "_other";
 
@@ -144,11 +148,19 @@ impl Metrics {
             max_laws,
             labelled: Mutex::new(HashMap::new()),
         };
+        // Every known label value is exported at 0 from the start, so that `rate()` and the
+        // dashboards show 0 rather than no data before the first event.
         for reason in RejectReason::ALL {
             metrics.rejected.with_label_values(&[reason.as_str()]);
         }
-        for reason in ["vote_hash", "citizen_law"] {
+        for reason in [DUPLICATE_HASH, DUPLICATE_CITIZEN_LAW] {
             metrics.duplicates.with_label_values(&[reason]);
+        }
+        for choice in [Choice::Oui, Choice::Non] {
+            metrics.votes_aggregated.with_label_values(&[OTHER_LAWS, choice.as_str()]);
+        }
+        for error_type in ErrorKind::ALL.map(ErrorKind::label).into_iter().chain([BROKER_CONNECTION_ERROR]) {
+            metrics.aggregation_errors.with_label_values(&[error_type]);
         }
         Ok(metrics)
     }
@@ -158,8 +170,22 @@ impl Metrics {
         self.record_totals(totals);
     }
 
-    /// Records a committed batch: counts, duplicates, totals, size, duration.
-    pub fn record_batch(&self, outcome: &BatchOutcome, votes: usize, seconds: f64) {
+    /// Records a written batch: counts, duplicates, totals, size, duration, and each counted
+    /// vote's end-to-end latency (from its timestamp to `committed_at`).
+    pub fn record_batch(
+        &self,
+        outcome: &BatchOutcome,
+        votes: usize,
+        seconds: f64,
+        committed_at: OffsetDateTime,
+        counted: impl IntoIterator<Item = OffsetDateTime>,
+    ) {
+        for timestamp in counted {
+            let latency = (committed_at - timestamp).as_seconds_f64();
+            if latency >= 0.0 {
+                self.end_to_end.observe(latency);
+            }
+        }
         self.batch_duration.observe(seconds);
         self.batch_size.observe(votes as f64);
         self.batch_size_processed.inc_by(votes as u64);
@@ -176,6 +202,11 @@ impl Metrics {
                 }
             }
         }
+    }
+
+    /// A lost or refused broker connection.
+    pub fn broker_connection_failed(&self) {
+        self.aggregation_errors.with_label_values(&[BROKER_CONNECTION_ERROR]).inc();
     }
 
     fn record_totals(&self, totals: &[LawCounts]) {
@@ -195,6 +226,19 @@ impl Metrics {
     }
 }
 
+impl StoreEvents for Metrics {
+    fn attempt_failed(&self, error: &StoreError, retrying: bool) {
+        self.aggregation_errors.with_label_values(&[error.label()]).inc();
+        if retrying {
+            self.db_retries.inc();
+        }
+    }
+
+    fn plain_insert_fell_back(&self) {
+        self.plain_insert_fallbacks.inc();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,9 +255,15 @@ mod tests {
             added: vec![law("a", 1, 0), law("b", 1, 0), law("c", 2, 1)],
             duplicates: vec![("vote_hash".into(), 3)],
         };
-        m.record_batch(&outcome, 10, 0.01);
+        m.record_batch(&outcome, 10, 0.01, OffsetDateTime::now_utc(), []);
         // An older commit completing late must not move the gauge back.
-        m.record_batch(&BatchOutcome { totals: vec![law("a", 4, 1)], ..Default::default() }, 1, 0.01);
+        m.record_batch(
+            &BatchOutcome { totals: vec![law("a", 4, 1)], ..Default::default() },
+            1,
+            0.01,
+            OffsetDateTime::now_utc(),
+            [],
+        );
         assert_eq!(m.current_totals.with_label_values(&["a", "oui"]).get(), 5);
         assert_eq!(m.votes_aggregated.with_label_values(&[OTHER_LAWS, "oui"]).get(), 2);
         assert_eq!(m.votes_aggregated.with_label_values(&[OTHER_LAWS, "non"]).get(), 1);

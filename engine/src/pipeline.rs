@@ -25,16 +25,23 @@ use crate::store::{Store, WriteResult};
 /// Deliveries taken from the buffer per wake-up before looking at timers and completions.
 const RECV_BURST: usize = 512;
 
-/// A decoded vote waiting in the batcher, with what is needed to ack or dead-letter it.
+/// A decoded vote with what is needed to ack or dead-letter it, kept together from the batcher
+/// through the write until it is settled.
 struct Pending {
     tag: u64,
     vote: Vote,
     body: Vec<u8>,
 }
 
+impl AsRef<Vote> for Pending {
+    fn as_ref(&self) -> &Vote {
+        &self.vote
+    }
+}
+
 /// Work the loop waits on.
 enum Completion {
-    Batch { epoch: u64, tags: Vec<u64>, votes: Vec<Vote>, bodies: Vec<Vec<u8>>, result: WriteResult, started: Instant },
+    Batch { epoch: u64, batch: Vec<Pending>, result: WriteResult, started: Instant },
     DeadLettered { epoch: u64, tag: u64, reason: RejectReason, confirmed: bool },
 }
 
@@ -143,7 +150,7 @@ impl Pipeline {
             }
             Err(e @ vote_mq::Error::TopologyMismatch(_)) => return Err(e),
             Err(e) => {
-                self.metrics.aggregation_errors.with_label_values(&["broker_connection"]).inc();
+                self.metrics.broker_connection_failed();
                 let delay = state.backoff.next_delay();
                 state.reconnect_at = Instant::now() + delay;
                 tracing::warn!(error = %e, broker = %self.source.url, ?delay, "cannot consume; retrying");
@@ -160,7 +167,7 @@ impl Pipeline {
             state.batcher.clear();
             let delay = state.backoff.next_delay();
             state.reconnect_at = Instant::now() + delay;
-            self.metrics.aggregation_errors.with_label_values(&["broker_connection"]).inc();
+            self.metrics.broker_connection_failed();
             tracing::warn!(dropped_pending = dropped, ?delay, "{why}; reconnecting");
         }
     }
@@ -202,54 +209,38 @@ impl Pipeline {
             && !state.batcher.is_empty()
             && (stopping || state.batcher.is_ready(now, state.inflight_batches > 0))
         {
-            let items = state.batcher.take();
-            let mut tags = Vec::with_capacity(items.len());
-            let mut votes = Vec::with_capacity(items.len());
-            let mut bodies = Vec::with_capacity(items.len());
-            for p in items {
-                tags.push(p.tag);
-                votes.push(p.vote);
-                bodies.push(p.body);
-            }
+            let batch = state.batcher.take();
             let store = self.store.clone();
             let epoch = state.epoch;
             state.inflight_batches += 1;
             state.inflight.push(Box::pin(async move {
                 let started = Instant::now();
-                let result = store.write(&votes).await;
-                Completion::Batch { epoch, tags, votes, bodies, result, started }
+                let result = store.write(&batch).await;
+                Completion::Batch { epoch, batch, result, started }
             }));
         }
     }
 
     fn complete(&self, state: &mut LoopState, done: Completion) {
         match done {
-            Completion::Batch { epoch, tags, votes, mut bodies, result, started } => {
+            Completion::Batch { epoch, batch, result, started } => {
                 state.inflight_batches -= 1;
-                let committed_at = OffsetDateTime::now_utc();
+                let is_poison = |i: &usize| result.poisoned.contains(i);
                 self.metrics.record_batch(
                     &result.outcome,
-                    votes.len() - result.poisoned.len(),
+                    batch.len() - result.poisoned.len(),
                     started.elapsed().as_secs_f64(),
+                    OffsetDateTime::now_utc(),
+                    batch.iter().enumerate().filter(|(i, _)| !is_poison(i)).map(|(_, p)| p.vote.timestamp),
                 );
-                for (i, vote) in votes.iter().enumerate() {
-                    if !result.poisoned.contains(&i) {
-                        let latency = (committed_at - vote.timestamp).as_seconds_f64();
-                        if latency >= 0.0 {
-                            self.metrics.end_to_end.observe(latency);
-                        }
-                    }
-                }
-                let mut settled = Vec::with_capacity(tags.len());
-                for (i, tag) in tags.into_iter().enumerate() {
-                    if result.poisoned.contains(&i) {
+                let mut settled = Vec::with_capacity(batch.len());
+                for (i, pending) in batch.into_iter().enumerate() {
+                    if !is_poison(&i) {
+                        settled.push(pending.tag);
+                    } else if epoch == state.epoch {
                         let rejection =
                             Rejection { reason: RejectReason::DbRejected, detail: "refused by the database" };
-                        if epoch == state.epoch {
-                            self.dead_letter(state, tag, std::mem::take(&mut bodies[i]), rejection);
-                        }
-                    } else {
-                        settled.push(tag);
+                        self.dead_letter(state, pending.tag, pending.body, rejection);
                     }
                 }
                 self.settle(state, epoch, settled);

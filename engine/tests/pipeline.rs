@@ -220,7 +220,7 @@ async fn a_database_refusing_every_write_holds_the_votes_and_dead_letters_none()
     }
     // Well past MAX_RETRY_ATTEMPTS: nothing split down to single votes and dead-lettered.
     read_queue(&target, &target.dlq(), 0).await;
-    assert_eq!(metric(&engine.metrics().await, r#"aggregation_errors_total{error_type="db_data"}"#), None);
+    assert_eq!(metric(&engine.metrics().await, r#"aggregation_errors_total{error_type="db_data"}"#), Some(0.0));
 
     client.batch_execute("ALTER TABLE vote_audit_away RENAME TO vote_audit").await.unwrap();
     wait_for_total(&target.db, 300, Duration::from_secs(30)).await;

@@ -11,7 +11,7 @@
 //! This filter only picks the statement; the unique indexes still decide what counts. It may
 //! say "seen" for a new key (a false positive: that vote just takes the careful path), and it
 //! cannot know keys written before a restart or by another engine: such a vote makes the plain
-//! insert fail, and the store writes the batch again the careful way (see `store.rs`).
+//! insert fail, and the store writes the batch again the careful way ([`PlainInserts`]).
 //!
 //! Memory is fixed: two generations of a blocked Bloom filter (every key's bits in one cache
 //! line). Keys go into the current generation; when it holds [`GENERATION_KEYS`] keys, the
@@ -30,6 +30,8 @@ const BLOCKS: usize = GENERATION_BITS / 512;
 const BITS_PER_KEY: u32 = 7;
 /// Keys per generation before it rotates: under 1 % false positives per key at this fill.
 pub const GENERATION_KEYS: usize = 1_000_000;
+/// Most batches written with `ON CONFLICT` for every vote after plain inserts failed in a row.
+const MAX_PLAIN_INSERT_PAUSE: u32 = 256;
 
 /// One generation: a blocked Bloom filter.
 struct Generation {
@@ -80,10 +82,11 @@ impl RecentKeys {
 
     /// For each vote, in order: true if neither of its keys was seen before (by an earlier call,
     /// or earlier in `votes`). Every key is remembered from then on.
-    pub fn first_sightings(&mut self, votes: &[Vote]) -> Vec<bool> {
+    pub fn first_sightings<V: AsRef<Vote>>(&mut self, votes: &[V]) -> Vec<bool> {
         votes
             .iter()
             .map(|v| {
+                let v = v.as_ref();
                 let by_hash = self.probe(&v.vote_hash);
                 let by_pair = self.probe((&v.law_id, &v.citizen_id));
                 let new_hash = self.remember(by_hash);
@@ -124,6 +127,43 @@ impl RecentKeys {
     }
 }
 
+/// Which votes of a batch go in without `ON CONFLICT`: those [`RecentKeys`] has not seen, unless
+/// plain inserts failed lately. Each failure in a row pauses them for twice as many batches, so
+/// an engine beside another one, or one re-reading its own redeliveries, does not pay for a
+/// failed statement batch after batch.
+pub(super) struct PlainInserts {
+    recent: RecentKeys,
+    /// Batches still to write with `ON CONFLICT` for every vote.
+    paused_for: u32,
+    /// The pause after the next failure; doubles per failure in a row, 0 after a success.
+    next_pause: u32,
+}
+
+impl PlainInserts {
+    pub(super) fn new() -> Self {
+        Self { recent: RecentKeys::new(), paused_for: 0, next_pause: 0 }
+    }
+
+    /// Per vote: insert it plainly? Remembers the batch's keys either way.
+    pub(super) fn choose<V: AsRef<Vote>>(&mut self, votes: &[V]) -> Vec<bool> {
+        let mut unseen = self.recent.first_sightings(votes);
+        if self.paused_for > 0 {
+            self.paused_for -= 1;
+            unseen.fill(false);
+        }
+        unseen
+    }
+
+    pub(super) fn succeeded(&mut self) {
+        self.next_pause = 0;
+    }
+
+    pub(super) fn failed(&mut self) {
+        self.next_pause = (self.next_pause * 2).clamp(1, MAX_PLAIN_INSERT_PAUSE);
+        self.paused_for = self.next_pause;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +200,30 @@ mod tests {
         let unseen: Vec<Vote> = (0..10_000).map(|i| vote(&format!("x{i}"), &format!("y{i}"), "m")).collect();
         let new = keys.first_sightings(&unseen).iter().filter(|new| **new).count();
         assert!(new > 9_500, "only {new} of 10000 unseen votes reported new");
+    }
+
+    #[test]
+    fn plain_inserts_pause_longer_after_each_failure_in_a_row() {
+        let mut plain = PlainInserts::new();
+        let mut n = 0;
+        let mut batch = || {
+            n += 1;
+            [vote(&format!("h{n}"), &format!("c{n}"), "l")]
+        };
+        assert_eq!(plain.choose(&batch()), [true]);
+        let mut paused = Vec::new();
+        for _ in 0..4 {
+            plain.failed();
+            let mut skipped = 0;
+            while plain.choose(&batch()) == [false] {
+                skipped += 1;
+            }
+            paused.push(skipped);
+        }
+        assert_eq!(paused, [1, 2, 4, 8]);
+        plain.succeeded();
+        plain.failed();
+        let skipped = std::iter::from_fn(|| (plain.choose(&batch()) == [false]).then_some(())).count();
+        assert_eq!(skipped, 1, "a success resets the pause");
     }
 }
