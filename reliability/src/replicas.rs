@@ -23,6 +23,33 @@ fn scripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts")
 }
 
+/// A scratch PostgreSQL cluster of the test's own on a loopback port (for server settings the
+/// suite's shared server must not get), dropped when this value is.
+pub struct ScratchPostgres {
+    /// Its port.
+    pub port: u16,
+}
+
+impl ScratchPostgres {
+    /// Creates the cluster afresh (dropping one a previous run left) and waits until it answers.
+    pub fn start(port: u16) -> Self {
+        let env = [("PRIMARY_PORT", port.to_string())];
+        run_script("postgres-standby.sh", &["primary-down"], &env);
+        run_script("postgres-standby.sh", &["primary-up"], &env);
+        Self { port }
+    }
+}
+
+impl Drop for ScratchPostgres {
+    /// Drops the cluster; never panics, since it also runs while a failed test unwinds.
+    fn drop(&mut self) {
+        let _ = Command::new(scripts_dir().join("postgres-standby.sh"))
+            .arg("primary-down")
+            .env("PRIMARY_PORT", self.port.to_string())
+            .output();
+    }
+}
+
 /// A scratch PostgreSQL primary and its synchronous standby on two loopback ports, dropped when
 /// this value is.
 pub struct PostgresPair {
