@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use vote_mq::{Backoff, QueueTopology};
 use vote_runtime::CancellationToken;
 use vote_runtime::http::{ReadinessCheck, bind, ops_router, serve};
-use vote_runtime::postgres::{DbError, DbTarget};
+use vote_runtime::postgres::{DbError, DbTarget, describe};
 
 use crate::config::Settings;
 use crate::dead_letter::DeadLetters;
@@ -40,7 +40,7 @@ pub async fn migrate(database: &DbTarget, shutdown: &CancellationToken) -> anyho
             Ok(applied) => return Ok(applied),
             Err(DbError::Postgres(e)) if e.code().is_none() => {
                 let delay = backoff.next_delay();
-                tracing::warn!(error = %e, %database, ?delay, "database unreachable; retrying");
+                tracing::warn!(error = %describe(&e), %database, ?delay, "database unreachable; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
                     _ = shutdown.cancelled() => anyhow::bail!("stopped while waiting for the database"),

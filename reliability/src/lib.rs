@@ -8,15 +8,21 @@
 //! - [`engine`]: the engine binary, built once per test binary, run as a child process that can
 //!   be killed, stopped with SIGTERM and probed over its ops port;
 //! - [`target`]: a fresh database and unique queue per test, and what can be read from them;
-//! - [`check`]: publishing backlogs, the exact check, dead-letter inspection and polling.
+//! - [`check`]: publishing backlogs, the exact check, dead-letter inspection and polling;
+//! - [`replicas`]: a PostgreSQL primary with a synchronous standby, a 3-node RabbitMQ cluster;
+//! - [`tls`]: a test CA and server certificates.
 
 pub mod check;
 pub mod engine;
+pub mod replicas;
 pub mod target;
+pub mod tls;
 
 pub use check::{
     DeadLetter, assert_dead_letters_at_least_once, assert_exact, assert_refused_for_its_reason, generator,
     publish_backlog, publish_bodies, read_queue, vote_body, wait_for_dlq, wait_until, with_cleanup,
 };
 pub use engine::{EngineCommand, EngineProcess, engine_binary};
+pub use replicas::{PostgresPair, ScratchPostgres, run_script};
 pub use target::{Target, via};
+pub use tls::{CaFile, Pki, pki};

@@ -3,47 +3,14 @@
 //! engine consumes and dead-letters through it and counts exactly. The same proxy refuses an
 //! engine that trusts another CA, or that reaches it by a name the certificate does not carry.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::PrivateKeyDer;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use vote_reliability::*;
-use vote_runtime::testing;
-
-/// A certificate authority of the test's own, and a server certificate it signed.
-struct Pki {
-    ca_pem: String,
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivatePkcs8KeyDer<'static>,
-}
-
-fn pki(server_name: &str) -> Pki {
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "vote reliability test CA");
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    let ca_key = KeyPair::generate().expect("CA key");
-    let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
-    let issuer = Issuer::new(ca, ca_key);
-    let mut server = CertificateParams::new(vec![server_name.to_owned()]).expect("server parameters");
-    server.distinguished_name.push(DnType::CommonName, server_name);
-    server.extended_key_usages.push(ExtendedKeyUsagePurpose::ServerAuth);
-    server.use_authority_key_identifier_extension = true;
-    let server_key = KeyPair::generate().expect("server key");
-    let server_cert = server.signed_by(&server_key, &issuer).expect("server certificate");
-    Pki {
-        ca_pem: ca_cert.pem(),
-        chain: vec![server_cert.der().clone(), ca_cert.der().clone()],
-        key: PrivatePkcs8KeyDer::from(server_key.serialize_der()),
-    }
-}
 
 /// Terminates TLS on a local port and forwards the plain stream to RabbitMQ.
 struct TlsProxy {
@@ -86,23 +53,6 @@ impl TlsProxy {
 impl Drop for TlsProxy {
     fn drop(&mut self) {
         self.task.abort();
-    }
-}
-
-/// Writes a CA certificate where the engine can read it; removed on drop.
-struct CaFile(PathBuf);
-
-impl CaFile {
-    fn write(pem: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("{}.pem", testing::unique_name("reliability_ca")));
-        std::fs::write(&path, pem).expect("write the CA certificate");
-        Self(path)
-    }
-}
-
-impl Drop for CaFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
     }
 }
 

@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::postgres_tls::TlsSettings;
 
 /// A one-line account of a PostgreSQL client error with what the server said. The error's own
 /// `Display` is only its kind ("db error"), the server's message and SQLSTATE sit in its source.
@@ -46,20 +49,28 @@ pub enum DbError {
     Pool(String),
 }
 
-/// Where the database is. `Display` omits the password.
+/// Where the database is, and how to reach it (TLS or not). `Display` omits the password.
 #[derive(Clone)]
 pub struct DbTarget {
     config: tokio_postgres::Config,
+    /// The TLS connector when `sslmode` asks for TLS ([`crate::postgres_tls`]).
+    tls: Option<MakeRustlsConnect>,
 }
 
 impl DbTarget {
-    /// Parses a DATABASE_URL (`postgres://user:pass@host:port/db` or `key=value` form).
+    /// Parses a DATABASE_URL (`postgres://user:pass@host:port/db` or `key=value` form). Several
+    /// hosts (`h1:5432,h2:5433`) with `target_session_attrs=read-write` are tried in turn for
+    /// the writable primary, as libpq does; `sslmode` and `sslrootcert` pick TLS, and a CA file
+    /// named there is read now, so a bad one is a settings error.
     pub fn parse(url: &str) -> Result<Self, DbError> {
-        let config = tokio_postgres::Config::from_str(url).map_err(|e| {
+        let (rest, tls) = TlsSettings::split_from(url).map_err(DbError::InvalidUrl)?;
+        let mut config = tokio_postgres::Config::from_str(&rest).map_err(|e| {
             // tokio-postgres errors describe the syntax problem, not the value.
             DbError::InvalidUrl(e.to_string())
         })?;
-        Ok(Self { config })
+        config.ssl_mode(tls.ssl_mode());
+        let tls = tls.connector().map_err(DbError::InvalidUrl)?;
+        Ok(Self { config, tls })
     }
 
     /// Builds the target from separate parts (the seed's POSTGRES_* variables).
@@ -69,7 +80,7 @@ impl DbTarget {
         if let Some(p) = password.filter(|p| !p.is_empty()) {
             config.password(p);
         }
-        Self { config }
+        Self { config, tls: None }
     }
 
     /// The database name.
@@ -81,7 +92,7 @@ impl DbTarget {
     pub fn with_dbname(&self, dbname: &str) -> Self {
         let mut config = self.config.clone();
         config.dbname(dbname);
-        Self { config }
+        Self { config, tls: self.tls.clone() }
     }
 
     /// A copy with another role (and password).
@@ -91,7 +102,7 @@ impl DbTarget {
         if let Some(p) = password {
             config.password(p);
         }
-        Self { config }
+        Self { config, tls: self.tls.clone() }
     }
 
     /// The underlying client configuration (with a connect timeout set).
@@ -105,19 +116,36 @@ impl DbTarget {
 
     /// Opens one connection outside the pool, driving it on a background task.
     pub async fn connect(&self) -> Result<tokio_postgres::Client, DbError> {
-        let (client, connection) = self.config().connect(NoTls).await?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "database connection ended");
+        fn drive<T: std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static>(connection: T) {
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, "database connection ended");
+                }
+            });
+        }
+        let config = self.config();
+        let client = match &self.tls {
+            Some(tls) => {
+                let (client, connection) = config.connect(tls.clone()).await?;
+                drive(connection);
+                client
             }
-        });
+            None => {
+                let (client, connection) = config.connect(NoTls).await?;
+                drive(connection);
+                client
+            }
+        };
         Ok(client)
     }
 
     /// A pool of at most `max_size` connections, checked cheaply on reuse.
     pub fn pool(&self, max_size: usize) -> Result<Pool, DbError> {
-        let manager =
-            Manager::from_config(self.config(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = match &self.tls {
+            Some(tls) => Manager::from_config(self.config(), tls.clone(), recycling),
+            None => Manager::from_config(self.config(), NoTls, recycling),
+        };
         Pool::builder(manager)
             .max_size(max_size)
             .wait_timeout(Some(Duration::from_secs(10)))

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# A 3-node RabbitMQ cluster on this one machine, beside the standalone broker on 5672: nodes
+# rabbit-1..3@localhost with AMQP on 127.0.0.1:5673-5675, each with its own data folder under
+# $RABBITMQ_CLUSTER_DIR. Used by the failover tests; operators can use it to try the engine
+# against a cluster (AMQP_URL=amqp://guest:guest@127.0.0.1:5673,amqp://...:5674,...).
+#
+#   scripts/rabbitmq-cluster.sh up        start the nodes that are down, join them (idempotent)
+#   scripts/rabbitmq-cluster.sh down      stop every node, keep the data
+#   scripts/rabbitmq-cluster.sh status    one line per node: up or down, and the cluster's members
+#   scripts/rabbitmq-cluster.sh start N   start node N (1-3) and let it rejoin
+#   scripts/rabbitmq-cluster.sh stop N    stop node N cleanly
+#   scripts/rabbitmq-cluster.sh kill N    kill -9 node N's Erlang VM
+#   scripts/rabbitmq-cluster.sh port N    print node N's AMQP port
+#   scripts/rabbitmq-cluster.sh urls      print the cluster's AMQP_URL (comma-separated)
+#   scripts/rabbitmq-cluster.sh reset     down, then erase the data folders
+set -euo pipefail
+
+DIR=${RABBITMQ_CLUSTER_DIR:-/var/tmp/vote-rabbitmq-cluster}
+NODES=(1 2 3)
+BASE_PORT=5672
+HOST=localhost
+
+log() { printf 'rabbitmq-cluster: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || exec sudo -E "$0" "$@"
+command -v rabbitmq-server >/dev/null 2>&1 || die "rabbitmq-server is not installed (scripts/setup-services.sh installs it)"
+id rabbitmq >/dev/null 2>&1 || die "no 'rabbitmq' user: is the rabbitmq-server package installed?"
+
+node_name() { echo "rabbit-$1@$HOST"; }
+node_port() { echo $((BASE_PORT + $1)); }
+node_dir() { echo "$DIR/rabbit-$1"; }
+
+# Every RabbitMQ command runs as the rabbitmq user, whose Erlang cookie every local node shares.
+as_rabbitmq() {
+  local n=$1
+  shift
+  runuser -u rabbitmq -- env HOME=/var/lib/rabbitmq \
+    RABBITMQ_CONF_ENV_FILE="$(node_dir "$n")/rabbitmq-env.conf" "$@"
+}
+ctl() { local n=$1; shift; as_rabbitmq "$n" /usr/lib/rabbitmq/bin/rabbitmqctl -n "$(node_name "$n")" "$@"; }
+
+write_config() {
+  local n=$1 d
+  d=$(node_dir "$n")
+  mkdir -p "$d/log"
+  cat >"$d/rabbitmq-env.conf" <<EOF
+NODENAME=$(node_name "$n")
+NODE_PORT=$(node_port "$n")
+DIST_PORT=$((25672 + n))
+MNESIA_BASE=$d/mnesia
+LOG_BASE=$d/log
+CONFIG_FILE=$d/rabbitmq.conf
+ENABLED_PLUGINS_FILE=$d/enabled_plugins
+PID_FILE=$d/pid
+ERL_EPMD_ADDRESS=127.0.0.1
+SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+EOF
+  cat >"$d/rabbitmq.conf" <<EOF
+listeners.tcp.local = 127.0.0.1:$(node_port "$n")
+loopback_users = none
+cluster_partition_handling = pause_minority
+EOF
+  [ -f "$d/enabled_plugins" ] || echo '[].' >"$d/enabled_plugins"
+  chown -R rabbitmq:rabbitmq "$d"
+}
+
+is_up() { ctl "$1" -q status >/dev/null 2>&1; }
+
+start_node() {
+  local n=$1
+  write_config "$n"
+  if is_up "$n"; then return 0; fi
+  log "starting $(node_name "$n") on 127.0.0.1:$(node_port "$n")"
+  as_rabbitmq "$n" /usr/lib/rabbitmq/bin/rabbitmq-server -detached >/dev/null 2>&1 || true
+  for _ in $(seq 1 120); do is_up "$n" && break; sleep 0.5; done
+  ctl "$n" -q await_startup >/dev/null 2>&1 || die "$(node_name "$n") did not start; see $(node_dir "$n")/log"
+}
+
+# Joins node N to node 1's cluster unless it is a member already.
+join_node() {
+  local n=$1
+  [ "$n" = 1 ] && return 0
+  if ctl 1 -q cluster_status --formatter json 2>/dev/null | grep -q "\"$(node_name "$n")\""; then
+    return 0
+  fi
+  log "joining $(node_name "$n") to $(node_name 1)"
+  local out
+  out=$({ ctl "$n" -q stop_app && ctl "$n" -q reset && ctl "$n" -q join_cluster "$(node_name 1)" &&
+    ctl "$n" -q start_app; } 2>&1) || die "$(node_name "$n") could not join: $out"
+}
+
+stop_node() {
+  local n=$1
+  is_up "$n" || return 0
+  log "stopping $(node_name "$n")"
+  ctl "$n" -q stop >/dev/null 2>&1 || true
+}
+
+kill_node() {
+  local n=$1 pid
+  pid=$(cat "$(node_dir "$n")/pid" 2>/dev/null || true)
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || die "$(node_name "$n") is not running"
+  log "kill -9 $(node_name "$n") (pid $pid)"
+  kill -9 "$pid"
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+}
+
+check_node_arg() { [[ ${1:-} =~ ^[123]$ ]] || die "a node number 1-3 is needed, got '${1:-}'"; }
+
+case ${1:-} in
+  up)
+    for n in "${NODES[@]}"; do start_node "$n"; done
+    for n in "${NODES[@]}"; do join_node "$n"; done
+    log "cluster up: $("$0" urls)"
+    ;;
+  down) for n in 3 2 1; do stop_node "$n"; done ;;
+  status)
+    for n in "${NODES[@]}"; do
+      if is_up "$n"; then echo "$(node_name "$n") 127.0.0.1:$(node_port "$n") up"
+      else echo "$(node_name "$n") 127.0.0.1:$(node_port "$n") down"; fi
+    done
+    for n in "${NODES[@]}"; do
+      if is_up "$n"; then
+        ctl "$n" -q cluster_status --formatter json |
+          python3 -c 'import json,sys; s=json.load(sys.stdin); print("members:", " ".join(sorted(s["disk_nodes"])), "| running:", " ".join(sorted(s["running_nodes"])))'
+        break
+      fi
+    done
+    ;;
+  start) check_node_arg "${2:-}"; start_node "$2" ;;
+  stop) check_node_arg "${2:-}"; stop_node "$2" ;;
+  kill) check_node_arg "${2:-}"; kill_node "$2" ;;
+  port) check_node_arg "${2:-}"; node_port "$2" ;;
+  urls)
+    urls=()
+    for n in "${NODES[@]}"; do urls+=("amqp://guest:guest@127.0.0.1:$(node_port "$n")/%2f"); done
+    (IFS=,; echo "${urls[*]}")
+    ;;
+  reset) "$0" down; log "erasing $DIR"; rm -rf "$DIR" ;;
+  *) die "usage: $0 up|down|status|start N|stop N|kill N|port N|urls|reset" ;;
+esac
