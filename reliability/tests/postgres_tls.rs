@@ -116,7 +116,7 @@ async fn the_engine_counts_over_tls_to_postgres_and_checks_the_certificate() {
         (
             "an unknown CA",
             url("localhost", &dbname, &format!("sslmode=verify-full&sslrootcert={}", other_ca.0.display())),
-            "UnknownIssuer",
+            "invalid peer certificate",
         ),
         (
             "a name not in the certificate",
