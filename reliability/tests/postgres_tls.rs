@@ -121,7 +121,7 @@ async fn the_engine_counts_over_tls_to_postgres_and_checks_the_certificate() {
         (
             "a name not in the certificate",
             url("127.0.0.1", &dbname, &format!("sslmode=verify-full&sslrootcert={}", ca.0.display())),
-            "NotValidForName",
+            "not valid for name",
         ),
     ];
     for (why, db_url, cause) in refused {
