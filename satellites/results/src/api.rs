@@ -70,6 +70,25 @@ fn bad_request(message: &str) -> Response {
     error_response(StatusCode::BAD_REQUEST, message)
 }
 
+/// A refused request, turned into its JSON error response only when answered (a `Response`
+/// is too large to travel in every `Result`).
+struct Refusal {
+    status: StatusCode,
+    message: String,
+}
+
+impl Refusal {
+    fn bad_request(message: String) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, message }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        error_response(self.status, &self.message)
+    }
+}
+
 async fn page() -> Response {
     (
         [
@@ -88,25 +107,25 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 /// An identifier as the engine accepts it: 1 to 128 bytes, no NUL.
-fn check_identifier(name: &str, value: &str) -> Result<(), Response> {
+fn check_identifier(name: &str, value: &str) -> Result<(), Refusal> {
     if value.is_empty() {
-        Err(bad_request(&format!("{name} must not be empty")))
+        Err(Refusal::bad_request(format!("{name} must not be empty")))
     } else if value.len() > MAX_ID_BYTES {
-        Err(bad_request(&format!("{name} is longer than {MAX_ID_BYTES} bytes")))
+        Err(Refusal::bad_request(format!("{name} is longer than {MAX_ID_BYTES} bytes")))
     } else if value.contains('\0') {
-        Err(bad_request(&format!("{name} contains a NUL character")))
+        Err(Refusal::bad_request(format!("{name} contains a NUL character")))
     } else {
         Ok(())
     }
 }
 
 /// The snapshot, or a 503 before the first read.
-fn loaded(state: &AppState) -> Result<Arc<Snapshot>, Response> {
+fn loaded(state: &AppState) -> Result<Arc<Snapshot>, Refusal> {
     let snapshot = state.feed.snapshot();
     if snapshot.loaded {
         Ok(snapshot)
     } else {
-        Err(error_response(StatusCode::SERVICE_UNAVAILABLE, "results not loaded yet"))
+        Err(Refusal { status: StatusCode::SERVICE_UNAVAILABLE, message: "results not loaded yet".to_owned() })
     }
 }
 
@@ -119,12 +138,12 @@ struct ResultsQuery {
 }
 
 impl ResultsQuery {
-    fn check(&self) -> Result<(usize, usize, &str), Response> {
+    fn check(&self) -> Result<(usize, usize, &str), Refusal> {
         let number = |name: &str, value: &Option<String>, default: usize, range: std::ops::RangeInclusive<usize>| {
             let Some(text) = value else { return Ok(default) };
             match text.trim().parse::<usize>() {
                 Ok(n) if range.contains(&n) => Ok(n),
-                _ => Err(bad_request(&format!(
+                _ => Err(Refusal::bad_request(format!(
                     "{name} must be a whole number from {} to {}",
                     range.start(),
                     range.end()
@@ -145,11 +164,11 @@ impl ResultsQuery {
 async fn results(State(state): State<AppState>, Query(query): Query<ResultsQuery>) -> Response {
     let (limit, offset, q) = match query.check() {
         Ok(checked) => checked,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     let snapshot = match loaded(&state) {
         Ok(snapshot) => snapshot,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     let (matching, page) = snapshot.laws.page(q, offset, limit);
     let laws: Vec<_> = page.iter().map(|law| law.view()).collect();
@@ -170,12 +189,12 @@ async fn results(State(state): State<AppState>, Query(query): Query<ResultsQuery
 
 /// `GET /api/results/{law_id}`.
 async fn law(State(state): State<AppState>, Path(law_id): Path<String>) -> Response {
-    if let Err(response) = check_identifier("law_id", &law_id) {
-        return response;
+    if let Err(refusal) = check_identifier("law_id", &law_id) {
+        return refusal.into_response();
     }
     let snapshot = match loaded(&state) {
         Ok(snapshot) => snapshot,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     match snapshot.laws.get(&law_id) {
         Some(law) => {
@@ -197,9 +216,9 @@ fn receipt_time(t: OffsetDateTime) -> String {
 /// `GET /api/receipts/{vote_hash}`: whether the vote was counted, never how.
 async fn receipt(State(state): State<AppState>, Path(vote_hash): Path<String>) -> Response {
     let metrics = state.metrics.receipts.clone();
-    if let Err(response) = check_identifier("vote_hash", &vote_hash) {
+    if let Err(refusal) = check_identifier("vote_hash", &vote_hash) {
         metrics.with_label_values(&["invalid"]).inc();
-        return response;
+        return refusal.into_response();
     }
     let rows = match state.pool.get().await {
         Ok(client) => client.query(RECEIPT, &[&vote_hash]).await.map_err(|e| describe(&e)),
