@@ -1,13 +1,16 @@
 //! Settings: the seed's environment variables (plus AMQP_URL / DATABASE_URL, which win when
-//! set), each with a CLI flag. Raw values are parsed by clap, then validated into [`Settings`];
-//! any problem becomes a one-line [`ConfigError`] naming the variable.
+//! set), each with a CLI flag. The broker, database and log groups are the runtime's (the same
+//! names as every binary); the rest is the engine's own. clap reads the raw values, then
+//! [`Validate`] checks them into [`Settings`]; any problem is one line naming the variable.
 
 use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use vote_mq::{AmqpUrl, QueueType};
-use vote_runtime::cli::{self, Exit};
-use vote_runtime::logging::{LogFormat, parse_filter};
+use vote_runtime::cli::Exit;
+use vote_runtime::config::{
+    self, BrokerArgs, ConfigError, DatabaseArgs, LogArgs, LogSettings, Validate, at_least_one, non_empty, seconds,
+};
 use vote_runtime::postgres::DbTarget;
 
 use crate::batch::BatchPolicy;
@@ -54,28 +57,9 @@ fn parse_law_id(value: &str) -> Result<String, String> {
 /// Settings as given; see [`Settings`] for their meaning once validated.
 #[derive(Debug, Clone, Args)]
 pub struct RawSettings {
-    /// Full AMQP URI (RabbitMQ URI spec; `%2f` = vhost "/"). Wins over RABBITMQ_HOST/PORT/USER/PASSWORD.
-    #[arg(long, env = "AMQP_URL", value_name = "AMQP_URL", hide_env_values = true)]
-    pub amqp_url: Option<String>,
-    /// RabbitMQ host.
-    #[arg(long, env = "RABBITMQ_HOST", value_name = "RABBITMQ_HOST", default_value = "localhost")]
-    pub rabbitmq_host: String,
-    /// RabbitMQ port.
-    #[arg(long, env = "RABBITMQ_PORT", value_name = "RABBITMQ_PORT", default_value_t = 5672)]
-    pub rabbitmq_port: u16,
-    /// RabbitMQ user.
-    #[arg(long, env = "RABBITMQ_USER", value_name = "RABBITMQ_USER", default_value = "guest")]
-    pub rabbitmq_user: String,
-    /// RabbitMQ password.
-    #[arg(
-        long,
-        env = "RABBITMQ_PASSWORD",
-        value_name = "RABBITMQ_PASSWORD",
-        default_value = "guest",
-        hide_env_values = true,
-        hide_default_value = true
-    )]
-    pub rabbitmq_password: String,
+    /// The broker.
+    #[command(flatten)]
+    pub broker: BrokerArgs,
     /// Queue to consume votes from (declared durable by the engine).
     #[arg(long, env = "RABBITMQ_QUEUE", value_name = "RABBITMQ_QUEUE", default_value = "votes.aggregation")]
     pub rabbitmq_queue: String,
@@ -91,37 +75,9 @@ pub struct RawSettings {
     /// Dead-letter queue [default: <RABBITMQ_QUEUE>.dlq].
     #[arg(long, env = "DEAD_LETTER_QUEUE", value_name = "DEAD_LETTER_QUEUE")]
     pub dead_letter_queue: Option<String>,
-    /// Full PostgreSQL URL. Wins over POSTGRES_HOST/PORT/DB/USER/PASSWORD.
-    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
-    /// PostgreSQL host.
-    #[arg(long, env = "POSTGRES_HOST", value_name = "POSTGRES_HOST", default_value = "localhost")]
-    pub postgres_host: String,
-    /// PostgreSQL port.
-    #[arg(long, env = "POSTGRES_PORT", value_name = "POSTGRES_PORT", default_value_t = 5432)]
-    pub postgres_port: u16,
-    /// PostgreSQL database.
-    #[arg(long, env = "POSTGRES_DB", value_name = "POSTGRES_DB", default_value = "election_votes")]
-    pub postgres_db: String,
-    /// PostgreSQL user.
-    #[arg(long, env = "POSTGRES_USER", value_name = "POSTGRES_USER", default_value = "postgres")]
-    pub postgres_user: String,
-    /// PostgreSQL password (empty: none, e.g. trust or peer auth).
-    #[arg(
-        long,
-        env = "POSTGRES_PASSWORD",
-        value_name = "POSTGRES_PASSWORD",
-        default_value = "",
-        hide_env_values = true,
-        hide_default_value = true
-    )]
-    pub postgres_password: String,
-    /// Connections opened at start.
-    #[arg(long, env = "POSTGRES_MIN_CONNECTIONS", value_name = "POSTGRES_MIN_CONNECTIONS", default_value_t = 2)]
-    pub postgres_min_connections: usize,
-    /// Pool size.
-    #[arg(long, env = "POSTGRES_MAX_CONNECTIONS", value_name = "POSTGRES_MAX_CONNECTIONS", default_value_t = 10)]
-    pub postgres_max_connections: usize,
+    /// The database and the pool.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
     /// Votes per batch (flush when this many are pending).
     #[arg(long, env = "BATCH_SIZE", value_name = "BATCH_SIZE", default_value_t = 1000)]
     pub batch_size: usize,
@@ -144,12 +100,9 @@ pub struct RawSettings {
     /// Port of /metrics, /healthz and /readyz.
     #[arg(long, env = "PROMETHEUS_PORT", value_name = "PROMETHEUS_PORT", default_value_t = 8001)]
     pub prometheus_port: u16,
-    /// Log level (ERROR, WARN, INFO, DEBUG, TRACE) or filter (`info,vote_engine=debug`).
-    #[arg(long, env = "LOG_LEVEL", value_name = "LOG_LEVEL", default_value = "INFO")]
-    pub log_level: String,
-    /// Log format: json or text.
-    #[arg(long, env = "LOG_FORMAT", value_name = "LOG_FORMAT", default_value = "json")]
-    pub log_format: String,
+    /// Logs.
+    #[command(flatten)]
+    pub logs: LogArgs,
     /// Distinct law_id label values exported in metrics (the rest are summed under `_other`).
     #[arg(long, env = "METRICS_MAX_LAWS", value_name = "METRICS_MAX_LAWS", default_value_t = 1000)]
     pub metrics_max_laws: usize,
@@ -160,20 +113,6 @@ pub struct RawSettings {
     /// redelivered and deduplicated).
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECONDS", value_name = "SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 10.0)]
     pub shutdown_timeout_seconds: f64,
-}
-
-/// A configuration problem: which variable, and what is wrong (never its secret value).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable}: {message}")]
-pub struct ConfigError {
-    /// The environment variable (or flag) at fault.
-    pub variable: &'static str,
-    /// What is wrong.
-    pub message: String,
-}
-
-fn err(variable: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError { variable, message: message.into() }
 }
 
 /// Validated settings.
@@ -205,10 +144,8 @@ pub struct Settings {
     pub retry: RetryPolicy,
     /// Ops HTTP port (0 = any free port).
     pub prometheus_port: u16,
-    /// Log filter directive (validated).
-    pub log_level: String,
-    /// Log format.
-    pub log_format: LogFormat,
+    /// LOG_LEVEL and LOG_FORMAT.
+    pub logs: LogSettings,
     /// Law label budget for metrics.
     pub metrics_max_laws: usize,
     /// Apply migrations at start.
@@ -217,87 +154,60 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
 }
 
-impl RawSettings {
-    /// Validates every value.
-    pub fn validate(self) -> Result<Settings, ConfigError> {
-        let amqp_url = match &self.amqp_url {
-            Some(url) => AmqpUrl::parse(url).map_err(|e| err("AMQP_URL", e.to_string()))?,
-            None => AmqpUrl::from_parts(
-                &self.rabbitmq_host,
-                self.rabbitmq_port,
-                &self.rabbitmq_user,
-                &self.rabbitmq_password,
-                "/",
-            ),
-        };
-        let database = match &self.database_url {
-            Some(url) => DbTarget::parse(url).map_err(|e| err("DATABASE_URL", e.to_string()))?,
-            None => DbTarget::from_parts(
-                &self.postgres_host,
-                self.postgres_port,
-                &self.postgres_db,
-                &self.postgres_user,
-                Some(&self.postgres_password),
-            ),
-        };
-        non_empty("RABBITMQ_QUEUE", &self.rabbitmq_queue)?;
-        non_empty("DEAD_LETTER_EXCHANGE", &self.dead_letter_exchange)?;
-        let queue_type = self.rabbitmq_queue_type.parse().map_err(|e: String| err("RABBITMQ_QUEUE_TYPE", e))?;
-        if self.batch_size == 0 {
-            return Err(err("BATCH_SIZE", "must be at least 1"));
-        }
-        if self.max_inflight_batches == 0 {
-            return Err(err("MAX_INFLIGHT_BATCHES", "must be at least 1"));
-        }
+impl Validate for RawSettings {
+    type Settings = Settings;
+
+    fn validate(self) -> Result<Settings, ConfigError> {
+        let amqp_url = self.broker.validate()?;
+        let database = self.database.validate()?;
+        let queue = non_empty("RABBITMQ_QUEUE", &self.rabbitmq_queue)?;
+        let dead_letter_exchange = non_empty("DEAD_LETTER_EXCHANGE", &self.dead_letter_exchange)?;
+        let queue_type =
+            self.rabbitmq_queue_type.parse().map_err(|e: String| ConfigError::new("RABBITMQ_QUEUE_TYPE", e))?;
+        let batch_size = at_least_one("BATCH_SIZE", self.batch_size)?;
+        let max_inflight_batches = at_least_one("MAX_INFLIGHT_BATCHES", self.max_inflight_batches)?;
         let batch_timeout = seconds("BATCH_TIMEOUT_SECONDS", self.batch_timeout_seconds, false)?;
         let retry_delay = seconds("RETRY_DELAY_SECONDS", self.retry_delay_seconds, true)?;
         let shutdown_timeout = seconds("SHUTDOWN_TIMEOUT_SECONDS", self.shutdown_timeout_seconds, true)?;
         let prefetch = match self.rabbitmq_prefetch_count {
-            Some(p) if p as usize <= self.batch_size => {
-                return Err(err(
+            Some(p) if p as usize <= batch_size => {
+                return Err(ConfigError::new(
                     "RABBITMQ_PREFETCH_COUNT",
-                    format!("must exceed BATCH_SIZE ({}) so the next batch fills while one commits", self.batch_size),
+                    format!("must exceed BATCH_SIZE ({batch_size}) so the next batch fills while one commits"),
                 ));
             }
             Some(p) => p,
-            None => (self.batch_size * (self.max_inflight_batches + 2)) as u32,
+            None => (batch_size * (max_inflight_batches + 2)) as u32,
         };
         let prefetch = u16::try_from(prefetch).map_err(|_| {
-            err("RABBITMQ_PREFETCH_COUNT", "must be at most 65535 (lower BATCH_SIZE or MAX_INFLIGHT_BATCHES)")
+            ConfigError::new(
+                "RABBITMQ_PREFETCH_COUNT",
+                "must be at most 65535 (lower BATCH_SIZE or MAX_INFLIGHT_BATCHES)",
+            )
         })?;
-        if self.postgres_max_connections == 0 {
-            return Err(err("POSTGRES_MAX_CONNECTIONS", "must be at least 1"));
-        }
-        if self.postgres_min_connections > self.postgres_max_connections {
-            return Err(err("POSTGRES_MIN_CONNECTIONS", "must not exceed POSTGRES_MAX_CONNECTIONS"));
-        }
         if self.max_retry_attempts == 0 {
-            return Err(err("MAX_RETRY_ATTEMPTS", "must be at least 1"));
+            return Err(ConfigError::new("MAX_RETRY_ATTEMPTS", "must be at least 1"));
         }
-        parse_filter(&self.log_level).map_err(|e| err("LOG_LEVEL", e))?;
-        let log_format = self.log_format.parse().map_err(|e: String| err("LOG_FORMAT", e))?;
-        let dead_letter_queue =
-            self.dead_letter_queue.clone().unwrap_or_else(|| format!("{}.dlq", self.rabbitmq_queue));
+        let dead_letter_queue = self.dead_letter_queue.unwrap_or_else(|| format!("{queue}.dlq"));
         Ok(Settings {
             amqp_url,
-            queue: self.rabbitmq_queue,
+            queue,
             queue_type,
-            dead_letter_exchange: self.dead_letter_exchange,
+            dead_letter_exchange,
             dead_letter_queue,
             prefetch,
-            database,
-            db_min_connections: self.postgres_min_connections,
-            db_max_connections: self.postgres_max_connections,
+            database: database.target,
+            db_min_connections: database.min_connections,
+            db_max_connections: database.max_connections,
             batch: BatchPolicy {
-                max_size: self.batch_size,
+                max_size: batch_size,
                 max_age: batch_timeout,
                 linger: Duration::from_millis(self.batch_linger_ms).min(batch_timeout),
             },
-            max_inflight_batches: self.max_inflight_batches,
+            max_inflight_batches,
             retry: RetryPolicy { initial_delay: retry_delay, max_attempts: self.max_retry_attempts },
             prometheus_port: self.prometheus_port,
-            log_level: self.log_level,
-            log_format,
+            logs: self.logs.validate()?,
             metrics_max_laws: self.metrics_max_laws,
             run_migrations: self.run_migrations,
             shutdown_timeout,
@@ -305,17 +215,12 @@ impl RawSettings {
     }
 }
 
-fn non_empty(variable: &'static str, value: &str) -> Result<(), ConfigError> {
-    if value.trim().is_empty() { Err(err(variable, "must not be empty")) } else { Ok(()) }
-}
+impl Validate for Cli {
+    type Settings = (Command, Settings);
 
-fn seconds(variable: &'static str, value: f64, zero_ok: bool) -> Result<Duration, ConfigError> {
-    let ok = value.is_finite() && (value > 0.0 || (zero_ok && value == 0.0)) && value < 86_400.0;
-    if !ok {
-        let range = if zero_ok { "0 or more" } else { "more than 0" };
-        return Err(err(variable, format!("must be a number of seconds, {range} and under a day")));
+    fn validate(self) -> Result<(Command, Settings), ConfigError> {
+        Ok((self.command.unwrap_or(Command::Run), self.settings.validate()?))
     }
-    Ok(Duration::from_secs_f64(value))
 }
 
 /// Parses the command line and environment into the command and validated settings; on
@@ -325,9 +230,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli: Cli = cli::parse(Cli::command(), args)?;
-    let settings = cli.settings.validate().map_err(Exit::invalid)?;
-    Ok((cli.command.unwrap_or(Command::Run), settings))
+    config::parse::<Cli, _, _>(Cli::command(), args)
 }
 
 #[cfg(test)]
@@ -386,6 +289,36 @@ mod tests {
             assert!(!message.contains('\n'), "{message}");
             assert!(!message.contains("topsecret"), "{message}");
         }
+    }
+
+    #[test]
+    fn the_seeds_broker_and_database_parts_are_used() {
+        let (_, s) = parse(&[
+            "--rabbitmq-host",
+            "rabbitmq",
+            "--rabbitmq-port",
+            "5673",
+            "--rabbitmq-user",
+            "vote",
+            "--rabbitmq-password",
+            "p@ss",
+            "--postgres-host",
+            "db",
+            "--postgres-db",
+            "votes",
+            "--postgres-min-connections",
+            "3",
+            "--postgres-max-connections",
+            "4",
+        ])
+        .unwrap();
+        let url = &s.amqp_url;
+        assert_eq!(
+            (url.host.as_str(), url.port, url.username.as_str(), url.password.as_str()),
+            ("rabbitmq", 5673, "vote", "p@ss")
+        );
+        assert_eq!(s.database.to_string(), "postgres://postgres@db:5432/votes");
+        assert_eq!((s.db_min_connections, s.db_max_connections), (3, 4));
     }
 
     #[test]

@@ -5,16 +5,14 @@ use std::process::ExitCode;
 use vote_engine::app::migrate;
 use vote_engine::config::parse_cli;
 use vote_engine::{Application, Command, recount};
-use vote_runtime::{logging, shutdown};
+use vote_runtime::shutdown;
 
 fn main() -> ExitCode {
     let (command, settings) = match parse_cli(std::env::args_os()) {
         Ok(parsed) => parsed,
         Err(exit) => return exit.report(),
     };
-    // Validated in parse_cli, so this cannot fail.
-    let filter = logging::parse_filter(&settings.log_level).unwrap_or_default();
-    logging::init(filter, settings.log_format);
+    settings.logs.init();
     // One thread: the engine waits on I/O and one task owns the pipeline, so more threads would
     // only add cross-thread wake-ups (docs/decisions/001-single-threaded-runtime.md).
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

@@ -33,10 +33,6 @@ pub const DEFAULT_QUEUE: &str = "votes.aggregation";
 pub const DEFAULT_QUEUE_TYPE: vote_mq::QueueType = vote_mq::QueueType::Quorum;
 /// Dead-letter exchange the engine declares its queue with.
 pub const DEAD_LETTER_EXCHANGE: &str = "votes.dlx";
-/// Broker used when neither `--amqp-url` nor AMQP_URL is given.
-pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
-/// Database used when neither `--database-url` nor DATABASE_URL is given.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/election_votes";
 
 /// The topology the engine declares for `queue`: same dead-letter exchange and queue names, so
 /// that whichever side declares first, the other's declaration matches its arguments.

@@ -2,9 +2,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use vote_loadgen::cli::{self, Cli};
+use vote_loadgen::cli;
 
 fn main() -> ExitCode {
-    cli::main(Cli::parse())
+    match cli::parse(std::env::args_os()) {
+        Ok(parsed) => cli::main(parsed),
+        Err(exit) => exit.report(),
+    }
 }

@@ -1,8 +1,9 @@
-//! `vote-runtime`: what every service binary shares apart from AMQP (which lives in `vote-mq`):
-//! command-line parsing, logging set-up, the shutdown signal, the ops HTTP endpoints and
-//! PostgreSQL access (TLS included).
+//! `vote-runtime`: what every service binary shares apart from the AMQP client (which lives in
+//! `vote-mq`): the config vocabulary and command-line parsing, logging set-up, the shutdown
+//! signal, the ops HTTP endpoints and PostgreSQL access (TLS included).
 
 pub mod cli;
+pub mod config;
 pub mod http;
 pub mod logging;
 pub mod postgres;

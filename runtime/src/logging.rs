@@ -1,5 +1,6 @@
 //! Structured logs with `tracing`. LOG_LEVEL takes a level (`INFO`, `debug`, ...) or a full
-//! filter (`info,vote_engine=debug`); LOG_FORMAT picks `json` (one object per line) or `text`.
+//! filter (`info,vote_engine=debug`); LOG_FORMAT picks `json` (one object per line) or `text`
+//! (see [`crate::config::LogArgs`] for the rule when it is unset).
 
 use tracing_subscriber::EnvFilter;
 
@@ -10,6 +11,13 @@ pub enum LogFormat {
     Json,
     /// Human-readable lines, for a terminal.
     Text,
+}
+
+impl LogFormat {
+    /// Text for a terminal, JSON for anything else (a container's log collector, a file).
+    pub fn for_terminal(is_terminal: bool) -> Self {
+        if is_terminal { Self::Text } else { Self::Json }
+    }
 }
 
 impl std::str::FromStr for LogFormat {

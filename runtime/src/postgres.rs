@@ -155,6 +155,8 @@ impl DbTarget {
     }
 
     /// Creates the database if it does not exist, connecting to the `postgres` maintenance db.
+    /// Services sharing a database start together: one that finds the database created by
+    /// another between its check and its CREATE succeeds like the creator.
     pub async fn create_database_if_missing(&self) -> Result<(), DbError> {
         let admin = self.with_dbname("postgres").connect().await?;
         let name = self.dbname().to_owned();
@@ -162,9 +164,10 @@ impl DbTarget {
         if !exists {
             let quoted = format!("\"{}\"", name.replace('"', "\"\""));
             match admin.batch_execute(&format!("CREATE DATABASE {quoted}")).await {
-                Ok(()) => {}
-                // Another process created it between our check and our CREATE.
-                Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+                Ok(()) => tracing::info!(database = %self, "database created"),
+                Err(e) if is_already_created(&e) => {
+                    tracing::debug!(database = %self, "database created meanwhile by another process");
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -182,6 +185,14 @@ impl DbTarget {
         let report = result.map_err(|e| DbError::Migration(e.to_string()))?;
         Ok(report.applied_migrations().len())
     }
+}
+
+/// Whether a failed CREATE DATABASE failed only because another session created the database
+/// first: "already exists" (42P04), or, when both CREATEs ran at once, the unique violation on
+/// `pg_database` (23505) of the one that committed second.
+fn is_already_created(error: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    error.code().is_some_and(|code| *code == SqlState::DUPLICATE_DATABASE || *code == SqlState::UNIQUE_VIOLATION)
 }
 
 fn advisory_key(name: &str) -> i64 {
@@ -224,6 +235,29 @@ mod tests {
         assert!(!format!("{t:?}").contains("s3cret"));
         let err = DbTarget::parse("postgres://vote:s3cret@db:notaport/x").err().unwrap().to_string();
         assert!(!err.contains("s3cret"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn concurrent_creators_of_one_database_all_succeed() {
+        let server = DbTarget::parse(&crate::testing::database_url()).unwrap();
+        for round in 0..3 {
+            let target = server.with_dbname(&crate::testing::unique_name(&format!("test_race{round}")));
+            let creators: Vec<_> = (0..8)
+                .map(|_| {
+                    let target = target.clone();
+                    tokio::spawn(async move { target.create_database_if_missing().await })
+                })
+                .collect();
+            for creator in creators {
+                let outcome = creator.await.expect("creator task");
+                assert!(outcome.is_ok(), "round {round}: {}", outcome.unwrap_err());
+            }
+            let client = target.connect().await.expect("the database exists");
+            assert_eq!(
+                client.query_one("SELECT current_database()", &[]).await.unwrap().get::<_, String>(0),
+                target.dbname()
+            );
+        }
     }
 
     #[tokio::test]

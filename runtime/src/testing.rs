@@ -1,9 +1,14 @@
 //! Helpers for integration tests against the real servers: a fresh database per test and
 //! unique broker names, so tests can run in parallel and never see each other's data.
 //! Servers are found through TEST_DATABASE_URL / TEST_AMQP_URL (defaults: the local servers);
-//! a missing server makes the test fail loudly, never skip.
+//! a missing server makes the test fail loudly, never skip. Binaries are started the way an
+//! operator would start them (the seeds' variables, a port to probe) by
+//! [`assert_becomes_ready`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::postgres::DbTarget;
 
@@ -45,6 +50,116 @@ pub async fn fresh_database(prefix: &str) -> DbTarget {
     target
 }
 
+/// A port free now, below Linux's ephemeral range (32768-60999): a port the kernel hands out
+/// (`bind` to port 0) can be taken, before the service binds it, as the source port of another
+/// process's outgoing connection to RabbitMQ or PostgreSQL.
+pub fn free_port() -> u16 {
+    const FIRST: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Spread concurrent test processes over the range; probe upwards from there.
+    let seed = (std::process::id() % u32::from(SPAN)) as u16;
+    for _ in 0..SPAN {
+        let port = FIRST + (seed + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + SPAN);
+}
+
+/// The test broker named the seeds' way, reached through `port` (a [`TcpProxy`]'s, so a test
+/// can see the connection go where RABBITMQ_PORT says): RABBITMQ_HOST/PORT/USER/PASSWORD
+/// (+ RABBITMQ_VHOST when not "/") and MQ_EXCHANGE_TYPE, no AMQP_URL.
+pub fn seed_broker_env(port: u16) -> Vec<(String, String)> {
+    let url = vote_mq::AmqpUrl::parse(&amqp_url()).expect("TEST_AMQP_URL is not a valid AMQP URL");
+    let mut env = vec![
+        ("RABBITMQ_HOST", url.host.clone()),
+        ("RABBITMQ_PORT", port.to_string()),
+        ("RABBITMQ_USER", url.username.clone()),
+        ("RABBITMQ_PASSWORD", url.password.clone()),
+        ("MQ_EXCHANGE_TYPE", "topic".to_owned()),
+    ];
+    if url.vhost != "/" {
+        env.push(("RABBITMQ_VHOST", url.vhost.clone()));
+    }
+    env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// A [`TcpProxy`] to the test broker (TEST_AMQP_URL's host and port).
+pub async fn broker_proxy() -> TcpProxy {
+    let url = vote_mq::AmqpUrl::parse(&amqp_url()).expect("TEST_AMQP_URL is not a valid AMQP URL");
+    TcpProxy::start(&format!("{}:{}", url.host, url.port)).await
+}
+
+/// `database` named the seeds' way: POSTGRES_HOST/PORT/DB/USER/PASSWORD, no DATABASE_URL.
+pub fn seed_database_env(database: &DbTarget) -> Vec<(String, String)> {
+    let config = database.config();
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        #[cfg(unix)]
+        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".to_owned(),
+    };
+    let password = config.get_password().map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default();
+    [
+        ("POSTGRES_HOST", host),
+        ("POSTGRES_PORT", config.get_ports().first().copied().unwrap_or(5432).to_string()),
+        ("POSTGRES_DB", database.dbname().to_owned()),
+        ("POSTGRES_USER", config.get_user().unwrap_or("postgres").to_owned()),
+        ("POSTGRES_PASSWORD", password),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// Runs `binary` with only `env` (and PATH) set until `GET /readyz` on `port` answers 200,
+/// then kills it. Panics with the binary's output when it exits first or is not ready within
+/// 30 s.
+pub async fn assert_becomes_ready(binary: &str, env: &[(String, String)], port: u16) {
+    let mut child = std::process::Command::new(binary)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {binary}: {e}"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let failure = loop {
+        if http_status(port, "/readyz").await == Some(200) {
+            break None;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            break Some(format!("exited with {status}"));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break Some("not ready within 30 s".to_owned());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let _ = child.kill();
+    let output = child.wait_with_output().expect("wait for the binary");
+    if let Some(failure) = failure {
+        panic!(
+            "{binary} {failure}:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// The status of `GET path` on `127.0.0.1:port`, or `None` when nothing answers.
+pub async fn http_status(port: u16, path: &str) -> Option<u16> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).await.ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).await.ok()?;
+    // "HTTP/1.x NNN"
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
 /// A TCP proxy the test controls, to cut and restore a service's connections mid-run.
 pub struct TcpProxy {
     port: u16,
@@ -54,6 +169,7 @@ pub struct TcpProxy {
 
 struct ProxyState {
     open: std::sync::atomic::AtomicBool,
+    accepted: AtomicUsize,
     links: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
@@ -64,6 +180,7 @@ impl TcpProxy {
         let port = listener.local_addr().expect("proxy address").port();
         let state = std::sync::Arc::new(ProxyState {
             open: std::sync::atomic::AtomicBool::new(true),
+            accepted: AtomicUsize::new(0),
             links: std::sync::Mutex::new(Vec::new()),
         });
         let upstream = upstream.to_owned();
@@ -74,6 +191,7 @@ impl TcpProxy {
                     drop(client);
                     continue;
                 }
+                accept_state.accepted.fetch_add(1, Ordering::SeqCst);
                 let upstream = upstream.clone();
                 let link = tokio::spawn(async move {
                     if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
@@ -90,6 +208,11 @@ impl TcpProxy {
     /// The local port to connect to instead of the upstream.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Connections forwarded so far.
+    pub fn connections(&self) -> usize {
+        self.state.accepted.load(Ordering::SeqCst)
     }
 
     /// Drops every open connection and refuses new ones until [`TcpProxy::restore`].

@@ -1,30 +1,83 @@
 //! The baseline the engine is compared with: a consumer written the way simple services are —
 //! one message, one transaction, one ack. Same validation, same counting rule, same durability.
-//! Usage: `naive-consumer --queue Q [--queue-type quorum] --database-url URL [--idle-ms 2000] [--max-seconds S]`;
-//! stops when the queue stays empty for `--idle-ms` or after `--max-seconds`, prints msg/s.
+//! Stops when the queue stays empty for `--idle-ms` or after `--max-seconds`, prints msg/s.
+//! Broker and database settings are the runtime's, as for every binary.
 
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use clap::{CommandFactory, Parser};
 use vote_engine::decode::decode;
 use vote_mq::{AmqpUrl, QueueTopology, QueueType, Subscription, SubscriptionConfig};
+use vote_runtime::config::{self, BrokerArgs, ConfigError, DatabaseArgs, Validate};
 use vote_runtime::postgres::DbTarget;
 
 const COUNT_VOTE: &str = include_str!("../../../sql/bench/naive_count_vote.sql");
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned()).unwrap_or_else(|| default.to_owned())
+/// One message, one transaction, one ack: the baseline the engine is compared with.
+#[derive(Debug, Parser)]
+#[command(name = "naive-consumer")]
+struct Cli {
+    #[command(flatten)]
+    broker: BrokerArgs,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Queue to consume.
+    #[arg(long, env = "RABBITMQ_QUEUE", default_value = "votes.aggregation")]
+    queue: String,
+    /// Its type, if it has to be declared.
+    #[arg(long, env = "RABBITMQ_QUEUE_TYPE", default_value = "quorum")]
+    queue_type: QueueType,
+    /// Stop once the queue stayed empty this many milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    idle_ms: u64,
+    /// Stop after this many seconds of consuming.
+    #[arg(long, default_value_t = 86_400.0)]
+    max_seconds: f64,
+}
+
+struct Settings {
+    url: AmqpUrl,
+    db: DbTarget,
+    queue: String,
+    queue_type: QueueType,
+    idle: Duration,
+    max: Duration,
+}
+
+impl Validate for Cli {
+    type Settings = Settings;
+
+    fn validate(self) -> Result<Settings, ConfigError> {
+        Ok(Settings {
+            url: self.broker.validate()?,
+            db: self.database.validate()?.target,
+            queue: config::non_empty("RABBITMQ_QUEUE", &self.queue)?,
+            queue_type: self.queue_type,
+            idle: Duration::from_millis(self.idle_ms),
+            max: Duration::try_from_secs_f64(self.max_seconds)
+                .map_err(|_| ConfigError::new("--max-seconds", "must be a number of seconds, 0 or more"))?,
+        })
+    }
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let url = AmqpUrl::parse(&arg("--amqp-url", "amqp://guest:guest@127.0.0.1:5672/%2f"))?;
-    let queue = arg("--queue", "votes.aggregation");
-    let queue_type: QueueType = arg("--queue-type", "quorum").parse().map_err(anyhow::Error::msg)?;
-    let db = DbTarget::parse(&arg("--database-url", "postgres://postgres@127.0.0.1:5432/election_votes"))?;
-    let idle = Duration::from_millis(arg("--idle-ms", "2000").parse().context("--idle-ms")?);
-    let max = Duration::from_secs_f64(arg("--max-seconds", "86400").parse().context("--max-seconds")?);
+async fn main() -> ExitCode {
+    let settings = match config::parse::<Cli, _, _>(Cli::command(), std::env::args_os()) {
+        Ok(settings) => settings,
+        Err(exit) => return exit.report(),
+    };
+    match consume(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("naive-consumer: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn consume(settings: Settings) -> anyhow::Result<()> {
+    let Settings { url, db, queue, queue_type, idle, max } = settings;
     let client = db.connect().await?;
     let statement = client.prepare(COUNT_VOTE).await?;
     let config = SubscriptionConfig {

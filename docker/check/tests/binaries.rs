@@ -15,7 +15,7 @@ use serde_json::Value;
 use vote_opskit::binaries::{self, BinTarget, shipped_binaries};
 use vote_opskit::kit::{self, compose_environment, scalar};
 use vote_opskit::metrics::{PROMETHEUS_SERIES, RABBITMQ_METRICS, exported_names, promql_metric_names};
-use vote_runtime::testing::{amqp_url, database_url, fresh_database, unique_name};
+use vote_runtime::testing::{amqp_url, database_url, free_port, fresh_database, unique_name};
 
 /// How long a service may take to become ready, and a metric to show up.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -91,25 +91,6 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A port free now, below Linux's ephemeral range (32768-60999): a port the kernel hands out
-/// (`bind` to port 0) can be taken, before the service binds it, as the source port of another
-/// service's outgoing connection to RabbitMQ or PostgreSQL ("Address already in use", seen in CI).
-fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    const FIRST: u16 = 20_000;
-    const SPAN: u16 = 12_000;
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    // Spread concurrent test processes over the range; probe upwards from there.
-    let seed = (std::process::id() % u32::from(SPAN)) as u16;
-    for _ in 0..SPAN {
-        let port = FIRST + (seed + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port in {FIRST}..{}", FIRST + SPAN);
 }
 
 /// `database_url()` pointing at `dbname` instead (credentials kept).

@@ -13,7 +13,7 @@ pub const MEETING_DEFAULTS: Defaults = Defaults {
     service_name: "meeting-service",
     http_port: "5011",
     queue: Some(("meeting-service", "meeting.created", None)),
-    database_url: Some("postgres://postgres@127.0.0.1:5432/vote_election"),
+    database: Some("vote_election"),
 };
 
 /// `election-service`.
@@ -23,7 +23,7 @@ pub const ELECTION_DEFAULTS: Defaults = Defaults {
     service_name: "election-service",
     http_port: "5012",
     queue: Some(("election-service", "agenda.election.*,voting.completed", None)),
-    database_url: Some("postgres://postgres@127.0.0.1:5432/vote_election"),
+    database: Some("vote_election"),
 };
 
 /// Parses the command line and environment with the binary's `defaults` (see
@@ -56,6 +56,6 @@ mod tests {
         assert_eq!(e.queue.bindings, ["agenda.election.*", "voting.completed"]);
         assert_eq!(e.queue.dead_letter_queue, "election-service.dlq");
         assert_eq!(e.service.exchange, "events");
-        assert_eq!(e.database.dbname(), "vote_election");
+        assert_eq!(e.database.target.dbname(), "vote_election");
     }
 }

@@ -25,3 +25,12 @@ fn help_shows_each_binary_defaults_but_no_secrets() {
     assert_help_shows(BINARIES[0], &["5011", "meeting.created"]);
     assert_help_shows(BINARIES[1], &["5012", "agenda.election.*,voting.completed"]);
 }
+
+#[test]
+fn the_seeds_broker_variables_are_read() {
+    for binary in BINARIES {
+        assert_refused(binary, "RABBITMQ_PORT", "notaport");
+        assert_refused(binary, "MQ_EXCHANGE_TYPE", "fanout");
+        assert_refused(binary, "POSTGRES_MAX_CONNECTIONS", "0");
+    }
+}

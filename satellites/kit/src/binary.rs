@@ -5,7 +5,7 @@ use std::future::Future;
 use std::process::ExitCode;
 
 use vote_runtime::cli::Exit;
-use vote_runtime::{logging, shutdown};
+use vote_runtime::shutdown;
 
 use crate::config::ServiceSettings;
 use crate::{Application, Error};
@@ -24,8 +24,7 @@ where
         Err(exit) => return exit.report(),
     };
     let service = settings.as_ref();
-    // Checked when the settings were validated, so the default is never used.
-    logging::init(logging::parse_filter(&service.log_level).unwrap_or_default(), service.log_format);
+    service.logs.init();
     let name = service.service_name.clone();
     let outcome = async { build(settings).await?.run_until_stopped(shutdown::on_signal()).await };
     match outcome.await {

@@ -1,50 +1,46 @@
-//! Settings: one environment variable per knob, each with a CLI flag. A binary flattens the
-//! groups it needs ([`ServiceArgs`] always, [`QueueArgs`] when it consumes a queue,
-//! [`DatabaseArgs`] when it keeps state) into its own clap struct, or uses [`Args`] when it
-//! needs exactly those three; its [`Defaults`] fill in what differs between binaries.
-//! clap reads the raw values, [`Validate::validate`] checks them, and any problem becomes a
-//! one-line error naming the variable (exit code 2). URLs are hidden from `--help` and never
-//! echoed back, because they may carry passwords.
+//! Settings of the satellite services: the runtime's shared groups (broker, exchange,
+//! database, logs; see [`vote_runtime::config`]) plus what every service has
+//! ([`ServiceArgs`]: name, HTTP port) and the queue it consumes ([`QueueArgs`]). A binary
+//! flattens the groups it needs into its own clap struct, or uses [`Args`] when it needs
+//! exactly service, queue and database; its [`Defaults`] fill in what differs between binaries.
+//! A group of its own (e.g. an HTTP client's URL) implements [`Validate`] like the others.
 
 use std::ffi::OsString;
 use std::time::Duration;
 
 use clap::{Command, FromArgMatches};
 use vote_mq::{AmqpUrl, QueueTopology, RetryPolicy, SubscriptionConfig, parse_bindings};
-use vote_runtime::cli::{self, Exit};
-use vote_runtime::logging::{LogFormat, parse_filter};
-use vote_runtime::postgres::DbTarget;
+use vote_runtime::cli::Exit;
+use vote_runtime::config::{BrokerArgs, ExchangeArgs, LogArgs, LogSettings};
+pub use vote_runtime::config::{ConfigError, Database, DatabaseArgs, Validate, non_empty};
 
-/// AMQP_URL when unset: the local broker, vhost "/".
-pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 /// Unacked deliveries the broker may push ahead of the one being handled.
 pub const PREFETCH: u16 = 16;
 /// Longest MQ_RETRY_DELAY_MS accepted.
 const MAX_RETRY_DELAY_MS: u64 = 60_000;
+/// POSTGRES_MAX_CONNECTIONS of a service: its handlers need few, and every service shares the
+/// server with the engine.
+const POOL_SIZE: &str = "8";
 
 /// Settings every service has. `service_name` and `http_port` have no default here: the
 /// binary's [`Defaults`] give them.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServiceArgs {
-    /// AMQP URI of the broker (RabbitMQ URI spec; `%2f` is the vhost "/").
-    #[arg(long, env = "AMQP_URL", value_name = "AMQP_URL", hide_env_values = true, hide_default_value = true)]
-    #[arg(default_value = DEFAULT_AMQP_URL)]
-    pub amqp_url: String,
-    /// Topic exchange events are published to and consumed from.
-    #[arg(long, env = "MQ_EXCHANGE", value_name = "MQ_EXCHANGE", default_value = "events")]
-    pub mq_exchange: String,
+    /// The broker.
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+    /// The events exchange.
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
     /// Name of this service: the envelope's `producer` and the broker connection name.
     #[arg(long, env = "SERVICE_NAME", value_name = "SERVICE_NAME")]
     pub service_name: String,
     /// Port of the HTTP API, which also serves /metrics, /healthz and /readyz.
     #[arg(long, env = "HTTP_PORT", value_name = "HTTP_PORT")]
     pub http_port: u16,
-    /// Log level (`info`, `debug`, ...) or a full filter (`info,vote_mq=debug`).
-    #[arg(long, env = "LOG_LEVEL", value_name = "LOG_LEVEL", default_value = "info")]
-    pub log_level: String,
-    /// `json` (one object per line) or `text`.
-    #[arg(long, env = "LOG_FORMAT", value_name = "LOG_FORMAT", default_value = "json")]
-    pub log_format: String,
+    /// Logs.
+    #[command(flatten)]
+    pub logs: LogArgs,
 }
 
 /// The queue a service consumes. `mq_queue` and `mq_bindings` come from the binary's
@@ -67,14 +63,6 @@ pub struct QueueArgs {
     /// Delay before the second attempt, in milliseconds; doubles per attempt (max 5 s).
     #[arg(long, env = "MQ_RETRY_DELAY_MS", value_name = "MQ_RETRY_DELAY_MS", default_value_t = 200)]
     pub mq_retry_delay_ms: u64,
-}
-
-/// The service's database. The URL comes from the binary's [`Defaults`].
-#[derive(Debug, Clone, clap::Args)]
-pub struct DatabaseArgs {
-    /// PostgreSQL URL; the database is created when missing and migrated at start.
-    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: String,
 }
 
 /// The usual service: it consumes one queue and keeps its state in a database.
@@ -102,10 +90,8 @@ pub struct ServiceSettings {
     pub service_name: String,
     /// HTTP port (0 picks a free one).
     pub http_port: u16,
-    /// LOG_LEVEL, already checked to parse.
-    pub log_level: String,
-    /// Log line format.
-    pub log_format: LogFormat,
+    /// LOG_LEVEL and LOG_FORMAT.
+    pub logs: LogSettings,
 }
 
 impl AsRef<ServiceSettings> for ServiceSettings {
@@ -156,7 +142,7 @@ pub struct Settings {
     /// The consumed queue.
     pub queue: QueueSettings,
     /// The database.
-    pub database: DbTarget,
+    pub database: Database,
 }
 
 impl AsRef<ServiceSettings> for Settings {
@@ -165,51 +151,16 @@ impl AsRef<ServiceSettings> for Settings {
     }
 }
 
-/// A bad setting: which variable, and what is wrong (never its value, which may be secret).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable}: {message}")]
-pub struct ConfigError {
-    /// The environment variable.
-    pub variable: &'static str,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-impl ConfigError {
-    /// `variable` is wrong because of `message`.
-    pub fn new(variable: &'static str, message: impl Into<String>) -> Self {
-        Self { variable, message: message.into() }
-    }
-}
-
-/// The trimmed value, or an error when it is blank.
-pub fn non_empty(variable: &'static str, value: &str) -> Result<String, ConfigError> {
-    let value = value.trim();
-    if value.is_empty() { Err(ConfigError::new(variable, "must not be empty")) } else { Ok(value.to_owned()) }
-}
-
-/// Raw settings that can be checked into their validated form.
-pub trait Validate {
-    /// The validated settings.
-    type Settings;
-    /// Checks every value; the first problem names its variable.
-    fn validate(self) -> Result<Self::Settings, ConfigError>;
-}
-
 impl Validate for ServiceArgs {
     type Settings = ServiceSettings;
 
     fn validate(self) -> Result<ServiceSettings, ConfigError> {
-        let amqp_url = AmqpUrl::parse(&self.amqp_url).map_err(|e| ConfigError::new("AMQP_URL", e.to_string()))?;
-        parse_filter(&self.log_level).map_err(|e| ConfigError::new("LOG_LEVEL", e))?;
-        let log_format = self.log_format.parse().map_err(|e: String| ConfigError::new("LOG_FORMAT", e))?;
         Ok(ServiceSettings {
-            amqp_url,
-            exchange: non_empty("MQ_EXCHANGE", &self.mq_exchange)?,
+            amqp_url: self.broker.validate()?,
+            exchange: self.exchange.validate()?,
             service_name: non_empty("SERVICE_NAME", &self.service_name)?,
             http_port: self.http_port,
-            log_level: self.log_level,
-            log_format,
+            logs: self.logs.validate()?,
         })
     }
 }
@@ -250,14 +201,6 @@ fn retry_policy(args: &QueueArgs) -> Result<RetryPolicy, ConfigError> {
     })
 }
 
-impl Validate for DatabaseArgs {
-    type Settings = DbTarget;
-
-    fn validate(self) -> Result<DbTarget, ConfigError> {
-        DbTarget::parse(&self.database_url).map_err(|e| ConfigError::new("DATABASE_URL", e.to_string()))
-    }
-}
-
 impl Validate for Args {
     type Settings = Settings;
 
@@ -284,8 +227,8 @@ pub struct Defaults {
     pub http_port: &'static str,
     /// MQ_QUEUE, MQ_BINDINGS and MQ_DEAD_LETTER_QUEUE (`None`: `<MQ_QUEUE>.dlq`).
     pub queue: Option<(&'static str, &'static str, Option<&'static str>)>,
-    /// DATABASE_URL.
-    pub database_url: Option<&'static str>,
+    /// POSTGRES_DB (the database when DATABASE_URL is unset).
+    pub database: Option<&'static str>,
 }
 
 impl Defaults {
@@ -304,24 +247,24 @@ impl Defaults {
                 command = command.mut_arg("mq_dead_letter_queue", |a| a.default_value(dlq));
             }
         }
-        if let Some(url) = self.database_url {
-            command = command.mut_arg("database_url", |a| a.required(false).default_value(url));
+        if let Some(database) = self.database {
+            command = command
+                .mut_arg("postgres_db", |a| a.default_value(database))
+                .mut_arg("postgres_max_connections", |a| a.default_value(POOL_SIZE));
         }
         command
     }
 }
 
 /// Parses the command line and environment into `A` with the binary's `defaults`, then
-/// validates. `Err` says what to print and the exit code (0 for `--help` / `--version`, 2 for a
-/// bad value, on one line naming the variable).
+/// validates (see [`vote_runtime::config::parse`]).
 pub fn parse_cli<A, I, T>(defaults: &Defaults, args: I) -> Result<A::Settings, Exit>
 where
     A: clap::Args + FromArgMatches + Validate,
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let raw: A = cli::parse(defaults.command::<A>(), args)?;
-    raw.validate().map_err(Exit::invalid)
+    vote_runtime::config::parse::<A, _, _>(defaults.command::<A>(), args)
 }
 
 #[cfg(test)]
@@ -334,7 +277,7 @@ mod tests {
         service_name: "test-service",
         http_port: "5999",
         queue: Some(("test_queue", "a.b,c.*", None)),
-        database_url: Some("postgres://postgres@127.0.0.1:5432/vote_test"),
+        database: Some("vote_test"),
     };
 
     fn parse(args: &[&str]) -> Result<Settings, Exit> {
@@ -345,12 +288,36 @@ mod tests {
     fn defaults_fill_in() {
         let s = parse(&[]).unwrap();
         assert_eq!((s.service.service_name.as_str(), s.service.http_port), ("test-service", 5999));
-        assert_eq!((s.service.exchange.as_str(), s.service.log_format), ("events", LogFormat::Json));
+        assert_eq!((s.service.exchange.as_str(), s.service.logs.format), ("events", None));
         assert_eq!(s.service.amqp_url.vhost, "/");
         assert_eq!((s.queue.queue.as_str(), s.queue.dead_letter_queue.as_str()), ("test_queue", "test_queue.dlq"));
         assert_eq!(s.queue.bindings, ["a.b", "c.*"]);
         assert_eq!(s.queue.retry, RetryPolicy::default());
-        assert_eq!(s.database.dbname(), "vote_test");
+        assert_eq!(s.database.target.dbname(), "vote_test");
+        assert_eq!(s.database.max_connections, 8);
+    }
+
+    #[test]
+    fn the_seeds_broker_parts_and_exchange_type_are_accepted() {
+        let s = parse(&[
+            "--rabbitmq-host",
+            "rabbitmq",
+            "--rabbitmq-port",
+            "5673",
+            "--rabbitmq-user",
+            "swappo_user",
+            "--rabbitmq-password",
+            "pa:ss",
+            "--mq-exchange-type",
+            "topic",
+        ])
+        .unwrap();
+        let url = &s.service.amqp_url;
+        assert_eq!(
+            (url.host.as_str(), url.port, url.username.as_str(), url.password.as_str()),
+            ("rabbitmq", 5673, "swappo_user", "pa:ss")
+        );
+        assert_eq!(s.service.exchange, "events");
     }
 
     #[test]
@@ -389,6 +356,9 @@ mod tests {
             (vec!["--mq-retry-delay-ms", "60001"], "MQ_RETRY_DELAY_MS"),
             (vec!["--log-level", "loud"], "LOG_LEVEL"),
             (vec!["--log-format", "xml"], "LOG_FORMAT"),
+            (vec!["--rabbitmq-port", "0"], "RABBITMQ_PORT"),
+            (vec!["--mq-exchange-type", "direct"], "MQ_EXCHANGE_TYPE"),
+            (vec!["--postgres-max-connections", "0"], "POSTGRES_MAX_CONNECTIONS"),
         ] {
             let exit = parse(&args).unwrap_err();
             assert_eq!(exit.code, 2, "{}", exit.message);

@@ -21,15 +21,11 @@ use tokio::net::TcpListener;
 use vote_mq::{Consumer, ConsumerMetrics, Envelope, Incoming, Publisher, declare_topic_exchange};
 use vote_runtime::CancellationToken;
 use vote_runtime::http::{ReadinessCheck, bind, ops_router, serve};
-use vote_runtime::postgres::DbTarget;
 
-use crate::config::{QueueSettings, ServiceSettings};
+use crate::config::{Database, QueueSettings, ServiceSettings};
 use crate::metrics::Metrics;
 use crate::outbox::{Outbox, OutboxQueries};
 use crate::{Error, http};
-
-/// Database connections per process.
-const POOL_SIZE: usize = 8;
 
 type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 type StartTask = Box<dyn FnOnce(CancellationToken) -> Task + Send>;
@@ -78,10 +74,11 @@ impl Service {
     /// them in `history_table`, and returns a pool; `/readyz` checks it from now on.
     pub async fn database(
         &mut self,
-        target: &DbTarget,
+        database: &Database,
         migrations: refinery::Runner,
         history_table: &str,
     ) -> Result<Pool, Error> {
+        let target = &database.target;
         if let Err(e) = target.create_database_if_missing().await {
             // Fine when the role may not create databases and the database exists;
             // migrating below says clearly if it does not.
@@ -89,7 +86,7 @@ impl Service {
         }
         let applied = target.migrate(migrations, history_table).await?;
         tracing::info!(applied, database = %target, "database migrated");
-        let pool = target.pool(POOL_SIZE)?;
+        let pool = database.pool()?;
         self.pools.push(pool.clone());
         Ok(pool)
     }

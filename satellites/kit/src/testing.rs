@@ -15,6 +15,7 @@ use vote_mq::{
     SubscriptionConfig,
 };
 use vote_runtime::CancellationToken;
+use vote_runtime::config::LogSettings;
 use vote_runtime::logging::LogFormat;
 pub use vote_runtime::testing::metric;
 use vote_runtime::testing::{amqp_url, unique_name};
@@ -45,8 +46,7 @@ pub fn service_settings(exchange: &str, service_name: &str) -> ServiceSettings {
         exchange: exchange.to_owned(),
         service_name: service_name.to_owned(),
         http_port: 0,
-        log_level: "info".to_owned(),
-        log_format: LogFormat::Text,
+        logs: LogSettings { level: "info".to_owned(), format: Some(LogFormat::Text) },
     }
 }
 

@@ -6,10 +6,9 @@ use std::ffi::OsString;
 
 use vote_mq::RetryPolicy;
 use vote_runtime::cli::Exit;
-use vote_runtime::postgres::DbTarget;
 use vote_satellite_kit::config::{
-    self, ConfigError, DatabaseArgs, Defaults, QueueArgs, QueueSettings, ServiceArgs, ServiceSettings, Validate,
-    non_empty,
+    self, ConfigError, Database, DatabaseArgs, Defaults, QueueArgs, QueueSettings, ServiceArgs, ServiceSettings,
+    Validate, non_empty,
 };
 
 /// `notification-service`: its own copy of `inventory.reserved` comes on `inventory_reserved`.
@@ -19,7 +18,7 @@ pub const NOTIFICATION_DEFAULTS: Defaults = Defaults {
     service_name: "notification-service",
     http_port: "5003",
     queue: Some(("inventory_reserved", "inventory.reserved", None)),
-    database_url: Some("postgres://postgres@127.0.0.1:5432/vote_notification"),
+    database: Some("vote_notification"),
 };
 
 /// `matchmaking-service`.
@@ -29,7 +28,7 @@ pub const MATCHMAKING_DEFAULTS: Defaults = Defaults {
     service_name: "matchmaking-service",
     http_port: "5005",
     queue: None,
-    database_url: None,
+    database: None,
 };
 
 /// The queue notifications are sent to.
@@ -81,7 +80,7 @@ pub struct NotificationSettings {
     /// The notifications queue.
     pub notifications: QueueSettings,
     /// The database.
-    pub database: DbTarget,
+    pub database: Database,
 }
 
 impl AsRef<ServiceSettings> for NotificationSettings {
@@ -177,7 +176,7 @@ mod tests {
             ("inventory_reserved", &["inventory.reserved".to_owned()][..])
         );
         assert_eq!(n.notifications.retry, n.events.retry);
-        assert_eq!(n.database.dbname(), "vote_notification");
+        assert_eq!(n.database.target.dbname(), "vote_notification");
 
         let m = parse_matchmaking_cli(["matchmaking-service"]).unwrap();
         assert_eq!((m.service.service_name.as_str(), m.service.http_port), ("matchmaking-service", 5005));

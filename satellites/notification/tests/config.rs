@@ -26,3 +26,12 @@ fn help_shows_each_binary_defaults() {
     assert_help_shows(BINARIES[0], &["5003", "notifications_queue", "inventory_reserved", "inventory.reserved"]);
     assert_help_shows(BINARIES[1], &["5005", "notifications_queue", "matchmaking-service"]);
 }
+
+#[test]
+fn the_seeds_broker_variables_are_read() {
+    for binary in BINARIES {
+        assert_refused(binary, "RABBITMQ_PORT", "notaport");
+        assert_refused(binary, "MQ_EXCHANGE_TYPE", "fanout");
+        assert_refused(binary, "POSTGRES_MAX_CONNECTIONS", "0");
+    }
+}

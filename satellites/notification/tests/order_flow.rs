@@ -13,15 +13,17 @@ use vote_satellite_ordering::{inventory, order};
 async fn an_order_reserved_is_confirmed_to_the_student() {
     let w = world().await;
     let n = w.notification_service().await;
-    let orders =
-        order::build(OrderSettings { service: service_settings(&w.exchange, "order-service"), database: w.db.clone() })
-            .await
-            .expect("order-service starts");
+    let orders = order::build(OrderSettings {
+        service: service_settings(&w.exchange, "order-service"),
+        database: w.db.clone().into(),
+    })
+    .await
+    .expect("order-service starts");
     let orders = Running::start(orders.port(), |stop| orders.run_until_stopped(stop)).await;
     let stock = inventory::build(Settings {
         service: service_settings(&w.exchange, "inventory-service"),
         queue: queue_settings("order_placed", &["order.placed"]),
-        database: w.db.clone(),
+        database: w.db.clone().into(),
     })
     .await
     .expect("inventory-service starts");

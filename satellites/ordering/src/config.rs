@@ -4,15 +4,15 @@
 use std::ffi::OsString;
 
 use vote_runtime::cli::Exit;
-use vote_runtime::postgres::DbTarget;
 use vote_satellite_kit::config::{
-    self, Args, ConfigError, DatabaseArgs, Defaults, QueueArgs, QueueSettings, ServiceArgs, ServiceSettings, Validate,
+    self, Args, ConfigError, Database, DatabaseArgs, Defaults, QueueArgs, QueueSettings, ServiceArgs, ServiceSettings,
+    Validate,
 };
 
 pub use vote_satellite_kit::config::Settings;
 
-/// DATABASE_URL of the order and inventory services when unset.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/vote_ordering";
+/// POSTGRES_DB of the order and inventory services when unset.
+pub const DEFAULT_DATABASE: &str = "vote_ordering";
 
 /// `order-service`.
 pub const ORDER_DEFAULTS: Defaults = Defaults {
@@ -21,7 +21,7 @@ pub const ORDER_DEFAULTS: Defaults = Defaults {
     service_name: "order-service",
     http_port: "5001",
     queue: None,
-    database_url: Some(DEFAULT_DATABASE_URL),
+    database: Some(DEFAULT_DATABASE),
 };
 
 /// `inventory-service`: the queue and dead-letter queue names are the seed's.
@@ -31,7 +31,7 @@ pub const INVENTORY_DEFAULTS: Defaults = Defaults {
     service_name: "inventory-service",
     http_port: "5002",
     queue: Some(("order_placed", "order.placed", Some("order_placed_dlq"))),
-    database_url: Some(DEFAULT_DATABASE_URL),
+    database: Some(DEFAULT_DATABASE),
 };
 
 /// `order-callback`. Its HTTP port serves only `/metrics`, `/healthz` and `/readyz`.
@@ -41,7 +41,7 @@ pub const CALLBACK_DEFAULTS: Defaults = Defaults {
     service_name: "order-callback",
     http_port: "5004",
     queue: Some(("order_callback", "inventory.reserved,inventory.failed", None)),
-    database_url: None,
+    database: None,
 };
 
 /// `order-service` settings as given.
@@ -61,7 +61,7 @@ pub struct OrderSettings {
     /// Broker, exchange, name, HTTP port, logs.
     pub service: ServiceSettings,
     /// The database.
-    pub database: DbTarget,
+    pub database: Database,
 }
 
 impl AsRef<ServiceSettings> for OrderSettings {
@@ -161,13 +161,13 @@ mod tests {
     fn each_binary_has_the_contract_defaults() {
         let o = parse_order_cli(["order-service"]).unwrap();
         assert_eq!((o.service.service_name.as_str(), o.service.http_port), ("order-service", 5001));
-        assert_eq!((o.service.exchange.as_str(), o.database.dbname()), ("events", "vote_ordering"));
+        assert_eq!((o.service.exchange.as_str(), o.database.target.dbname()), ("events", "vote_ordering"));
 
         let i = parse_inventory_cli(["inventory-service"]).unwrap();
         assert_eq!((i.service.service_name.as_str(), i.service.http_port), ("inventory-service", 5002));
         assert_eq!((i.queue.queue.as_str(), i.queue.dead_letter_queue.as_str()), ("order_placed", "order_placed_dlq"));
         assert_eq!(i.queue.bindings, ["order.placed"]);
-        assert_eq!(i.database.dbname(), "vote_ordering");
+        assert_eq!(i.database.target.dbname(), "vote_ordering");
 
         let c = parse_callback_cli(["order-callback"]).unwrap();
         assert_eq!((c.service.service_name.as_str(), c.service.http_port), ("order-callback", 5004));

@@ -37,3 +37,12 @@ fn help_shows_each_binary_defaults() {
         &["5004", "order_callback", "inventory.reserved,inventory.failed", "http://127.0.0.1:5001"],
     );
 }
+
+#[test]
+fn the_seeds_broker_variables_are_read() {
+    for binary in BINARIES {
+        assert_refused(binary, "RABBITMQ_PORT", "notaport");
+        assert_refused(binary, "MQ_EXCHANGE_TYPE", "fanout");
+        assert_refused(binary, "POSTGRES_MAX_CONNECTIONS", "0");
+    }
+}

@@ -13,7 +13,7 @@ pub const DEFAULTS: Defaults = Defaults {
     service_name: "voting-service",
     http_port: "5010",
     queue: Some(("voting-service", "voting.create,voting.close,poll.ballot.cast", None)),
-    database_url: Some("postgres://postgres@127.0.0.1:5432/vote_poll"),
+    database: Some("vote_poll"),
 };
 
 /// Parses the command line and environment (see [`config::parse_cli`]).
@@ -27,8 +27,6 @@ where
 
 #[cfg(test)]
 mod tests {
-    use vote_runtime::logging::LogFormat;
-
     use super::*;
 
     #[test]
@@ -41,9 +39,9 @@ mod tests {
         assert_eq!(s.queue.dead_letter_queue, "voting-service.dlq");
         assert_eq!(s.queue.bindings, ["voting.create", "voting.close", "poll.ballot.cast"]);
         assert_eq!(s.service.http_port, 5010);
-        assert_eq!(s.database.dbname(), "vote_poll");
+        assert_eq!(s.database.target.dbname(), "vote_poll");
         assert_eq!(s.queue.retry.max_attempts, 5);
-        assert_eq!(s.service.log_format, LogFormat::Json);
+        assert_eq!(s.service.logs.format, None, "not forced: text on a terminal, JSON otherwise");
     }
 
     #[test]

@@ -34,14 +34,14 @@ impl Application {
     /// Opens the pool (connections are made on first use, so the service starts before the
     /// database answers and says so on `/readyz`), registers the metrics, binds HTTP_PORT.
     pub async fn build(settings: &Settings) -> Result<Self, Error> {
-        let pool = settings.database.pool(settings.max_connections)?;
+        let pool = settings.database.pool()?;
         let registry = Registry::new();
         let kit_metrics = vote_satellite_kit::metrics::Metrics::register(&registry)?;
         let metrics = Metrics::register(&registry)?;
         let (feed, handle) = Feed::new(pool.clone(), settings.poll_interval, metrics.clone());
         let listener = bind(settings.http_port).await?;
         let port = listener.local_addr()?.port();
-        tracing::info!(port, database = %settings.database, "results-service listening");
+        tracing::info!(port, database = %settings.database.target, "results-service listening");
         Ok(Self { listener, port, feed, handle, pool, registry, metrics, kit_metrics })
     }
 

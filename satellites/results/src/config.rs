@@ -6,10 +6,8 @@ use std::ffi::OsString;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
-use vote_runtime::cli::{self, Exit};
-use vote_runtime::logging::{LogFormat, parse_filter};
-use vote_runtime::postgres::DbTarget;
-use vote_satellite_kit::config::ConfigError;
+use vote_runtime::cli::Exit;
+use vote_runtime::config::{self, ConfigError, Database, DatabaseArgs, LogArgs, LogSettings, Validate};
 
 /// Shortest and longest RESULTS_POLL_INTERVAL_MS accepted.
 const POLL_INTERVAL_MS: std::ops::RangeInclusive<u64> = 50..=10_000;
@@ -22,14 +20,10 @@ const POLL_INTERVAL_MS: std::ops::RangeInclusive<u64> = 50..=10_000;
     about = "Results service: live totals, results page, stream and receipts."
 )]
 pub struct Args {
-    /// PostgreSQL URL of the engine's database (read only: SELECT on the engine's tables is
-    /// enough, see sql/roles/results_role.sql).
-    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", hide_env_values = true)]
-    #[arg(default_value = "postgres://postgres@127.0.0.1:5432/election_votes")]
-    pub database_url: String,
-    /// Database connections (receipts and the change feed share them).
-    #[arg(long, env = "POSTGRES_MAX_CONNECTIONS", value_name = "POSTGRES_MAX_CONNECTIONS", default_value_t = 8)]
-    pub postgres_max_connections: usize,
+    /// The engine's database (read only: SELECT on the engine's tables is enough, see
+    /// sql/roles/results_role.sql); receipts and the change feed share its pool.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
     /// How often the change feed looks for new totals, in milliseconds: the most a change waits
     /// before the page and the stream show it.
     #[arg(long, env = "RESULTS_POLL_INTERVAL_MS", value_name = "RESULTS_POLL_INTERVAL_MS", default_value_t = 500)]
@@ -37,54 +31,40 @@ pub struct Args {
     /// Port of the page, the API and /metrics, /healthz, /readyz.
     #[arg(long, env = "HTTP_PORT", value_name = "HTTP_PORT", default_value_t = 5020)]
     pub http_port: u16,
-    /// Log level (`info`, `debug`, ...) or a full filter.
-    #[arg(long, env = "LOG_LEVEL", value_name = "LOG_LEVEL", default_value = "info")]
-    pub log_level: String,
-    /// `json` (one object per line) or `text`.
-    #[arg(long, env = "LOG_FORMAT", value_name = "LOG_FORMAT", default_value = "json")]
-    pub log_format: String,
+    /// Logging.
+    #[command(flatten)]
+    pub logs: LogArgs,
 }
 
 /// Validated settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The engine's database.
-    pub database: DbTarget,
-    /// Pool size.
-    pub max_connections: usize,
+    /// The engine's database and the pool size.
+    pub database: Database,
     /// Change feed period.
     pub poll_interval: Duration,
     /// HTTP port (0 picks a free one).
     pub http_port: u16,
-    /// LOG_LEVEL, checked to parse.
-    pub log_level: String,
-    /// Log line format.
-    pub log_format: LogFormat,
+    /// Logging.
+    pub logs: LogSettings,
 }
 
-impl Args {
-    /// Checks every value; the first problem names its variable.
-    pub fn validate(self) -> Result<Settings, ConfigError> {
-        let database =
-            DbTarget::parse(&self.database_url).map_err(|e| ConfigError::new("DATABASE_URL", e.to_string()))?;
-        if self.postgres_max_connections == 0 {
-            return Err(ConfigError::new("POSTGRES_MAX_CONNECTIONS", "must be at least 1"));
-        }
+impl Validate for Args {
+    type Settings = Settings;
+
+    fn validate(self) -> Result<Settings, ConfigError> {
+        let database = self.database.validate()?;
         if !POLL_INTERVAL_MS.contains(&self.results_poll_interval_ms) {
             return Err(ConfigError::new(
                 "RESULTS_POLL_INTERVAL_MS",
                 format!("must be from {} to {}", POLL_INTERVAL_MS.start(), POLL_INTERVAL_MS.end()),
             ));
         }
-        parse_filter(&self.log_level).map_err(|e| ConfigError::new("LOG_LEVEL", e))?;
-        let log_format = self.log_format.parse().map_err(|e: String| ConfigError::new("LOG_FORMAT", e))?;
         Ok(Settings {
             database,
-            max_connections: self.postgres_max_connections,
             poll_interval: Duration::from_millis(self.results_poll_interval_ms),
             http_port: self.http_port,
-            log_level: self.log_level,
-            log_format,
+            logs: self.logs.validate()?,
         })
     }
 }
@@ -96,8 +76,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let raw: Args = cli::parse(Args::command(), args)?;
-    raw.validate().map_err(Exit::invalid)
+    config::parse::<Args, _, _>(Args::command(), args)
 }
 
 #[cfg(test)]
@@ -111,9 +90,10 @@ mod tests {
     #[test]
     fn defaults() {
         let s = parse(&[]).unwrap();
-        assert_eq!((s.http_port, s.max_connections), (5020, 8));
+        assert_eq!((s.http_port, s.database.max_connections), (5020, 10));
         assert_eq!(s.poll_interval, Duration::from_millis(500));
-        assert_eq!(s.database.dbname(), "election_votes");
+        assert_eq!(s.database.target.dbname(), "election_votes");
+        assert_eq!(s.logs.format, None, "not forced: text on a terminal, JSON otherwise");
     }
 
     #[test]
@@ -122,6 +102,7 @@ mod tests {
             (vec!["--http-port", "abc"], "HTTP_PORT"),
             (vec!["--database-url", "postgres://u:secret@db:notaport/x"], "DATABASE_URL"),
             (vec!["--postgres-max-connections", "0"], "POSTGRES_MAX_CONNECTIONS"),
+            (vec!["--postgres-port", "0"], "POSTGRES_PORT"),
             (vec!["--results-poll-interval-ms", "10"], "RESULTS_POLL_INTERVAL_MS"),
             (vec!["--results-poll-interval-ms=-5"], "RESULTS_POLL_INTERVAL_MS"),
             (vec!["--log-level", "loud"], "LOG_LEVEL"),

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use vote_runtime::{logging, shutdown};
+use vote_runtime::shutdown;
 use vote_satellite_results::Application;
 use vote_satellite_results::config::parse_cli;
 
@@ -13,8 +13,7 @@ async fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(exit) => return exit.report(),
     };
-    // Checked when the settings were validated, so the default is never used.
-    logging::init(logging::parse_filter(&settings.log_level).unwrap_or_default(), settings.log_format);
+    settings.logs.init();
     let outcome = async { Application::build(&settings).await?.run_until_stopped(shutdown::on_signal()).await };
     match outcome.await {
         Ok(()) => ExitCode::SUCCESS,

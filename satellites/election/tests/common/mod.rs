@@ -41,7 +41,7 @@ impl World {
         Settings {
             service: service_settings(&self.exchange, service_name),
             queue: queue_settings(service_name, bindings),
-            database: self.db.clone(),
+            database: self.db.clone().into(),
         }
     }
 

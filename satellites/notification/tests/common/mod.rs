@@ -39,7 +39,7 @@ impl World {
             service: service_settings(&self.exchange, "notification-service"),
             events: self.events.clone(),
             notifications: self.notifications.clone(),
-            database: self.db.clone(),
+            database: self.db.clone().into(),
         }
     }
 

@@ -38,8 +38,10 @@ pub async fn world() -> World {
 
 impl World {
     pub async fn order_service(&self) -> Running {
-        let settings =
-            OrderSettings { service: service_settings(&self.exchange, "order-service"), database: self.db.clone() };
+        let settings = OrderSettings {
+            service: service_settings(&self.exchange, "order-service"),
+            database: self.db.clone().into(),
+        };
         let app = order::build(settings).await.expect("order-service starts");
         Running::start(app.port(), |stop| app.run_until_stopped(stop)).await
     }
@@ -48,7 +50,7 @@ impl World {
         let settings = Settings {
             service: service_settings(&self.exchange, "inventory-service"),
             queue: self.inventory_queue.clone(),
-            database: self.db.clone(),
+            database: self.db.clone().into(),
         };
         let app = inventory::build(settings).await.expect("inventory-service starts");
         Running::start(app.port(), |stop| app.run_until_stopped(stop)).await

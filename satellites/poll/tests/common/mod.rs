@@ -22,7 +22,7 @@ pub fn settings(db: &DbTarget) -> Settings {
     Settings {
         service: service_settings(&unique_name("poll_x"), "voting-service"),
         queue: queue_settings("poll_q", &["voting.create", "voting.close", "poll.ballot.cast"]),
-        database: db.clone(),
+        database: db.clone().into(),
     }
 }
 
