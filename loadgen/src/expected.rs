@@ -11,7 +11,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::generate::{Choice, Garbage, GeneratorConfig, Message, MessageKind, law_id};
+use crate::contract::Choice;
+use crate::generate::{Garbage, GeneratorConfig, Message, MessageKind, law_id};
 
 /// Version of the expected-totals file layout.
 pub const FORMAT_VERSION: u32 = 1;

@@ -9,11 +9,13 @@
 //! - [`verify`]: waits for PostgreSQL to reach the expected totals and compares law by law;
 //! - [`latency`]: confirm and end-to-end latency summaries;
 //! - [`drain`]: the broker ceiling, consuming and acking as fast as possible;
+//! - [`contract`]: the engine's input rules as loadgen relies on them, stated independently;
 //! - [`model`]: the engine's validation and counting rule applied in-process, the reference the
 //!   generator is tested against;
 //! - [`cli`]: the `loadgen` command line.
 
 pub mod cli;
+pub mod contract;
 pub mod drain;
 pub mod expected;
 pub mod generate;

@@ -8,8 +8,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::contract::{Choice, MAX_BODY_BYTES, MAX_FIELD_BYTES};
 use crate::expected::LawTotals;
-use crate::generate::{Choice, MAX_BODY_BYTES, MAX_FIELD_BYTES};
 
 /// A vote that passed validation.
 #[derive(Debug, Clone, PartialEq, Eq)]

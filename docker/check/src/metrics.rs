@@ -109,19 +109,25 @@ fn collect_names(expr: &Expr, names: &mut BTreeSet<String>) {
 /// The metric names a Prometheus text exposition exports: every sample's name (so a histogram
 /// gives `<name>_bucket`, `_sum` and `_count`) and every `# TYPE` line's name.
 pub fn exported_names(exposition: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for line in exposition.lines() {
-        if let Some(rest) = line.strip_prefix("# TYPE ") {
-            names.extend(rest.split_whitespace().next().map(str::to_owned));
-        } else if !line.starts_with('#') {
-            let name: String =
-                line.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':').collect();
-            if !name.is_empty() {
-                names.insert(name);
-            }
-        }
-    }
+    let mut names = sampled_names(exposition);
+    names.extend(
+        exposition
+            .lines()
+            .filter_map(|line| line.strip_prefix("# TYPE "))
+            .filter_map(|rest| rest.split_whitespace().next().map(str::to_owned)),
+    );
     names
+}
+
+/// The metric names that have at least one sample in a Prometheus text exposition (a `# TYPE`
+/// line alone does not count): a histogram counts through its `_bucket`, `_sum` and `_count`.
+pub fn sampled_names(exposition: &str) -> BTreeSet<String> {
+    exposition
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(|line| line.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':').collect())
+        .filter(|name: &String| !name.is_empty())
+        .collect()
 }
 
 #[cfg(test)]
@@ -163,5 +169,12 @@ mod tests {
         let text = "# HELP a A.\n# TYPE a counter\na 1\n# TYPE h histogram\nh_bucket{le=\"1\"} 0\nh_sum 0\nh_count 0\nb{x=\"1\"} 2\n";
         let names: Vec<String> = exported_names(text).into_iter().collect();
         assert_eq!(names, ["a", "b", "h", "h_bucket", "h_count", "h_sum"]);
+    }
+
+    #[test]
+    fn sampled_names_ignore_type_lines_without_samples() {
+        let text = "# HELP a A.\n# TYPE a counter\n# TYPE h histogram\nh_bucket{le=\"1\"} 0\nh_count 0\nb{x=\"1\"} 0\n";
+        let names: Vec<String> = sampled_names(text).into_iter().collect();
+        assert_eq!(names, ["b", "h_bucket", "h_count"]);
     }
 }

@@ -142,7 +142,7 @@ impl ElectionState {
 /// Builds the ElectionService: connects to the database and the broker, binds the HTTP port and
 /// subscribes.
 pub async fn build(settings: Settings) -> Result<Application, Error> {
-    let (mut service, pool, outbox) = service::open(&settings).await?;
+    let (mut service, pool, outbox) = service::open(&settings, &[VOTING_CREATE]).await?;
     let finalized = counter(service.registry(), ELECTIONS_FINALIZED_TOTAL, "Elections finalized.")?;
     let state = ElectionState { pool, outbox, consumer: settings.service.service_name.clone(), finalized };
     service.consume(&settings.queue, state.clone(), |state, event| async move { state.handle_event(event).await });

@@ -130,7 +130,8 @@ impl MeetingState {
 /// Builds the MeetingService: connects to the database and the broker, binds the HTTP port and
 /// subscribes.
 pub async fn build(settings: Settings) -> Result<Application, Error> {
-    let (mut service, pool, outbox) = service::open(&settings).await?;
+    let (mut service, pool, outbox) =
+        service::open(&settings, &[MEETING_CREATED, ELECTION_CREATE, ELECTION_START]).await?;
     let meetings_created = counter(service.registry(), MEETINGS_CREATED_TOTAL, "Meetings created.")?;
     let state = MeetingState { pool, outbox, consumer: settings.service.service_name.clone(), meetings_created };
     service.consume(&settings.queue, state.clone(), |state, event| async move { state.handle_event(event).await });

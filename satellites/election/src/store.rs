@@ -4,37 +4,13 @@
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use uuid::Uuid;
-use vote_satellite_kit::outbox::OutboxQueries;
 
 use crate::Error;
 use crate::domain::{AgendaItem, Election, ElectionCreate, ElectionStatus, Meeting};
 
 pub mod results;
 
-macro_rules! query {
-    ($name:literal) => {
-        include_str!(concat!("../../../sql/election/queries/", $name, ".sql"))
-    };
-}
-
-mod embedded {
-    refinery::embed_migrations!("../../sql/election");
-}
-
-/// A runner for the migrations in `sql/election/`.
-pub fn migrations() -> refinery::Runner {
-    embedded::migrations::runner()
-}
-
-/// Table recording which migrations ran (its own, so services can share a database).
-pub const MIGRATION_TABLE: &str = "election_schema_history";
-
-/// The statements of this schema's `outbox` table.
-pub const OUTBOX: OutboxQueries = OutboxQueries {
-    insert: query!("outbox_insert"),
-    pending: query!("outbox_pending"),
-    mark_published: query!("outbox_mark_published"),
-};
+vote_satellite_kit::sql_schema!(schema: "election", migrations: "../../sql/election");
 
 /// Records that `consumer` applied the event; `false` when it had already (a redelivery).
 /// Concurrent deliveries of one event serialize on the primary key.

@@ -7,6 +7,7 @@
 //! - [`service`]: the bootstrap: database (created when missing, migrated), confirmed
 //!   publisher, consumers, outbox relay and HTTP with the ops endpoints, until SIGTERM;
 //! - [`outbox`]: events written in the transaction that causes them, published after commit;
+//! - [`schema`]: a service's migrations and queries from `sql/<schema>/` ([`sql_schema!`]);
 //! - [`http`]: JSON errors for every failure (axum's own rejections included), request
 //!   counting, the JSON 404;
 //! - [`input`]: checks of JSON request bodies and event payloads;
@@ -20,6 +21,7 @@ pub mod http;
 pub mod input;
 pub mod metrics;
 pub mod outbox;
+pub mod schema;
 pub mod service;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -5,9 +5,9 @@
 //! publish or by another instance), and once more at shutdown. A crash between the confirm and
 //! the mark publishes the event again with the same `event_id`; consumers deduplicate on it.
 //!
-//! Each schema owns its outbox table, so the statements come with the schema
-//! ([`OutboxQueries`]); the table needs `id` (ordered), `producer`, `event_id` (unique),
-//! `routing_key`, `body` and `published_at`.
+//! Each schema has its own `outbox` table, all of one shape: `id` (ordered), `producer`,
+//! `event_id` (unique), `routing_key`, `body` and `published_at`; the statements on it live
+//! once, in `sql/outbox/`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,23 +31,18 @@ const BATCH: i64 = 100;
 /// Longest wait for one confirm.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The outbox statements of one schema.
-#[derive(Debug, Clone, Copy)]
-pub struct OutboxQueries {
-    /// `$1` producer, `$2` event id, `$3` routing key, `$4` body; a no-op for a known event id.
-    pub insert: &'static str,
-    /// `$1` producer, `$2` limit -> `id, event_id, routing_key, body` of unpublished rows, oldest
-    /// first.
-    pub pending: &'static str,
-    /// `$1` id: marks the row published.
-    pub mark_published: &'static str,
-}
+/// `$1` producer, `$2` event id, `$3` routing key, `$4` body; a no-op for a known event id.
+const INSERT: &str = include_str!("../../../sql/outbox/insert.sql");
+/// `$1` producer, `$2` limit -> `id, event_id, routing_key, body` of unpublished rows, oldest
+/// first.
+const PENDING: &str = include_str!("../../../sql/outbox/pending.sql");
+/// `$1` id: marks the row published.
+const MARK_PUBLISHED: &str = include_str!("../../../sql/outbox/mark_published.sql");
 
 /// One service's outbox and its relay.
 #[derive(Clone)]
 pub struct Outbox {
     pool: Pool,
-    queries: OutboxQueries,
     publisher: Arc<Publisher>,
     exchange: String,
     producer: String,
@@ -56,18 +51,21 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// The outbox of `producer` (SERVICE_NAME) in `pool`'s database, publishing to `exchange`.
+    /// The outbox of `producer` (SERVICE_NAME) in `pool`'s database, publishing to `exchange`
+    /// the event types `publishes` (their counters are exported from the start).
     pub fn new(
         pool: Pool,
-        queries: OutboxQueries,
         publisher: Arc<Publisher>,
         exchange: &str,
         producer: &str,
+        publishes: &[&str],
         metrics: Metrics,
     ) -> Self {
+        for event_type in publishes {
+            metrics.events_published.with_label_values(&[event_type]);
+        }
         Self {
             pool,
-            queries,
             publisher,
             exchange: exchange.to_owned(),
             producer: producer.to_owned(),
@@ -81,7 +79,7 @@ impl Outbox {
     pub async fn add(&self, tx: &impl GenericClient, event_type: &str, data: impl Serialize) -> Result<Uuid, Error> {
         let envelope = Envelope::new(event_type, &self.producer, data);
         let body = envelope.to_bytes();
-        tx.execute(self.queries.insert, &[&self.producer, &envelope.event_id, &event_type, &body]).await?;
+        tx.execute(INSERT, &[&self.producer, &envelope.event_id, &event_type, &body]).await?;
         Ok(envelope.event_id)
     }
 
@@ -122,7 +120,7 @@ impl Outbox {
         let client = self.pool.get().await?;
         let mut published = 0;
         loop {
-            let pending = client.query(self.queries.pending, &[&self.producer, &BATCH]).await?;
+            let pending = client.query(PENDING, &[&self.producer, &BATCH]).await?;
             if pending.is_empty() {
                 return Ok(published);
             }
@@ -135,7 +133,7 @@ impl Outbox {
                     Ok(result) => result?,
                     Err(_) => return Err(Error::PublishTimeout(routing_key)),
                 }
-                client.execute(self.queries.mark_published, &[&id]).await?;
+                client.execute(MARK_PUBLISHED, &[&id]).await?;
                 self.metrics.events_published.with_label_values(&[&routing_key]).inc();
                 tracing::info!(%event_id, %routing_key, "event published");
                 published += 1;

@@ -24,7 +24,7 @@ use vote_runtime::http::{ReadinessCheck, bind, ops_router, serve};
 
 use crate::config::{Database, QueueSettings, ServiceSettings};
 use crate::metrics::Metrics;
-use crate::outbox::{Outbox, OutboxQueries};
+use crate::outbox::Outbox;
 use crate::{Error, http};
 
 type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -91,14 +91,15 @@ impl Service {
         Ok(pool)
     }
 
-    /// An outbox in `pool`'s database whose relay runs with the service.
-    pub fn outbox(&mut self, pool: &Pool, queries: OutboxQueries) -> Outbox {
+    /// An outbox in `pool`'s database whose relay runs with the service, for the event types
+    /// `publishes`.
+    pub fn outbox(&mut self, pool: &Pool, publishes: &[&str]) -> Outbox {
         let outbox = Outbox::new(
             pool.clone(),
-            queries,
             self.publisher.clone(),
             &self.settings.exchange,
             &self.settings.service_name,
+            publishes,
             self.metrics.clone(),
         );
         let relay = outbox.clone();

@@ -7,23 +7,7 @@ use vote_satellite_kit::Error;
 
 use crate::domain::{DedupKey, Notification, StoredNotification};
 
-macro_rules! query {
-    ($name:literal) => {
-        include_str!(concat!("../../../sql/notification/queries/", $name, ".sql"))
-    };
-}
-
-mod embedded {
-    refinery::embed_migrations!("../../sql/notification");
-}
-
-/// A runner for the migrations in `sql/notification/`.
-pub fn migrations() -> refinery::Runner {
-    embedded::migrations::runner()
-}
-
-/// Table recording which migrations ran (its own, so services can share a database).
-pub const MIGRATION_TABLE: &str = "notification_schema_history";
+vote_satellite_kit::sql_schema!(schema: "notification", migrations: "../../sql/notification");
 
 /// Stores a notification; `false` when one with the same key is stored already (a
 /// redelivery). Concurrent copies serialize on the unique key.

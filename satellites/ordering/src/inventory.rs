@@ -119,7 +119,7 @@ fn item_name(item: &str) -> Result<String, Error> {
 pub async fn build(settings: Settings) -> Result<Application, Error> {
     let mut service = Service::build(&settings.service).await?;
     let pool = service.database(&settings.database, store::migrations(), store::MIGRATION_TABLE).await?;
-    let outbox = service.outbox(&pool, store::OUTBOX);
+    let outbox = service.outbox(&pool, &[INVENTORY_RESERVED, INVENTORY_FAILED]);
     let reservations =
         counter_vec(service.registry(), RESERVATIONS_TOTAL, "Orders handled, by outcome.", &["outcome"])?;
     for outcome in ["reserved", "failed"] {

@@ -106,7 +106,7 @@ impl OrderState {
 pub async fn build(settings: OrderSettings) -> Result<Application, Error> {
     let mut service = Service::build(&settings.service).await?;
     let pool = service.database(&settings.database, store::migrations(), store::MIGRATION_TABLE).await?;
-    let outbox = service.outbox(&pool, store::OUTBOX);
+    let outbox = service.outbox(&pool, &[ORDER_PLACED]);
     let placed = counter(service.registry(), ORDERS_PLACED_TOTAL, "Orders placed.")?;
     let status_updates =
         counter_vec(service.registry(), ORDER_STATUS_UPDATES_TOTAL, "Order status changes, by status.", &["status"])?;

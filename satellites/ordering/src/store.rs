@@ -7,34 +7,10 @@ use time::format_description::well_known::Rfc3339;
 use tokio_postgres::Row;
 use uuid::Uuid;
 use vote_satellite_kit::Error;
-use vote_satellite_kit::outbox::OutboxQueries;
 
 use crate::domain::{NewOrder, Order, OrderPlaced, OrderStatus, StockLevel};
 
-macro_rules! query {
-    ($name:literal) => {
-        include_str!(concat!("../../../sql/ordering/queries/", $name, ".sql"))
-    };
-}
-
-mod embedded {
-    refinery::embed_migrations!("../../sql/ordering");
-}
-
-/// A runner for the migrations in `sql/ordering/`.
-pub fn migrations() -> refinery::Runner {
-    embedded::migrations::runner()
-}
-
-/// Table recording which migrations ran (its own, so services can share a database).
-pub const MIGRATION_TABLE: &str = "ordering_schema_history";
-
-/// The statements of this schema's `outbox` table.
-pub const OUTBOX: OutboxQueries = OutboxQueries {
-    insert: query!("outbox_insert"),
-    pending: query!("outbox_pending"),
-    mark_published: query!("outbox_mark_published"),
-};
+vote_satellite_kit::sql_schema!(schema: "ordering", migrations: "../../sql/ordering");
 
 /// Inserts a new order, `PLACED`.
 pub async fn insert_order(db: &impl GenericClient, id: Uuid, order: &NewOrder) -> Result<Order, Error> {

@@ -173,7 +173,7 @@ impl AppState {
 pub async fn build(settings: Settings) -> Result<Application, Error> {
     let mut service = Service::build(&settings.service).await?;
     let pool = service.database(&settings.database, store::migrations(), store::MIGRATION_TABLE).await?;
-    let outbox = service.outbox(&pool, closing::OUTBOX);
+    let outbox = service.outbox(&pool, &[VOTING_COMPLETED]);
     let registry = service.registry();
     let state = AppState {
         pool,

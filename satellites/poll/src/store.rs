@@ -8,25 +8,15 @@ use uuid::Uuid;
 use crate::Error;
 use crate::domain::{NewPoll, Poll, PollStatus, PollType};
 
+vote_satellite_kit::sql_schema!(schema: "poll", migrations: "../../sql/poll");
+
 pub mod ballots;
 pub mod closing;
 
-const MARK_EVENT: &str = include_str!("../../../sql/poll/queries/mark_event.sql");
-const INSERT_POLL: &str = include_str!("../../../sql/poll/queries/insert_poll.sql");
-const INSERT_OPTIONS: &str = include_str!("../../../sql/poll/queries/insert_options.sql");
-const GET_POLL: &str = include_str!("../../../sql/poll/queries/get_poll.sql");
-
-mod embedded {
-    refinery::embed_migrations!("../../sql/poll");
-}
-
-/// A runner for the migrations in `sql/poll/`.
-pub fn migrations() -> refinery::Runner {
-    embedded::migrations::runner()
-}
-
-/// Table recording which migrations ran (its own, so services can share a database).
-pub const MIGRATION_TABLE: &str = "poll_schema_history";
+const MARK_EVENT: &str = query!("mark_event");
+const INSERT_POLL: &str = query!("insert_poll");
+const INSERT_OPTIONS: &str = query!("insert_options");
+const GET_POLL: &str = query!("get_poll");
 
 /// The event that asked for a poll, for idempotency.
 #[derive(Debug, Clone, Copy)]

@@ -6,12 +6,6 @@ use uuid::Uuid;
 use crate::Error;
 use crate::domain::Poll;
 
-macro_rules! query {
-    ($name:literal) => {
-        include_str!(concat!("../../../../sql/poll/queries/", $name, ".sql"))
-    };
-}
-
 /// A poll locked for the rest of the transaction, with its row id.
 #[derive(Debug, Clone)]
 pub struct LockedPoll {

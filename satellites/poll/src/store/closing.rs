@@ -6,25 +6,11 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
 use uuid::Uuid;
-use vote_satellite_kit::outbox::OutboxQueries;
 
 use super::ballots::LockedPoll;
 use crate::Error;
 use crate::results::{Method, PollResults};
 use crate::tally::OptionIndex;
-
-macro_rules! query {
-    ($name:literal) => {
-        include_str!(concat!("../../../../sql/poll/queries/", $name, ".sql"))
-    };
-}
-
-/// The statements of the `poll_outbox` table.
-pub const OUTBOX: OutboxQueries = OutboxQueries {
-    insert: query!("outbox_insert"),
-    pending: query!("outbox_pending"),
-    mark_published: query!("outbox_mark_published"),
-};
 
 /// The poll, locked exclusively: ballots already in are committed, later ones wait and then
 /// find it closed.

@@ -1,0 +1,38 @@
+//! A satellite's SQL, declared once: the [`sql_schema!`](crate::sql_schema) macro gives the
+//! calling module its migrations and its queries, both read from `sql/<schema>/` at compile time.
+
+/// Declares, in the calling module (a `src/*.rs` file of a satellite crate), the SQL of one
+/// schema:
+///
+/// - `query!("name")`: the text of `sql/<schema>/queries/name.sql`;
+/// - `migrations()`: a refinery runner for the migrations in `sql/<schema>/`;
+/// - `MIGRATION_TABLE`: `<schema>_schema_history`, the schema's own history table, so that
+///   services can share a database.
+///
+/// `migrations` is the same folder relative to the crate's manifest (refinery wants a literal).
+#[macro_export]
+macro_rules! sql_schema {
+    (schema: $schema:literal, migrations: $dir:literal) => {
+        $crate::sql_schema!(@define ($) $schema, $dir);
+    };
+    (@define ($d:tt) $schema:literal, $dir:literal) => {
+        #[allow(unused_macros)]
+        macro_rules! query {
+            ($d name:literal) => {
+                include_str!(concat!("../../../sql/", $schema, "/queries/", $d name, ".sql"))
+            };
+        }
+
+        mod embedded {
+            refinery::embed_migrations!($dir);
+        }
+
+        /// A runner for this schema's migrations.
+        pub fn migrations() -> refinery::Runner {
+            embedded::migrations::runner()
+        }
+
+        /// Table recording which migrations ran (its own, so services can share a database).
+        pub const MIGRATION_TABLE: &str = concat!($schema, "_schema_history");
+    };
+}

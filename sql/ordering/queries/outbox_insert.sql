@@ -1,3 +1,0 @@
-INSERT INTO outbox (producer, event_id, routing_key, body)
-VALUES ($1, $2, $3, $4)
-ON CONFLICT (event_id) DO NOTHING

@@ -1,1 +1,0 @@
-UPDATE outbox SET published_at = now() WHERE id = $1

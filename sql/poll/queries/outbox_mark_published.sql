@@ -1,1 +1,0 @@
-UPDATE poll_outbox SET published_at = now() WHERE id = $1
