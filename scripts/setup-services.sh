@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Makes this machine ready to run and test the platform: PostgreSQL and RabbitMQ installed
 # (from Debian packages, when absent), running, answering, and the engine's database created;
-# Chromium installed for the results page's browser test.
+# Chromium installed for the results page's browser test; a local development signing key and
+# JWKS for the services' bearer tokens (.dev/auth/).
 # Idempotent: a second run finds everything in place and changes nothing.
 set -euo pipefail
 # Commands run as the postgres user start in the caller's directory, which that user may not be
 # allowed to read ("could not change directory"): work from / (this script uses no relative path).
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd /
 
 PGHOST=127.0.0.1
@@ -65,5 +67,9 @@ rabbit_up || { log "RabbitMQ does not answer on 127.0.0.1:5672"; exit 1; }
 if [ ! -x /usr/bin/chromium ]; then
   apt_install chromium
 fi
+
+# --- Local identity provider: a development signing key and its JWKS ----------------------------
+command -v openssl >/dev/null 2>&1 || apt_install openssl
+"$ROOT/scripts/dev-auth-keys.sh" "$ROOT/.dev/auth"
 
 log "PostgreSQL ($PGHOST:$PGPORT, database $PGDB), RabbitMQ (127.0.0.1:5672) and Chromium are ready"

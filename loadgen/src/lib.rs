@@ -12,6 +12,7 @@
 //! - [`contract`]: the engine's input rules as loadgen relies on them, stated independently;
 //! - [`model`]: the engine's validation and counting rule applied in-process, the reference the
 //!   generator is tested against;
+//! - [`token`]: bearer tokens for the satellite services, signed with the development key;
 //! - [`cli`]: the `loadgen` command line.
 
 pub mod cli;
@@ -22,6 +23,7 @@ pub mod generate;
 pub mod latency;
 pub mod model;
 pub mod publish;
+pub mod token;
 pub mod verify;
 
 pub use expected::{Expected, LawTotals};
@@ -42,8 +44,13 @@ pub fn queue_topology(queue: &str, queue_type: vote_mq::QueueType) -> vote_mq::Q
     vote_mq::QueueTopology::new(queue, DEAD_LETTER_EXCHANGE, &format!("{queue}.dlq")).with_queue_type(queue_type)
 }
 
-/// Declares `queue` (and its dead-letter queue) on a short-lived connection.
+/// Declares `queue` (and its dead-letter queue) on a short-lived connection, when it is missing.
 pub async fn declare_queue(url: &vote_mq::AmqpUrl, queue: &str, queue_type: vote_mq::QueueType) -> Result<(), Error> {
+    // An existing queue is the engine's, as it declared it: leaving it be lets a producer's
+    // broker user publish without the right to configure (or read) the vote queue.
+    if vote_mq::admin::message_count(url, queue).await.is_ok() {
+        return Ok(());
+    }
     let declare = vote_mq::SubscriptionConfig {
         topology: queue_topology(queue, queue_type),
         bindings: None,

@@ -120,3 +120,121 @@ async fn run(target: &Target, role: &str, password: &str) {
     );
     target.delete_queues().await;
 }
+
+/// Creates `user` for `component` with `scripts/rabbitmq-users.sh` (the engine's queue named by
+/// `engine_queue`), password `password`.
+fn grant_broker_user(component: &str, user: &str, password: &str, engine_queue: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/rabbitmq-users.sh");
+    let mut child = Command::new(&script)
+        .args(["grant", component, user])
+        .env("ENGINE_QUEUE", engine_queue)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
+    use std::io::Write as _;
+    writeln!(child.stdin.take().expect("stdin"), "{password}").expect("write the password");
+    let output = child.wait_with_output().expect("the script ends");
+    assert!(
+        output.status.success(),
+        "{} grant {component} failed (this test needs rabbitmqctl): {}",
+        script.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn delete_broker_user(user: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/rabbitmq-users.sh");
+    match Command::new(&script).args(["delete", user]).output() {
+        Ok(o) if o.status.success() => {}
+        other => eprintln!("cannot delete RabbitMQ user {user}: {other:?}"),
+    }
+}
+
+/// The test broker's URL with `user:password` instead of its credentials.
+fn as_broker_user(target: &Target, user: &str, password: &str) -> String {
+    let url = target.amqp_url.replacen("://guest:guest@", &format!("://{user}:{password}@"), 1);
+    assert_ne!(url, target.amqp_url, "TEST_AMQP_URL must name the guest user");
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_users_hold_only_what_their_component_uses() {
+    let target = Target::fresh("broker_users").await;
+    let engine_user = testing::unique_name("rel_engine_user");
+    let producer_user = testing::unique_name("rel_producer_user");
+    let password = testing::unique_name("pw");
+    let cleanup = async {
+        delete_broker_user(&engine_user);
+        delete_broker_user(&producer_user);
+    };
+    with_cleanup(broker_run(&target, &engine_user, &producer_user, &password), cleanup).await;
+}
+
+async fn broker_run(target: &Target, engine_user: &str, producer_user: &str, password: &str) {
+    grant_broker_user("engine", engine_user, password, &target.queue);
+    grant_broker_user("producer", producer_user, password, &target.queue);
+    let engine_url = as_broker_user(target, engine_user, password);
+    let producer_url = vote_mq::AmqpUrl::parse(&as_broker_user(target, producer_user, password)).unwrap();
+
+    // The engine's user declares the vote queue (as the engine does at start), then the
+    // producer publishes into it ...
+    let engine_amqp = vote_mq::AmqpUrl::parse(&engine_url).unwrap();
+    vote_loadgen::declare_queue(&engine_amqp, &target.queue, vote_loadgen::DEFAULT_QUEUE_TYPE)
+        .await
+        .expect("the engine's user declares its queue");
+    let generator = generator(10);
+    let config = vote_loadgen::PublishConfig::new(&target.queue, 2_000, generator);
+    let report = vote_loadgen::publish::publish(&producer_url, &config).await.expect("the producer may publish votes");
+    let expected = report.expected;
+    // ... and cannot read one vote back.
+    let taken = vote_mq::take_messages(&producer_url, &target.queue, 1).await;
+    assert!(taken.is_err(), "the producer's user took votes: {taken:?}");
+    assert_eq!(target.queue_depth().await as u64, expected.messages_sent, "nothing was taken");
+
+    // The engine counts exactly as its own user.
+    let engine = target.engine_via(&engine_url, &target.db_url).start().await;
+    assert_exact(target, &expected, Duration::from_secs(60)).await;
+    wait_for_dlq(target, expected.invalid_sent, Duration::from_secs(30)).await;
+    let (status, _, _) = engine.terminate(Duration::from_secs(30)).await;
+    assert!(status.success(), "{status}");
+
+    // The engine's user cannot publish to the events exchange: nothing reaches a queue bound to it.
+    let guest = target.amqp();
+    vote_mq::declare_topic_exchange(&guest, "events", "least-privilege-test").await.expect("declare events");
+    let listener = testing::unique_name("rel_events_listener");
+    let config = vote_mq::SubscriptionConfig {
+        topology: vote_mq::QueueTopology::new(&listener, &format!("{listener}.dlx"), &format!("{listener}.dlq")),
+        bindings: Some(("events".to_owned(), vec!["#".to_owned()])),
+        prefetch: 1,
+        name: listener.clone(),
+    };
+    let subscription = vote_mq::Subscription::open(&guest, &config).await.expect("listen on events");
+    let routing_key = testing::unique_name("intrusion");
+    let published = match vote_mq::Publisher::connect(&engine_amqp, "least-privilege-test").await {
+        Ok(publisher) => {
+            let message = vote_mq::OutgoingMessage::json("events", &routing_key, b"{}".to_vec());
+            tokio::time::timeout(Duration::from_secs(3), publisher.publish(&message)).await
+        }
+        Err(e) => panic!("the engine's user may connect: {e}"),
+    };
+    assert!(!matches!(published, Ok(Ok(()))), "the broker confirmed a publish to events by the engine's user");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let arrived = vote_mq::take_messages(&guest, &listener, 10).await.expect("read the listener queue");
+    assert!(
+        arrived.iter().all(|d| d.routing_key != routing_key),
+        "the engine's user published to events: {:?}",
+        arrived.iter().map(|d| &d.routing_key).collect::<Vec<_>>()
+    );
+    drop(subscription);
+    for queue in [listener.clone(), format!("{listener}.dlq")] {
+        let _ = vote_mq::admin::delete_queue(&guest, &queue).await;
+    }
+    println!(
+        "broker users: producer {producer_user} published {} messages and could not take one back; engine \
+         {engine_user} counted them exactly and could not publish to events",
+        expected.messages_sent
+    );
+    target.delete_queues().await;
+}

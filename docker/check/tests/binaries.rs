@@ -182,6 +182,7 @@ impl Run {
             "matchmaking-service" => vec![("NOTIFICATIONS_QUEUE", self.notifications.clone())],
             other => panic!("{other} is a new service: give it its settings here"),
         };
+        env.extend(vote_satellite_kit::auth::testing::env());
         env.extend([
             ("AMQP_URL", amqp_url()),
             ("MQ_EXCHANGE", self.exchange.clone()),
@@ -341,10 +342,12 @@ async fn the_running_binaries_export_what_the_kit_reads_and_answer_its_probes() 
     assert!(sent.status.success(), "loadgen send: {}", String::from_utf8_lossy(&sent.stderr));
     wait_exported(&http, by_name["vote-engine"], &["votes_aggregated_total", "aggregation_errors_total"]).await;
 
-    // A poll created and closed: an event published.
+    // A poll created and closed by a manager of its meeting: an event published.
     let poll = by_name["poll-service"];
+    let manager = vote_satellite_kit::auth::testing::token("opskit", &["manager:m1"]);
     let created: Value = http
         .post(poll.url("/polls/"))
+        .bearer_auth(&manager)
         .json(&serde_json::json!({"vote": {"meeting_id": "m1", "pollType": "single", "options": ["A", "B"]}}))
         .send()
         .await
@@ -353,7 +356,7 @@ async fn the_running_binaries_export_what_the_kit_reads_and_answer_its_probes() 
         .await
         .unwrap();
     let uuid = created["uuid"].as_str().unwrap_or_else(|| panic!("no uuid in {created}"));
-    let closed = http.post(poll.url(&format!("/polls/{uuid}/close"))).send().await.unwrap();
+    let closed = http.post(poll.url(&format!("/polls/{uuid}/close"))).bearer_auth(&manager).send().await.unwrap();
     assert_eq!(closed.status(), 200);
     wait_exported(&http, poll, &["events_published_total", "http_requests_total"]).await;
 

@@ -88,6 +88,8 @@ with a quorum queue, which delivers a message when it confirms it, that is the e
 Exit codes: 0 exact; 1 the database differs from the expected totals; 2 invalid settings; 3 a server failed \
 or could not be reached.")]
     Run(RunArgs),
+    /// Print a bearer token for the services, signed with the local development key.
+    Token(crate::token::TokenArgs),
 }
 
 /// The engine's vote queue, as loadgen declares and addresses it.
@@ -162,6 +164,10 @@ pub async fn run(command: Command) -> Result<Outcome, Error> {
         Command::Drain(args) => drain::drain_command(args).await,
         Command::Send(args) => send::send_command(args).await,
         Command::Run(args) => run::run_command(args).await,
+        Command::Token(args) => {
+            say!("{}", crate::token::make_token(&args)?);
+            Ok(Outcome::Done)
+        }
     }
 }
 

@@ -8,8 +8,9 @@
 //!
 //! A start that arrives before its create (the create is being retried) fails retriably and
 //! is tried again. Nominees are added over HTTP while nominations are open:
-//! - `POST /elections/{id}/nominations` `{"nominee"}` -> 200 election (409 once closed)
-//! - `GET /elections/{id}` -> election (`id` is the agenda item id)
+//! - `POST /elections/{id}/nominations` `{"nominee"}` -> 200 election (409 once closed); any
+//!   authenticated caller
+//! - `GET /elections/{id}` -> election (`id` is the agenda item id; public)
 
 use axum::Json;
 use axum::Router;
@@ -21,6 +22,7 @@ use prometheus::IntCounter;
 use uuid::Uuid;
 use vote_mq::Envelope;
 use vote_satellite_kit::Application;
+use vote_satellite_kit::auth::Caller;
 use vote_satellite_kit::http::ApiError;
 use vote_satellite_kit::input::{event_data, json_object, parse_id, text_field};
 use vote_satellite_kit::metrics::counter;
@@ -159,6 +161,7 @@ async fn show_election(State(s): State<ElectionState>, Path(id): Path<String>) -
 
 async fn nominate(
     State(s): State<ElectionState>,
+    _caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Election>, ApiError> {

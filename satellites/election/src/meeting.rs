@@ -3,10 +3,12 @@
 //! `agenda.election.start`. It also consumes `meeting.created` to grant the creator the
 //! manager role in `meeting_permissions`, the way a separate permission service would.
 //!
-//! - `POST /meetings` `{"title", "created_by"}` -> 201 meeting
-//! - `GET /meetings/{id}` -> meeting with agenda and managers
-//! - `POST /meetings/{id}/elections` `{"title"}` -> 201 agenda item
-//! - `POST /meetings/{id}/elections/{item_id}/start` -> 200 agenda item (409 when started)
+//! - `POST /meetings` `{"title", "created_by"?}` -> 201 meeting; any authenticated caller, who
+//!   becomes its creator (`created_by`, when given, must be the caller)
+//! - `GET /meetings/{id}` -> meeting with agenda and managers (public)
+//! - `POST /meetings/{id}/elections` `{"title"}` -> 201 agenda item (a manager of the meeting)
+//! - `POST /meetings/{id}/elections/{item_id}/start` -> 200 agenda item (409 when started; a
+//!   manager of the meeting)
 
 use axum::Json;
 use axum::Router;
@@ -19,8 +21,9 @@ use prometheus::IntCounter;
 use uuid::Uuid;
 use vote_mq::Envelope;
 use vote_satellite_kit::Application;
+use vote_satellite_kit::auth::Caller;
 use vote_satellite_kit::http::ApiError;
-use vote_satellite_kit::input::{event_data, json_object, parse_id, text_field};
+use vote_satellite_kit::input::{MAX_TEXT_CHARS, event_data, json_object, optional_text_field, parse_id, text_field};
 use vote_satellite_kit::metrics::counter;
 use vote_satellite_kit::outbox::Outbox;
 
@@ -47,11 +50,17 @@ pub struct MeetingState {
 }
 
 impl MeetingState {
-    /// Creates a meeting and queues `meeting.created`.
-    pub async fn create_meeting(&self, body: &[u8]) -> Result<Meeting, Error> {
+    /// Creates a meeting by `caller` and queues `meeting.created`.
+    pub async fn create_meeting(&self, caller: &Caller, body: &[u8]) -> Result<Meeting, Error> {
         let body = json_object(body)?;
         let title = text_field(&body, "title")?;
-        let created_by = text_field(&body, "created_by")?;
+        let created_by = match optional_text_field(&body, "created_by", MAX_TEXT_CHARS)? {
+            Some(created_by) => {
+                caller.require_subject("created_by", &created_by)?;
+                created_by
+            }
+            None => caller.subject().to_owned(),
+        };
         let id = Uuid::new_v4();
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
@@ -71,8 +80,18 @@ impl MeetingState {
         store::get_meeting(&client, id).await?.ok_or_else(|| Error::NotFound(format!("meeting {id}")))
     }
 
+    /// [`Error::Forbidden`] unless `caller` manages the meeting (see [`Caller::require_manager`]).
+    async fn require_manager(&self, caller: &Caller, meeting_id: Uuid) -> Result<(), Error> {
+        caller
+            .require_manager(&meeting_id.to_string(), |subject| async move {
+                let client = self.pool.get().await?;
+                store::is_manager(&client, meeting_id, &subject).await
+            })
+            .await
+    }
+
     /// Appends an election item to the meeting's agenda and queues `agenda.election.create`.
-    pub async fn add_election(&self, meeting_id: Uuid, body: &[u8]) -> Result<AgendaItem, Error> {
+    pub async fn add_election(&self, caller: &Caller, meeting_id: Uuid, body: &[u8]) -> Result<AgendaItem, Error> {
         let body = json_object(body)?;
         let title = text_field(&body, "title")?;
         let mut client = self.pool.get().await?;
@@ -80,6 +99,7 @@ impl MeetingState {
         if !store::lock_meeting(&tx, meeting_id).await? {
             return Err(Error::NotFound(format!("meeting {meeting_id}")));
         }
+        self.require_manager(caller, meeting_id).await?;
         let item = store::insert_agenda_item(&tx, Uuid::new_v4(), meeting_id, &title).await?;
         let event = ElectionCreate { meeting_id, agenda_item_id: item.id, title };
         self.outbox.add(&tx, ELECTION_CREATE, event).await?;
@@ -90,7 +110,11 @@ impl MeetingState {
     }
 
     /// Starts an election item (once) and queues `agenda.election.start`.
-    pub async fn start_election(&self, meeting_id: Uuid, item_id: Uuid) -> Result<AgendaItem, Error> {
+    pub async fn start_election(&self, caller: &Caller, meeting_id: Uuid, item_id: Uuid) -> Result<AgendaItem, Error> {
+        if store::get_agenda_item(&self.pool.get().await?, item_id, meeting_id).await?.is_none() {
+            return Err(Error::NotFound(format!("agenda item {item_id} of meeting {meeting_id}")));
+        }
+        self.require_manager(caller, meeting_id).await?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let Some(item) = store::start_agenda_item(&tx, item_id, meeting_id).await? else {
@@ -145,8 +169,12 @@ pub async fn build(settings: Settings) -> Result<Application, Error> {
     Ok(service.with_api(api))
 }
 
-async fn create_meeting(State(s): State<MeetingState>, body: Bytes) -> Result<(StatusCode, Json<Meeting>), ApiError> {
-    Ok((StatusCode::CREATED, Json(s.create_meeting(&body).await?)))
+async fn create_meeting(
+    State(s): State<MeetingState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Meeting>), ApiError> {
+    Ok((StatusCode::CREATED, Json(s.create_meeting(&caller, &body).await?)))
 }
 
 async fn show_meeting(State(s): State<MeetingState>, Path(id): Path<String>) -> Result<Json<Meeting>, ApiError> {
@@ -155,15 +183,17 @@ async fn show_meeting(State(s): State<MeetingState>, Path(id): Path<String>) -> 
 
 async fn add_election(
     State(s): State<MeetingState>,
+    caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<AgendaItem>), ApiError> {
-    Ok((StatusCode::CREATED, Json(s.add_election(parse_id(&id, "meeting")?, &body).await?)))
+    Ok((StatusCode::CREATED, Json(s.add_election(&caller, parse_id(&id, "meeting")?, &body).await?)))
 }
 
 async fn start_election(
     State(s): State<MeetingState>,
+    caller: Caller,
     Path((id, item_id)): Path<(String, String)>,
 ) -> Result<Json<AgendaItem>, ApiError> {
-    Ok(Json(s.start_election(parse_id(&id, "meeting")?, parse_id(&item_id, "agenda item")?).await?))
+    Ok(Json(s.start_election(&caller, parse_id(&id, "meeting")?, parse_id(&item_id, "agenda item")?).await?))
 }

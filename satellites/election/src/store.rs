@@ -72,6 +72,12 @@ pub async fn grant_role(db: &impl GenericClient, meeting_id: Uuid, user_id: &str
     Ok(())
 }
 
+/// Whether `user_id` manages the meeting by the platform's record: granted the role (by
+/// `meeting.created`), or its creator (so that the creator need not wait for the grant).
+pub async fn is_manager(db: &impl GenericClient, meeting_id: Uuid, user_id: &str) -> Result<bool, Error> {
+    Ok(db.query_one(query!("is_manager"), &[&meeting_id, &user_id]).await?.get(0))
+}
+
 /// Creates the election in `nominating` (a no-op when it exists).
 pub async fn insert_election(db: &impl GenericClient, e: &ElectionCreate) -> Result<(), Error> {
     db.execute(query!("insert_election"), &[&e.agenda_item_id, &e.meeting_id, &e.title]).await?;

@@ -7,6 +7,7 @@ mod common;
 
 use common::world;
 use serde_json::json;
+use vote_satellite_kit::testing::Http;
 
 #[tokio::test]
 async fn meeting_to_an_election_with_a_winner() {
@@ -40,8 +41,9 @@ async fn meeting_to_an_election_with_a_winner() {
     assert_eq!(poll["options"], json!(["Alice", "Bob", "Carol"]));
 
     for (voter, choice) in [("v1", "Bob"), ("v2", "Alice"), ("v3", "Bob"), ("v4", "Carol")] {
-        let (status, receipt) =
-            w.post(&format!("{poll_url}/ballots"), &json!({"voter_id": voter, "choice": choice}).to_string()).await;
+        let (status, receipt) = Http::as_caller(voter, &[])
+            .post(&format!("{poll_url}/ballots"), &json!({"voter_id": voter, "choice": choice}).to_string())
+            .await;
         assert_eq!(status, 201, "{receipt}");
     }
     let (status, _) = w.get(&format!("{poll_url}/results")).await;

@@ -43,9 +43,8 @@ async fn meeting_endpoints_answer_json_400_404() {
     for (body, expected) in [
         ("", "not valid JSON"),
         ("[]", "must be a JSON object"),
-        (r#"{"created_by":"a"}"#, "missing 'title'"),
-        (r#"{"title":"t"}"#, "missing 'created_by'"),
-        (r#"{"title":5,"created_by":"a"}"#, "'title' must be"),
+        (r#"{"created_by":"alice"}"#, "missing 'title'"),
+        (r#"{"title":5,"created_by":"alice"}"#, "'title' must be"),
         (r#"{"title":"t","created_by":""}"#, "'created_by' must be"),
     ] {
         let (status, answer) = w.post(&format!("{}/meetings", m.base), body).await;
@@ -60,7 +59,7 @@ async fn meeting_endpoints_answer_json_400_404() {
 
     let (status, answer) = w.post(&format!("{}/meetings/{unknown}/elections", m.base), r#"{"title":"x"}"#).await;
     assert_eq!((status, answer["error"].as_str()), (404, Some(format!("meeting {unknown} not found").as_str())));
-    let (_, meeting) = w.post(&format!("{}/meetings", m.base), r#"{"title":"t","created_by":"a"}"#).await;
+    let (_, meeting) = w.post(&format!("{}/meetings", m.base), r#"{"title":"t","created_by":"alice"}"#).await;
     let id = meeting["id"].as_str().unwrap();
     let (status, answer) = w.post(&format!("{}/meetings/{id}/elections", m.base), r#"{"name":"x"}"#).await;
     assert_eq!((status, answer["error"].as_str()), (400, Some("missing 'title'")));
@@ -77,7 +76,7 @@ async fn election_items_publish_create_then_start_once() {
     let w = world().await;
     let mut agenda = w.listen("agenda.election.*").await;
     let m = w.meeting_service().await;
-    let (_, meeting) = w.post(&format!("{}/meetings", m.base), r#"{"title":"t","created_by":"a"}"#).await;
+    let (_, meeting) = w.post(&format!("{}/meetings", m.base), r#"{"title":"t","created_by":"alice"}"#).await;
     let id = meeting["id"].as_str().unwrap().to_owned();
 
     let (status, item) = w.post(&format!("{}/meetings/{id}/elections", m.base), r#"{"title":"Board"}"#).await;

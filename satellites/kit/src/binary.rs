@@ -12,7 +12,8 @@ use crate::{Application, Error};
 
 /// Runs a service binary: `parsed` is the outcome of the binary's `parse_cli`; `build` builds
 /// the service from the settings, which then runs until the first SIGTERM or SIGINT. Exit code
-/// 0 after a clean stop, 1 when the service failed, 2 for bad settings.
+/// 0 after a clean stop, 1 when the service failed, 2 for bad settings (also those checked at
+/// start, such as an unreadable AUTH_JWKS_FILE).
 pub async fn run_binary<S, F, Fut>(parsed: Result<S, Exit>, build: F) -> ExitCode
 where
     S: AsRef<ServiceSettings>,
@@ -29,6 +30,7 @@ where
     let outcome = async { build(settings).await?.run_until_stopped(shutdown::on_signal()).await };
     match outcome.await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Config(e)) => Exit::invalid(e).report(),
         Err(e) => {
             tracing::error!(error = %e, service = %name, "service failed");
             eprintln!("error: {e}");

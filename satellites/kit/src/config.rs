@@ -14,6 +14,8 @@ use vote_runtime::cli::Exit;
 use vote_runtime::config::{BrokerArgs, ExchangeArgs, LogArgs, LogSettings};
 pub use vote_runtime::config::{ConfigError, Database, DatabaseArgs, Validate, non_empty};
 
+use crate::auth::AuthArgs;
+
 /// Unacked deliveries the broker may push ahead of the one being handled.
 pub const PREFETCH: u16 = 16;
 /// Longest MQ_RETRY_DELAY_MS accepted.
@@ -41,6 +43,9 @@ pub struct ServiceArgs {
     /// Logs.
     #[command(flatten)]
     pub logs: LogArgs,
+    /// Bearer-token authentication (AUTH_*), checked when the service starts.
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 /// The queue a service consumes. `mq_queue` and `mq_bindings` come from the binary's
@@ -92,6 +97,9 @@ pub struct ServiceSettings {
     pub http_port: u16,
     /// LOG_LEVEL and LOG_FORMAT.
     pub logs: LogSettings,
+    /// AUTH_* as given; [`crate::Service::build`] checks them and reads the JWKS (exit code 2
+    /// when wrong), so that parsing needs no file.
+    pub auth: AuthArgs,
 }
 
 impl AsRef<ServiceSettings> for ServiceSettings {
@@ -161,6 +169,7 @@ impl Validate for ServiceArgs {
             service_name: non_empty("SERVICE_NAME", &self.service_name)?,
             http_port: self.http_port,
             logs: self.logs.validate()?,
+            auth: self.auth,
         })
     }
 }

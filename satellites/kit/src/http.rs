@@ -3,22 +3,33 @@
 //! not parse, a method a route does not allow, ...) through [`json_errors`], which rewrites any
 //! error response that is not JSON. A rejected body (axum's 422) becomes a 400 like every other
 //! bad request.
+//!
+//! No answer carries an internal error's text: a 5xx says only that something failed, with an
+//! `error_id` that the log line holding the details also has. Hostile input is refused before
+//! any handler sees it ([`hostile_input`]): bodies over [`MAX_BODY_BYTES`], NUL characters or
+//! invalid UTF-8 in the path, the query or any JSON string (the answer names the field).
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
-use serde_json::json;
+use axum::{Extension, Json, Router};
+use percent_encoding::percent_decode_str;
+use serde_json::{Value, json};
+use uuid::Uuid;
 
-use crate::Error;
+use crate::auth::Authenticator;
 use crate::metrics::Metrics;
+use crate::{Error, is_constraint_violation, is_refused_value};
 
 /// Longest plain-text error body [`json_errors`] reads back.
 const MAX_ERROR_BODY: usize = 16 * 1024;
+/// Largest request body accepted (a 413 beyond).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// An [`Error`] as an HTTP response: 400, 404, 409, 503 when it may pass, 500 otherwise.
+/// An [`Error`] as an HTTP response: 400, 401, 403, 404, 409; 503 when it may pass, 500
+/// otherwise, both without the error's text (logged with the `error_id` the answer carries).
 #[derive(Debug)]
 pub struct ApiError(pub Error);
 
@@ -32,16 +43,43 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self.0 {
             Error::Invalid(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthenticated(_) => {
+                let mut response = error_response(StatusCode::UNAUTHORIZED, &self.0.to_string());
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return response;
+            }
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Db(e) if is_refused_value(e) => {
+                tracing::warn!(error = %self.0, "the database refused a value of a request");
+                return error_response(StatusCode::BAD_REQUEST, "a value of the request is not acceptable");
+            }
+            Error::Db(e) if is_constraint_violation(e) => {
+                tracing::warn!(error = %self.0, "a request conflicts with stored data");
+                return error_response(StatusCode::CONFLICT, "the request conflicts with stored data");
+            }
             e if e.is_retriable() => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status.is_server_error() {
-            tracing::warn!(error = %self.0, "request failed");
+            return server_error(status, &self.0);
         }
         error_response(status, &self.0.to_string())
     }
+}
+
+/// A 5xx that says only what kind of failure happened, with an id; the details go to the log
+/// under the same id.
+fn server_error(status: StatusCode, error: &dyn std::fmt::Display) -> Response {
+    let error_id = Uuid::new_v4();
+    tracing::error!(%error_id, error = %error, status = status.as_u16(), "request failed");
+    let message = if status == StatusCode::SERVICE_UNAVAILABLE {
+        "the service cannot answer now; try again"
+    } else {
+        "the request failed inside the service"
+    };
+    (status, Json(json!({"error": message, "error_id": error_id}))).into_response()
 }
 
 /// `{"error": message}` with `status`.
@@ -49,13 +87,80 @@ pub fn error_response(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": message}))).into_response()
 }
 
-/// Adds `ops` (metrics, health), the JSON 404 fallback, JSON error bodies and request
-/// counting to a service's `api`.
-pub fn finish(api: Router, ops: Router, metrics: Metrics) -> Router {
-    api.merge(ops)
-        .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not found") })
+/// Adds `ops` (metrics, health), the JSON 404 fallback, the refusal of hostile input, the
+/// authenticator handlers' [`crate::auth::Caller`] uses, JSON error bodies and request
+/// counting to a service's `api`. Without an authenticator (a service whose every endpoint is
+/// public), a handler asking for a caller answers 401.
+pub fn finish(api: Router, ops: Router, metrics: Metrics, authenticator: Option<Authenticator>) -> Router {
+    let api = api.merge(ops).fallback(|| async { error_response(StatusCode::NOT_FOUND, "not found") });
+    let api = match authenticator {
+        Some(authenticator) => api.layer(Extension(authenticator)),
+        None => api,
+    };
+    api.layer(middleware::from_fn(hostile_input))
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(metrics, count))
+}
+
+/// Refuses, before routing: a body over [`MAX_BODY_BYTES`] (413); a path or query parameter
+/// that decodes to invalid UTF-8 or holds a NUL; a JSON body with a NUL in any string or key
+/// (400 naming the field, e.g. `vote.options[1]`). The database cannot store a NUL in text,
+/// and no identifier of this platform has one.
+pub async fn hostile_input(request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    if let Err(message) = check_uri(&parts.uri) {
+        return error_response(StatusCode::BAD_REQUEST, &message);
+    }
+    let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return too_large();
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return too_large();
+    };
+    if let Ok(value) = serde_json::from_slice::<Value>(&bytes)
+        && let Some(field) = nul_in(&value, String::new())
+    {
+        let field = if field.is_empty() { "the body".to_owned() } else { format!("'{field}'") };
+        return error_response(StatusCode::BAD_REQUEST, &format!("{field} must not contain a NUL character"));
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+fn too_large() -> Response {
+    error_response(StatusCode::PAYLOAD_TOO_LARGE, &format!("the request body is larger than {MAX_BODY_BYTES} bytes"))
+}
+
+fn check_uri(uri: &axum::http::Uri) -> Result<(), String> {
+    let clean = |text: &str| percent_decode_str(text).decode_utf8().is_ok_and(|t| !t.contains('\0'));
+    if !clean(uri.path()) {
+        return Err("the path must be valid UTF-8 without NUL characters".to_owned());
+    }
+    for pair in uri.query().unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (name, value) = (name.replace('+', " "), value.replace('+', " "));
+        if !clean(&name) {
+            return Err("a query parameter name must be valid UTF-8 without NUL characters".to_owned());
+        }
+        if !clean(&value) {
+            let name = percent_decode_str(&name).decode_utf8_lossy().into_owned();
+            return Err(format!("query parameter '{name}' must be valid UTF-8 without NUL characters"));
+        }
+    }
+    Ok(())
+}
+
+/// The path of the first string or key holding a NUL (`""` for the body itself).
+fn nul_in(value: &Value, path: String) -> Option<String> {
+    match value {
+        Value::String(s) => s.contains('\0').then_some(path),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| nul_in(v, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let field = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            if k.contains('\0') { Some(field.replace('\0', "\\u0000")) } else { nul_in(v, field) }
+        }),
+        _ => None,
+    }
 }
 
 /// Rewrites an error response whose body is not JSON (axum's extractor rejections, 405s, ...)
@@ -76,6 +181,9 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
         Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
         Err(_) => String::new(),
     };
+    if status.is_server_error() {
+        return server_error(status, &text);
+    }
     let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_lowercase() } else { text };
     if status == StatusCode::UNPROCESSABLE_ENTITY {
         parts.status = StatusCode::BAD_REQUEST;
@@ -124,7 +232,7 @@ mod tests {
             .route("/page", get(|Query(_): Query<Page>| async { "ok" }))
             .route("/gone", get(|| async { ApiError(Error::NotFound("thing".to_owned())) }))
             .route("/unprocessable", get(|| async { (StatusCode::UNPROCESSABLE_ENTITY, "missing field `x`") }));
-        finish(api, Router::new(), metrics)
+        finish(api, Router::new(), metrics, Some(crate::auth::Authenticator::Disabled))
     }
 
     async fn call(method: Method, uri: &str) -> (StatusCode, serde_json::Value) {

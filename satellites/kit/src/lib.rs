@@ -1,6 +1,8 @@
 //! `vote-satellite-kit`: what every satellite service shares, so that a service crate holds
 //! only its own domain.
 //!
+//! - [`auth`]: bearer tokens verified against the identity provider's keys, the caller and
+//!   their roles;
 //! - [`config`]: the settings every service has (broker, exchange, name, HTTP port, logs), a
 //!   consumed queue, a database; clap flags mirroring the environment variables, per-binary
 //!   defaults, one-line errors;
@@ -13,10 +15,14 @@
 //! - [`input`]: checks of JSON request bodies and event payloads;
 //! - [`metrics`]: the counters every service has;
 //! - [`binary`]: what a binary's `main` does once its settings are parsed;
-//! - `testing` (feature `testing`): helpers for tests against the real servers.
+//! - `testing` (feature `testing`): helpers for tests against the real servers; `hostile`:
+//!   property tests throwing spoiled requests at a running service.
 
+pub mod auth;
 pub mod binary;
 pub mod config;
+#[cfg(any(test, feature = "testing"))]
+pub mod hostile;
 pub mod http;
 pub mod input;
 pub mod metrics;
@@ -38,6 +44,12 @@ pub enum Error {
     /// The request or message is invalid (the message is shown to the caller): 400, never retried.
     #[error("{0}")]
     Invalid(String),
+    /// No valid credentials (the message says why, never quoting them): 401, never retried.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller may not do this: 403, never retried (a consumed message is dead-lettered).
+    #[error("{0}")]
+    Forbidden(String),
     /// The addressed resource does not exist: 404, never retried.
     #[error("{0} not found")]
     NotFound(String),
@@ -72,13 +84,22 @@ pub enum Error {
     /// Metrics could not be registered.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// A setting read at start (a file it names) is wrong: the binary exits with code 2.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
 }
 
 impl Error {
     /// Whether the same request or message may succeed later.
     pub fn is_retriable(&self) -> bool {
         match self {
-            Error::Invalid(_) | Error::NotFound(_) | Error::Conflict(_) | Error::Metrics(_) => false,
+            Error::Invalid(_)
+            | Error::Unauthenticated(_)
+            | Error::Forbidden(_)
+            | Error::NotFound(_)
+            | Error::Conflict(_)
+            | Error::Metrics(_)
+            | Error::Config(_) => false,
             // Bad data (class 22) and constraint violations (class 23) fail the same way again.
             Error::Db(e) => !e.code().is_some_and(is_data_error),
             Error::NotYetKnown(_)
@@ -95,6 +116,17 @@ impl Error {
 fn is_data_error(code: &SqlState) -> bool {
     let code = code.code();
     code.starts_with("22") || code.starts_with("23")
+}
+
+/// Whether the database refused a value itself (class 22: a NUL byte, a number out of range):
+/// input that escaped validation, answered as a 400 without the database's text.
+pub(crate) fn is_refused_value(error: &tokio_postgres::Error) -> bool {
+    error.code().is_some_and(|c| c.code().starts_with("22"))
+}
+
+/// Whether a constraint refused the change (class 23): a 409 without the database's text.
+pub(crate) fn is_constraint_violation(error: &tokio_postgres::Error) -> bool {
+    error.code().is_some_and(|c| c.code().starts_with("23"))
 }
 
 impl vote_mq::Failure for Error {

@@ -1,8 +1,8 @@
 //! A satellite's SQL, declared once: the [`sql_schema!`](crate::sql_schema) macro gives the
 //! calling module its migrations and its queries, both read from `sql/<schema>/` at compile time.
 
-/// Declares, in the calling module (a `src/*.rs` file of a satellite crate), the SQL of one
-/// schema:
+/// Declares, in the calling module of a satellite crate (and its submodules declared after
+/// it), the SQL of one schema:
 ///
 /// - `query!("name")`: the text of `sql/<schema>/queries/name.sql`;
 /// - `migrations()`: a refinery runner for the migrations in `sql/<schema>/`;
@@ -19,7 +19,7 @@ macro_rules! sql_schema {
         #[allow(unused_macros)]
         macro_rules! query {
             ($d name:literal) => {
-                include_str!(concat!("../../../sql/", $schema, "/queries/", $d name, ".sql"))
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../sql/", $schema, "/queries/", $d name, ".sql"))
             };
         }
 

@@ -22,7 +22,8 @@ use vote_mq::{Consumer, ConsumerMetrics, Envelope, Incoming, Publisher, declare_
 use vote_runtime::CancellationToken;
 use vote_runtime::http::{ReadinessCheck, bind, ops_router, serve};
 
-use crate::config::{Database, QueueSettings, ServiceSettings};
+use crate::auth::Authenticator;
+use crate::config::{Database, QueueSettings, ServiceSettings, Validate};
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::{Error, http};
@@ -33,6 +34,7 @@ type StartTask = Box<dyn FnOnce(CancellationToken) -> Task + Send>;
 /// A service's connections and plumbing, built but not yet running.
 pub struct Service {
     settings: ServiceSettings,
+    authenticator: Authenticator,
     publisher: Arc<Publisher>,
     registry: Registry,
     metrics: Metrics,
@@ -45,10 +47,11 @@ pub struct Service {
 }
 
 impl Service {
-    /// Connects the confirmed publisher, declares the events exchange (so that publishing works
-    /// before any consumer has declared it), registers the common metrics and binds the HTTP
-    /// port.
+    /// Checks the authentication settings and reads the JWKS, connects the confirmed
+    /// publisher, declares the events exchange (so that publishing works before any consumer
+    /// has declared it), registers the common metrics and binds the HTTP port.
     pub async fn build(settings: &ServiceSettings) -> Result<Self, Error> {
+        let authenticator = Authenticator::from_settings(&settings.auth.clone().validate()?)?;
         let publisher = Arc::new(Publisher::connect(&settings.amqp_url, &settings.service_name).await?);
         declare_topic_exchange(&settings.amqp_url, &settings.exchange, &settings.service_name).await?;
         let registry = Registry::new();
@@ -58,6 +61,7 @@ impl Service {
         let port = listener.local_addr()?.port();
         Ok(Self {
             settings: settings.clone(),
+            authenticator,
             publisher,
             registry,
             metrics,
@@ -174,7 +178,19 @@ impl Service {
     /// Serves `api` (plus the ops endpoints), consumes and relays until `shutdown` is
     /// cancelled, then stops everything in order.
     async fn run(self, api: Router, shutdown: CancellationToken) -> Result<(), Error> {
-        let Self { settings, publisher, registry, metrics, listener, port, pools, subscribed, tasks, .. } = self;
+        let Self {
+            settings,
+            authenticator,
+            publisher,
+            registry,
+            metrics,
+            listener,
+            port,
+            pools,
+            subscribed,
+            tasks,
+            ..
+        } = self;
         let readiness: ReadinessCheck = Arc::new(move || {
             let (pools, subscribed) = (pools.clone(), subscribed.clone());
             Box::pin(async move {
@@ -188,7 +204,7 @@ impl Service {
                 Ok(())
             })
         });
-        let router = http::finish(api, ops_router(registry, readiness), metrics);
+        let router = http::finish(api, ops_router(registry, readiness), metrics, Some(authenticator));
         // A child token, so that a failing server stops the other tasks without cancelling
         // the caller's token.
         let stop = shutdown.child_token();

@@ -21,6 +21,7 @@ pub use vote_runtime::testing::metric;
 use vote_runtime::testing::{amqp_url, unique_name};
 
 use crate::Error;
+use crate::auth::{self, AuthArgs};
 use crate::config::{QueueSettings, ServiceSettings};
 
 /// How long the waiting helpers wait before failing the test.
@@ -47,6 +48,17 @@ pub fn service_settings(exchange: &str, service_name: &str) -> ServiceSettings {
         service_name: service_name.to_owned(),
         http_port: 0,
         logs: LogSettings { level: "info".to_owned(), format: Some(LogFormat::Text) },
+        auth: test_auth_args(),
+    }
+}
+
+/// AUTH_* trusting the test identity provider's keys ([`crate::auth::testing`]).
+pub fn test_auth_args() -> AuthArgs {
+    AuthArgs {
+        auth_mode: "enabled".to_owned(),
+        auth_jwks_file: Some(auth::testing::jwks_file()),
+        auth_issuer: Some(auth::testing::ISSUER.to_owned()),
+        auth_audience: Some(auth::testing::AUDIENCE.to_owned()),
     }
 }
 
@@ -112,37 +124,63 @@ impl Running {
     }
 }
 
-/// An HTTP client whose calls return the status and the JSON body (`Null` when not JSON).
+/// An HTTP client whose calls return the status and the JSON body (`Null` when not JSON). It
+/// sends no credentials unless made with [`Http::as_caller`] or [`Http::with_token`].
 #[derive(Clone, Default)]
-pub struct Http(reqwest::Client);
+pub struct Http {
+    client: reqwest::Client,
+    token: Option<String>,
+}
 
 impl Http {
+    /// A client authenticated as `subject` holding `roles`, by a token of the test identity
+    /// provider.
+    pub fn as_caller(subject: &str, roles: &[&str]) -> Self {
+        Self::with_token(&auth::testing::token(subject, roles))
+    }
+
+    /// A client sending `Authorization: Bearer <token>`.
+    pub fn with_token(token: &str) -> Self {
+        Self { client: reqwest::Client::default(), token: Some(token.to_owned()) }
+    }
+
+    fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        let request = self.client.request(method, url);
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
     /// `GET url`; a status of 0 means the server did not answer.
     pub async fn get(&self, url: &str) -> (u16, Value) {
-        Self::answer(self.0.get(url).send().await).await
+        Self::answer(self.request(reqwest::Method::GET, url).send().await).await
     }
 
     /// `POST url` with a JSON body given as text (so tests can send malformed JSON).
     pub async fn post(&self, url: &str, body: &str) -> (u16, Value) {
-        Self::answer(self.0.post(url).header("content-type", "application/json").body(body.to_owned()).send().await)
-            .await
+        self.send(reqwest::Method::POST, url, body).await
     }
 
     /// `PATCH url` with a JSON body given as text.
     pub async fn patch(&self, url: &str, body: &str) -> (u16, Value) {
-        Self::answer(self.0.patch(url).header("content-type", "application/json").body(body.to_owned()).send().await)
-            .await
+        self.send(reqwest::Method::PATCH, url, body).await
     }
 
     /// `PUT url` with a JSON body given as text.
     pub async fn put(&self, url: &str, body: &str) -> (u16, Value) {
-        Self::answer(self.0.put(url).header("content-type", "application/json").body(body.to_owned()).send().await)
-            .await
+        self.send(reqwest::Method::PUT, url, body).await
+    }
+
+    /// `method url` with a JSON body given as text.
+    pub async fn send(&self, method: reqwest::Method, url: &str, body: &str) -> (u16, Value) {
+        let request = self.request(method, url).header("content-type", "application/json").body(body.to_owned());
+        Self::answer(request.send().await).await
     }
 
     /// The body of `GET url` as text (for `/metrics`).
     pub async fn text(&self, url: &str) -> String {
-        self.0.get(url).send().await.expect("GET").text().await.expect("body")
+        self.request(reqwest::Method::GET, url).send().await.expect("GET").text().await.expect("body")
     }
 
     /// Polls `GET url` until `check` accepts a 200 body, for at most [`PATIENCE`].
@@ -243,17 +281,42 @@ pub fn invalid<T: Debug>(result: Result<T, Error>) -> String {
 /// A password for test values: a message that quotes it leaks a secret.
 pub const SECRET: &str = "hunter2";
 
-/// Runs `binary` with only `env` set, and `args`: exit code, stdout, stderr.
+/// How long a binary given a bad setting or `--help` may take to exit.
+const EXIT_PATIENCE: Duration = Duration::from_secs(20);
+
+/// Runs `binary` with only `env` set, and `args`: exit code, stdout, stderr. Panics when it is
+/// still running after [`EXIT_PATIENCE`] (it accepted the settings and started), killing it.
 pub fn run_command(binary: &str, env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(binary).env_clear().envs(env.iter().copied()).args(args).output().expect("run the binary");
+    let mut child = Command::new(binary)
+        .env_clear()
+        .envs(env.iter().copied())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the binary");
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("wait for the binary").is_none() {
+        if started.elapsed() > EXIT_PATIENCE {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collect the binary's output");
+            panic!("{binary} {env:?} {args:?} still running: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("collect the binary's output");
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     (out.status.code(), text(&out.stdout), text(&out.stderr))
 }
 
 /// Asserts that `binary` refuses `variable=value` the contract's way: exit code 2, one line
-/// naming the variable, [`SECRET`] not quoted.
+/// naming the variable, [`SECRET`] not quoted. The other AUTH_* settings are valid.
 pub fn assert_refused(binary: &str, variable: &str, value: &str) {
-    let (code, _, stderr) = run_command(binary, &[(variable, value)], &[]);
+    let mut env: Vec<(&str, String)> = auth::testing::env();
+    env.retain(|(name, _)| *name != variable);
+    env.push((variable, value.to_owned()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (code, _, stderr) = run_command(binary, &env, &[]);
     assert_eq!(code, Some(2), "{binary} {variable}: {stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{binary} {variable}: {stderr}");
     assert!(stderr.contains(variable), "{binary} {variable}: {stderr}");

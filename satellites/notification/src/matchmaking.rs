@@ -6,9 +6,11 @@
 //! runs.
 //!
 //! - `POST /trades/{trade_id}/accept` `{"user_id": <who made the offer>, "accepted_by": <who
-//!   accepts>}` -> 202 `{"trade_id", "notified_user_id", "message_id"}`
+//!   accepts: the caller>}` -> 202 `{"trade_id", "notified_user_id", "message_id"}`
 
 use std::sync::Arc;
+
+use vote_satellite_kit::auth::Caller;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -53,8 +55,8 @@ pub struct MatchmakingState {
 }
 
 impl MatchmakingState {
-    /// Accepts a trade offer: notifies its maker that `accepted_by` accepted it.
-    pub async fn accept(&self, trade_id: &str, body: &[u8]) -> Result<Accepted, Error> {
+    /// Accepts a trade offer: notifies its maker that `accepted_by` (the caller) accepted it.
+    pub async fn accept(&self, caller: &Caller, trade_id: &str, body: &[u8]) -> Result<Accepted, Error> {
         let trade_id = trade_id.trim();
         if trade_id.is_empty() || trade_id.chars().count() > MAX_TEXT_CHARS {
             return Err(Error::Invalid(format!("trade id must be non-empty and at most {MAX_TEXT_CHARS} characters")));
@@ -62,6 +64,7 @@ impl MatchmakingState {
         let body = json_object(body)?;
         let user_id = text_field(&body, "user_id")?;
         let accepted_by = text_field(&body, "accepted_by")?;
+        caller.require_subject("accepted_by", &accepted_by)?;
         if user_id == accepted_by {
             return Err(Error::Invalid("a user cannot accept their own trade offer".to_owned()));
         }
@@ -94,8 +97,9 @@ pub async fn build(settings: MatchmakingSettings) -> Result<Application, Error> 
 
 async fn accept(
     State(s): State<MatchmakingState>,
+    caller: Caller,
     Path(trade_id): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    Ok((StatusCode::ACCEPTED, Json(s.accept(&trade_id, &body).await?)))
+    Ok((StatusCode::ACCEPTED, Json(s.accept(&caller, &trade_id, &body).await?)))
 }

@@ -6,8 +6,8 @@
 //!   then dead-lettered.
 //! - its own queue (MQ_QUEUE, bound to `inventory.reserved`): an order confirmation for the
 //!   student, once per order.
-//! - `GET /notifications[?user_id=..&limit=..]` -> the newest notifications (100 unless
-//!   `limit`, at most 1000).
+//! - `GET /notifications[?user_id=..&limit=..]` -> the caller's newest notifications (100
+//!   unless `limit`, at most 1000); `user_id`, when given, must be the caller.
 
 use axum::extract::{Query, State};
 use axum::routing::get;
@@ -16,6 +16,7 @@ use deadpool_postgres::Pool;
 use prometheus::{IntCounter, IntCounterVec};
 use serde::Deserialize;
 use vote_mq::Envelope;
+use vote_satellite_kit::auth::Caller;
 use vote_satellite_kit::http::ApiError;
 use vote_satellite_kit::input::{event_data, limit_param, text_param};
 use vote_satellite_kit::metrics::{counter, counter_vec};
@@ -81,11 +82,12 @@ impl NotificationState {
         Ok(())
     }
 
-    /// The newest notifications, of one user when asked.
-    pub async fn list(&self, query: &ListQuery) -> Result<Vec<StoredNotification>, Error> {
+    /// The caller's newest notifications (`user_id`, when asked, must be the caller).
+    pub async fn list(&self, caller: &Caller, query: &ListQuery) -> Result<Vec<StoredNotification>, Error> {
         let limit = limit_param(query.limit, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?;
-        let user = text_param(query.user_id.as_deref(), "user_id")?;
-        store::list_notifications(&self.pool.get().await?, user, limit).await
+        let user = text_param(query.user_id.as_deref(), "user_id")?.unwrap_or(caller.subject());
+        caller.require_subject("user_id", user)?;
+        store::list_notifications(&self.pool.get().await?, Some(user), limit).await
     }
 }
 
@@ -112,7 +114,8 @@ pub async fn build(settings: NotificationSettings) -> Result<Application, Error>
 
 async fn list(
     State(s): State<NotificationState>,
+    caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<StoredNotification>>, ApiError> {
-    Ok(Json(s.list(&query).await?))
+    Ok(Json(s.list(&caller, &query).await?))
 }

@@ -4,15 +4,16 @@
 mod common;
 
 use common::world;
-use vote_satellite_kit::testing::metric;
+use vote_satellite_kit::testing::{Http, metric};
 
 #[tokio::test]
 async fn accepting_a_trade_offer_notifies_its_maker() {
     let w = world().await;
     let n = w.notification_service().await;
     let m = w.matchmaking_service().await;
-    let (status, accepted) =
-        w.http.post(&m.url("/trades/trade-42/accept"), r#"{"user_id":"user456","accepted_by":"user123"}"#).await;
+    let (status, accepted) = Http::as_caller("user123", &[])
+        .post(&m.url("/trades/trade-42/accept"), r#"{"user_id":"user456","accepted_by":"user123"}"#)
+        .await;
     assert_eq!(status, 202, "{accepted}");
     assert_eq!(
         (accepted["trade_id"].as_str(), accepted["notified_user_id"].as_str()),
@@ -34,7 +35,9 @@ async fn notifications_sent_before_the_notification_service_ever_ran_are_kept() 
     let w = world().await;
     // The matchmaking-service declares the queue at start: nothing it sends is dropped.
     let m = w.matchmaking_service().await;
-    let (status, _) = w.http.post(&m.url("/trades/t-1/accept"), r#"{"user_id":"alice","accepted_by":"bob"}"#).await;
+    let (status, _) = Http::as_caller("bob", &[])
+        .post(&m.url("/trades/t-1/accept"), r#"{"user_id":"alice","accepted_by":"bob"}"#)
+        .await;
     assert_eq!(status, 202);
     let n = w.notification_service().await;
     let list = w.wait_for_notifications(&n, "alice", 1).await;
@@ -55,11 +58,12 @@ async fn bad_accept_requests_are_json_400() {
         (r#"{"user_id":"alice","accepted_by":5}"#, "'accepted_by' must be"),
         (r#"{"user_id":"alice","accepted_by":"alice"}"#, "cannot accept their own trade offer"),
     ] {
-        let (status, answer) = w.http.post(&m.url("/trades/t-1/accept"), body).await;
+        let (status, answer) = Http::as_caller("alice", &[]).post(&m.url("/trades/t-1/accept"), body).await;
         assert_eq!(status, 400, "{body}: {answer}");
         assert!(answer["error"].as_str().unwrap().contains(expected), "{body}: {answer}");
     }
-    let (status, answer) = w.http.post(&m.url("/trades/%20/accept"), r#"{"user_id":"a","accepted_by":"b"}"#).await;
+    let (status, answer) =
+        Http::as_caller("b", &[]).post(&m.url("/trades/%20/accept"), r#"{"user_id":"a","accepted_by":"b"}"#).await;
     assert_eq!(status, 400, "{answer}");
     assert_eq!(metric(&w.metrics(&m).await, "notifications_published_total"), Some(0.0));
     m.stop().await;

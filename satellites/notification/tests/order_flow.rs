@@ -5,7 +5,7 @@
 mod common;
 
 use common::world;
-use vote_satellite_kit::testing::{Running, queue_settings, service_settings};
+use vote_satellite_kit::testing::{Http, Running, queue_settings, service_settings};
 use vote_satellite_ordering::config::{OrderSettings, Settings};
 use vote_satellite_ordering::{inventory, order};
 
@@ -29,7 +29,8 @@ async fn an_order_reserved_is_confirmed_to_the_student() {
     .expect("inventory-service starts");
     let stock = Running::start(stock.port(), |stop| stock.run_until_stopped(stop)).await;
 
-    let (status, placed) = w.http.post(&orders.url("/order"), r#"{"item":"Pizza","qty":2,"student_id":"S123"}"#).await;
+    let student = Http::as_caller("S123", &[]);
+    let (status, placed) = student.post(&orders.url("/order"), r#"{"item":"Pizza","qty":2,"student_id":"S123"}"#).await;
     assert_eq!(status, 201, "{placed}");
     let order_id = placed["order_id"].as_str().unwrap();
     let list = w.wait_for_notifications(&n, "S123", 1).await;

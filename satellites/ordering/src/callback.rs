@@ -2,9 +2,13 @@
 //! to `RESERVED` or `FAILED` with `PATCH <ORDER_SERVICE_URL>/orders/{id}/status`. Setting a
 //! status is idempotent, so a redelivered event changes nothing.
 //!
-//! An OrderService that cannot be reached, times out or answers 5xx / 408 / 429 is a
-//! retriable failure (retried, then dead-lettered); a 404 or another 4xx, or an event without
-//! a valid order id, is dead-lettered at once.
+//! It authenticates with the token in ORDER_SERVICE_TOKEN_FILE (the `order-callback` role),
+//! read at every call so that a renewed token is picked up.
+//!
+//! An OrderService that cannot be reached, times out or answers 5xx / 408 / 429, or refuses the
+//! token (401 / 403: an expired or not yet renewed token), is a retriable failure (retried,
+//! then dead-lettered); a 404 or another 4xx, or an event without a valid order id, is
+//! dead-lettered at once.
 
 use std::time::Duration;
 
@@ -37,6 +41,7 @@ struct OrderRef {
 pub struct CallbackState {
     http: reqwest::Client,
     order_service_url: String,
+    token_file: Option<std::path::PathBuf>,
     updates: IntCounterVec,
 }
 
@@ -56,13 +61,15 @@ impl CallbackState {
         // Only OrderService ids (UUIDs) can name an order there, and they are safe in a path.
         let order_id = parse_id(&data.order_id, "order")?;
         let url = format!("{}/orders/{order_id}/status", self.order_service_url);
-        let response = self
-            .http
-            .patch(&url)
-            .json(&json!({"status": status.as_str()}))
-            .send()
-            .await
-            .map_err(|e| Error::Unavailable(format!("order-service: {}", e.without_url())))?;
+        let mut request = self.http.patch(&url).json(&json!({"status": status.as_str()}));
+        if let Some(file) = &self.token_file {
+            let token = std::fs::read_to_string(file).map_err(|e| {
+                Error::Unavailable(format!("ORDER_SERVICE_TOKEN_FILE {}: cannot read: {e}", file.display()))
+            })?;
+            request = request.bearer_auth(token.trim());
+        }
+        let response =
+            request.send().await.map_err(|e| Error::Unavailable(format!("order-service: {}", e.without_url())))?;
         let code = response.status();
         if code.is_success() {
             self.updates.with_label_values(&[status.as_str()]).inc();
@@ -75,6 +82,9 @@ impl CallbackState {
             StatusCode::NOT_FOUND => Err(Error::NotFound(format!("order {order_id} at the order-service"))),
             StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => {
                 Err(Error::Unavailable(format!("order-service answered {code}")))
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                Err(Error::Unavailable(format!("order-service refused the callback's token ({code}): {detail}")))
             }
             c if c.is_server_error() => Err(Error::Unavailable(format!("order-service answered {code}: {detail}"))),
             _ => Err(Error::Invalid(format!("order-service refused the update ({code}): {detail}"))),
@@ -95,7 +105,12 @@ pub async fn build(settings: CallbackSettings) -> Result<Application, Error> {
     for status in [OrderStatus::Reserved, OrderStatus::Failed] {
         updates.with_label_values(&[status.as_str()]);
     }
-    let state = CallbackState { http, order_service_url: settings.order_service_url.clone(), updates };
+    let state = CallbackState {
+        http,
+        order_service_url: settings.order_service_url.clone(),
+        token_file: settings.order_service_token_file.clone(),
+        updates,
+    };
     service.consume(&settings.queue, state, |state, event| async move { state.handle_event(event).await });
     Ok(service.with_api(Router::new()))
 }

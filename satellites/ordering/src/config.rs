@@ -92,6 +92,11 @@ pub struct CallbackArgs {
     #[arg(long, env = "ORDER_SERVICE_URL", value_name = "ORDER_SERVICE_URL", hide_env_values = true)]
     #[arg(default_value = "http://127.0.0.1:5001")]
     pub order_service_url: String,
+    /// File holding the bearer token presented to the OrderService: a service-account token
+    /// with the `order-callback` role. Read at every call, so it can be replaced while running.
+    /// Unset: no token (an OrderService with AUTH_MODE=disabled).
+    #[arg(long, env = "ORDER_SERVICE_TOKEN_FILE", value_name = "ORDER_SERVICE_TOKEN_FILE")]
+    pub order_service_token_file: Option<std::path::PathBuf>,
 }
 
 /// Validated [`CallbackArgs`].
@@ -103,6 +108,8 @@ pub struct CallbackSettings {
     pub queue: QueueSettings,
     /// OrderService base URL, without a trailing slash.
     pub order_service_url: String,
+    /// ORDER_SERVICE_TOKEN_FILE.
+    pub order_service_token_file: Option<std::path::PathBuf>,
 }
 
 impl AsRef<ServiceSettings> for CallbackSettings {
@@ -119,6 +126,7 @@ impl Validate for CallbackArgs {
             service: self.service.validate()?,
             queue: self.queue.validate()?,
             order_service_url: http_base_url("ORDER_SERVICE_URL", &self.order_service_url)?,
+            order_service_token_file: self.order_service_token_file,
         })
     }
 }

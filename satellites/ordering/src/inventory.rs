@@ -10,7 +10,8 @@
 //!
 //! Stock over HTTP, so operators and tests can set it:
 //! - `GET /stock` -> `[{"item", "quantity"}]`; `GET /stock/{item}` -> one item
-//! - `PUT /stock/{item}` `{"quantity": n}` -> 200 `{"item", "quantity"}` (adds the item when new)
+//! - `PUT /stock/{item}` `{"quantity": n}` -> 200 `{"item", "quantity"}` (adds the item when
+//!   new); the `inventory-manager` role only. Reading the stock is public.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -18,6 +19,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use deadpool_postgres::Pool;
 use prometheus::{IntCounter, IntCounterVec};
+use vote_satellite_kit::auth::{Caller, INVENTORY_MANAGER_ROLE};
 use vote_satellite_kit::http::ApiError;
 use vote_satellite_kit::input::MAX_TEXT_CHARS;
 use vote_satellite_kit::metrics::{counter, counter_vec};
@@ -148,8 +150,10 @@ async fn show_stock(State(s): State<InventoryState>, Path(item): Path<String>) -
 
 async fn set_stock(
     State(s): State<InventoryState>,
+    caller: Caller,
     Path(item): Path<String>,
     body: Bytes,
 ) -> Result<Json<StockLevel>, ApiError> {
+    caller.require_role(INVENTORY_MANAGER_ROLE)?;
     Ok(Json(s.set_stock(&item, &body).await?))
 }

@@ -2,10 +2,13 @@
 //! `order.placed` in the same transaction (outbox), so the event exists exactly when the order
 //! does; the relay publishes it with confirms right after the commit.
 //!
-//! - `POST /order` `{"item", "qty", "student_id"}` -> 201 order (`status: "PLACED"`)
-//! - `GET /orders[?student_id=..&limit=..]` -> the newest orders (100 unless `limit`, at most 1000)
-//! - `GET /orders/{id}` -> order
-//! - `PATCH /orders/{id}/status` `{"status": "PLACED" | "RESERVED" | "FAILED"}` -> 200 order
+//! - `POST /order` `{"item", "qty", "student_id"}` -> 201 order (`status: "PLACED"`); the
+//!   caller orders in their own name (`student_id` is the token's subject)
+//! - `GET /orders[?student_id=..&limit=..]` -> the newest orders (100 unless `limit`, at most
+//!   1000); any authenticated caller
+//! - `GET /orders/{id}` -> order; any authenticated caller
+//! - `PATCH /orders/{id}/status` `{"status": "PLACED" | "RESERVED" | "FAILED"}` -> 200 order;
+//!   the `order-callback` role only
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -16,6 +19,7 @@ use deadpool_postgres::Pool;
 use prometheus::{IntCounter, IntCounterVec};
 use serde::Deserialize;
 use uuid::Uuid;
+use vote_satellite_kit::auth::{Caller, ORDER_CALLBACK_ROLE};
 use vote_satellite_kit::http::ApiError;
 use vote_satellite_kit::input::{limit_param, parse_id, text_param};
 use vote_satellite_kit::metrics::{counter, counter_vec};
@@ -54,9 +58,11 @@ pub struct ListQuery {
 }
 
 impl OrderState {
-    /// Saves the order `PLACED` and queues `order.placed`, in one transaction.
-    pub async fn place(&self, body: &[u8]) -> Result<Order, Error> {
+    /// Saves the order `PLACED` and queues `order.placed`, in one transaction. The caller
+    /// orders in their own name.
+    pub async fn place(&self, caller: &Caller, body: &[u8]) -> Result<Order, Error> {
         let new = NewOrder::from_request(body)?;
+        caller.require_subject("student_id", &new.student_id)?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let order = store::insert_order(&tx, Uuid::new_v4(), &new).await?;
@@ -123,18 +129,32 @@ pub async fn build(settings: OrderSettings) -> Result<Application, Error> {
     Ok(service.with_api(api))
 }
 
-async fn place(State(s): State<OrderState>, body: Bytes) -> Result<(StatusCode, Json<Order>), ApiError> {
-    Ok((StatusCode::CREATED, Json(s.place(&body).await?)))
+async fn place(
+    State(s): State<OrderState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Order>), ApiError> {
+    Ok((StatusCode::CREATED, Json(s.place(&caller, &body).await?)))
 }
 
-async fn list(State(s): State<OrderState>, Query(query): Query<ListQuery>) -> Result<Json<Vec<Order>>, ApiError> {
+async fn list(
+    State(s): State<OrderState>,
+    _caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<Order>>, ApiError> {
     Ok(Json(s.list(&query).await?))
 }
 
-async fn show(State(s): State<OrderState>, Path(id): Path<String>) -> Result<Json<Order>, ApiError> {
+async fn show(State(s): State<OrderState>, _caller: Caller, Path(id): Path<String>) -> Result<Json<Order>, ApiError> {
     Ok(Json(s.get(parse_id(&id, "order")?).await?))
 }
 
-async fn set_status(State(s): State<OrderState>, Path(id): Path<String>, body: Bytes) -> Result<Json<Order>, ApiError> {
+async fn set_status(
+    State(s): State<OrderState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Order>, ApiError> {
+    caller.require_role(ORDER_CALLBACK_ROLE)?;
     Ok(Json(s.set_status(parse_id(&id, "order")?, &body).await?))
 }

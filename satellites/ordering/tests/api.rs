@@ -6,7 +6,7 @@ mod common;
 use common::world;
 use serde_json::json;
 use uuid::Uuid;
-use vote_satellite_kit::testing::metric;
+use vote_satellite_kit::testing::{Http, metric};
 
 #[tokio::test]
 async fn order_endpoints_answer_and_refuse_bad_requests_with_json_400() {
@@ -81,6 +81,13 @@ async fn patching_a_status_sets_it_and_refuses_bad_requests_with_json_400() {
         assert_eq!(status, 400, "{body}: {answer}");
         assert!(answer["error"].as_str().unwrap().contains(expected), "{body}: {answer}");
     }
+    // Only the order-callback's role sets a status: not the student, not without a token.
+    for (caller, expected) in [(Http::as_caller("S1", &[]), 403), (Http::default(), 401)] {
+        let (status, answer) = caller.patch(&url, r#"{"status":"FAILED"}"#).await;
+        assert_eq!(status, expected, "{answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+    assert_eq!(w.http.get(&orders.url(&format!("/orders/{id}"))).await.1["status"], "PLACED", "unchanged");
     let (status, order) = w.http.patch(&url, r#"{"status":"RESERVED"}"#).await;
     assert_eq!((status, order["status"].as_str()), (200, Some("RESERVED")));
     let (status, order) = w.http.patch(&url, r#"{"status":"RESERVED"}"#).await;

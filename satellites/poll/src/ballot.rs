@@ -5,6 +5,8 @@
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
+use vote_mq::Envelope;
+use vote_satellite_kit::auth::Caller;
 use vote_satellite_kit::input::{MAX_TEXT_CHARS, Object, json_object, text_field};
 
 use crate::Error;
@@ -29,25 +31,34 @@ pub struct BallotRequest {
 }
 
 impl BallotRequest {
-    /// From the HTTP body `{"voter_id", "choice" | "ranking"}`.
-    pub fn from_request(body: &[u8]) -> Result<Self, Error> {
-        Self::from_object(&json_object(body)?)
+    /// From the HTTP body `{"voter_id"?, "choice" | "ranking"}` sent by `caller`: the voter is
+    /// the caller, and a `voter_id` in the body must name them (403 otherwise).
+    pub fn from_request(body: &[u8], caller: &Caller) -> Result<Self, Error> {
+        let object = json_object(body)?;
+        let voter_id = caller.acting_as("voter_id", named_voter(&object)?)?;
+        Self::from_object(&object, voter_id)
     }
 
-    /// From `poll.ballot.cast` data `{"poll_uuid", "voter_id", "choice" | "ranking"}`: the
-    /// poll and the ballot.
-    pub fn from_event_data(data: &Value) -> Result<(Uuid, Self), Error> {
-        let Some(object) = data.as_object() else { return Err(invalid("ballot data must be a JSON object")) };
+    /// From a `poll.ballot.cast` event, data `{"poll_uuid", "voter_id"?, "choice" | "ranking"}`:
+    /// the poll and the ballot. The voter is the envelope's `subject`, whom the producer
+    /// authenticated; an event without one is refused, and a `voter_id` must name them.
+    pub fn from_event(event: &Envelope) -> Result<(Uuid, Self), Error> {
+        let Some(object) = event.data.as_object() else { return Err(invalid("ballot data must be a JSON object")) };
+        let Some(subject) = event.subject.as_deref() else {
+            return Err(invalid("a ballot event must carry its authenticated voter in the envelope's 'subject'"));
+        };
+        if named_voter(object)?.is_some_and(|named| named != subject) {
+            return Err(Error::Forbidden("'voter_id' must be the envelope's authenticated 'subject'".to_owned()));
+        }
         let poll_uuid = match object.get("poll_uuid") {
             None | Some(Value::Null) => return Err(invalid("missing 'poll_uuid'")),
             Some(Value::String(s)) => Uuid::parse_str(s).map_err(|_| invalid("'poll_uuid' must be a UUID"))?,
             Some(_) => return Err(invalid("'poll_uuid' must be a UUID")),
         };
-        Ok((poll_uuid, Self::from_object(object)?))
+        Ok((poll_uuid, Self::from_object(object, subject.to_owned())?))
     }
 
-    fn from_object(object: &Object) -> Result<Self, Error> {
-        let voter_id = voter_id(object)?;
+    fn from_object(object: &Object, voter_id: String) -> Result<Self, Error> {
         let marks = match (object.get("choice"), object.get("ranking")) {
             (Some(_), Some(_)) => return Err(invalid("send either 'choice' or 'ranking', not both")),
             (Some(_), None) => Marks::Choice(text_field(object, "choice")?),
@@ -87,10 +98,12 @@ impl BallotRequest {
     }
 }
 
-/// The voter of a ballot: the one place it is read, so that binding it to an authenticated
-/// caller changes only this function and its callers.
-pub fn voter_id(object: &Object) -> Result<String, Error> {
-    text_field(object, "voter_id")
+/// The body's `voter_id`, when it names one.
+fn named_voter(object: &Object) -> Result<Option<String>, Error> {
+    match object.get("voter_id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => text_field(object, "voter_id").map(Some),
+    }
 }
 
 fn ranking_names(ranking: &Value) -> Result<Vec<String>, Error> {
@@ -167,19 +180,70 @@ mod tests {
         }
     }
 
+    /// The caller of the requests: voter `v`.
+    fn voter() -> Caller {
+        Caller::new("v".to_owned(), Default::default())
+    }
+
     fn request(body: Value) -> Result<BallotRequest, Error> {
-        BallotRequest::from_request(body.to_string().as_bytes())
+        BallotRequest::from_request(body.to_string().as_bytes(), &voter())
+    }
+
+    fn forbidden(result: Result<impl std::fmt::Debug, Error>) -> String {
+        match result {
+            Err(Error::Forbidden(message)) => message,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_voter_is_the_caller_and_a_named_voter_must_be_them() {
+        assert_eq!(request(json!({"choice": "Bob"})).unwrap().voter_id, "v");
+        assert_eq!(request(json!({"voter_id": " v ", "choice": "Bob"})).unwrap().voter_id, "v");
+        assert_eq!(request(json!({"voter_id": null, "choice": "Bob"})).unwrap().voter_id, "v");
+        assert_eq!(
+            forbidden(request(json!({"voter_id": "w", "choice": "Bob"}))),
+            "'voter_id' must be the authenticated caller"
+        );
+    }
+
+    fn ballot_event(subject: Option<&str>, data: Value) -> Envelope {
+        let event = Envelope::new("poll.ballot.cast", "gateway", data);
+        match subject {
+            Some(subject) => event.with_subject(subject),
+            None => event,
+        }
+    }
+
+    #[test]
+    fn an_event_ballot_is_its_envelope_subject_s() {
+        let id = Uuid::new_v4();
+        let (_, ballot) =
+            BallotRequest::from_event(&ballot_event(Some("ann"), json!({"poll_uuid": id, "choice": "A"}))).unwrap();
+        assert_eq!(ballot.voter_id, "ann");
+        let same = ballot_event(Some("ann"), json!({"poll_uuid": id, "voter_id": "ann", "choice": "A"}));
+        assert_eq!(BallotRequest::from_event(&same).unwrap().1.voter_id, "ann");
+        let other = ballot_event(Some("ann"), json!({"poll_uuid": id, "voter_id": "bob", "choice": "A"}));
+        assert_eq!(
+            forbidden(BallotRequest::from_event(&other)),
+            "'voter_id' must be the envelope's authenticated 'subject'"
+        );
+        let anonymous = ballot_event(None, json!({"poll_uuid": id, "voter_id": "bob", "choice": "A"}));
+        assert_eq!(
+            invalid(BallotRequest::from_event(&anonymous)),
+            "a ballot event must carry its authenticated voter in the envelope's 'subject'"
+        );
     }
 
     #[test]
     fn a_choice_on_a_single_poll_and_a_partial_ranking_on_a_ranked_one() {
-        let single = request(json!({"voter_id": " v1 ", "choice": " Bob "})).unwrap();
-        assert_eq!(single.voter_id, "v1");
+        let single = request(json!({"voter_id": " v ", "choice": " Bob "})).unwrap();
+        assert_eq!(single.voter_id, "v");
         assert_eq!(single.ranking_on(&poll(PollType::Single)).unwrap(), [1]);
-        let ranked = request(json!({"voter_id": "v1", "ranking": ["Carol", " Alice"]})).unwrap();
+        let ranked = request(json!({"ranking": ["Carol", " Alice"]})).unwrap();
         assert_eq!(ranked.marks, Marks::Ranking(vec!["Carol".to_owned(), " Alice".to_owned()]));
         assert_eq!(ranked.ranking_on(&poll(PollType::Ranked)).unwrap(), [2, 0]);
-        let full = request(json!({"voter_id": "v1", "ranking": ["Bob", "Carol", "Alice"]})).unwrap();
+        let full = request(json!({"ranking": ["Bob", "Carol", "Alice"]})).unwrap();
         assert_eq!(full.ranking_on(&poll(PollType::Ranked)).unwrap(), [1, 2, 0]);
     }
 
@@ -187,7 +251,6 @@ mod tests {
     fn malformed_ballots_name_the_problem() {
         let cases = [
             (json!([1]), "request body must be a JSON object"),
-            (json!({"choice": "Bob"}), "missing 'voter_id'"),
             (json!({"voter_id": 3, "choice": "Bob"}), "'voter_id' must be a non-empty string"),
             (json!({"voter_id": "v"}), "missing 'choice' (single poll) or 'ranking' (ranked poll)"),
             (
@@ -210,7 +273,7 @@ mod tests {
             invalid(request(json!({"voter_id": "v", "ranking": long}))),
             "'ranking' may name at most 100 options"
         );
-        assert!(invalid(BallotRequest::from_request(b"{")).starts_with("request body is not valid JSON"));
+        assert!(invalid(BallotRequest::from_request(b"{", &voter())).starts_with("request body is not valid JSON"));
     }
 
     #[test]
@@ -234,15 +297,18 @@ mod tests {
     #[test]
     fn event_data_names_the_poll() {
         let id = Uuid::new_v4();
-        let (poll_uuid, ballot) =
-            BallotRequest::from_event_data(&json!({"poll_uuid": id, "voter_id": "v", "choice": "A"})).unwrap();
+        let (poll_uuid, ballot) = BallotRequest::from_event(&ballot_event(
+            Some("v"),
+            json!({"poll_uuid": id, "voter_id": "v", "choice": "A"}),
+        ))
+        .unwrap();
         assert_eq!((poll_uuid, ballot.marks), (id, Marks::Choice("A".to_owned())));
-        let bad = |data: Value| invalid(BallotRequest::from_event_data(&data));
+        let bad = |data: Value| invalid(BallotRequest::from_event(&ballot_event(Some("v"), data)));
         assert_eq!(bad(json!("x")), "ballot data must be a JSON object");
         assert_eq!(bad(json!({"voter_id": "v", "choice": "A"})), "missing 'poll_uuid'");
         assert_eq!(bad(json!({"poll_uuid": "nope", "voter_id": "v", "choice": "A"})), "'poll_uuid' must be a UUID");
         assert_eq!(bad(json!({"poll_uuid": 7, "voter_id": "v", "choice": "A"})), "'poll_uuid' must be a UUID");
-        assert_eq!(bad(json!({"poll_uuid": id, "choice": "A"})), "missing 'voter_id'");
+        assert_eq!(bad(json!({"poll_uuid": id})), "missing 'choice' (single poll) or 'ranking' (ranked poll)");
     }
 
     #[test]

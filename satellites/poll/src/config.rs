@@ -12,7 +12,7 @@ pub const DEFAULTS: Defaults = Defaults {
     about: "VotingService: polls, ballots and results over HTTP and from voting.create, poll.ballot.cast and voting.close events.",
     service_name: "voting-service",
     http_port: "5010",
-    queue: Some(("voting-service", "voting.create,voting.close,poll.ballot.cast", None)),
+    queue: Some(("voting-service", "voting.create,voting.close,poll.ballot.cast,meeting.created", None)),
     database: Some("vote_poll"),
 };
 
@@ -37,7 +37,7 @@ mod tests {
             ("events", "voting-service", "voting-service")
         );
         assert_eq!(s.queue.dead_letter_queue, "voting-service.dlq");
-        assert_eq!(s.queue.bindings, ["voting.create", "voting.close", "poll.ballot.cast"]);
+        assert_eq!(s.queue.bindings, ["voting.create", "voting.close", "poll.ballot.cast", "meeting.created"]);
         assert_eq!(s.service.http_port, 5010);
         assert_eq!(s.database.target.dbname(), "vote_poll");
         assert_eq!(s.queue.retry.max_attempts, 5);

@@ -36,8 +36,9 @@ struct CloseData {
 pub async fn handle(state: &AppState, event: Envelope) -> Result<(), Error> {
     match event.event_type.as_str() {
         VOTING_CREATE => create(state, &event).await,
+        crate::managers::MEETING_CREATED => crate::managers::record(state, event).await,
         BALLOT_CAST => {
-            let (poll_uuid, ballot) = BallotRequest::from_event_data(&event.data)?;
+            let (poll_uuid, ballot) = BallotRequest::from_event(&event)?;
             match state.cast_ballot(poll_uuid, &ballot, Source::Event).await.map_err(not_yet_known)? {
                 Cast::New(r) => {
                     tracing::info!(event_id = %event.event_id, %poll_uuid, ballot_id = %r.ballot_id, "ballot cast from event")

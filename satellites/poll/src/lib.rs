@@ -2,7 +2,8 @@
 //!
 //! A poll is created by `POST /polls/` or by a `voting.create` event; both paths call
 //! [`store::create_poll`]. `POST /polls/<uuid>/close` closes it and publishes
-//! `voting.completed`. Modules follow a request: [`config`] -> [`app`] (wiring on the
+//! `voting.completed`. Both need the meeting's manager role ([`managers`], which also records
+//! the managers granted by `meeting.created`). Modules follow a request: [`config`] -> [`app`] (wiring on the
 //! satellite kit) -> [`routes`] (HTTP) or [`events`] (broker) -> [`domain`] (validation) ->
 //! [`store`] (the only SQL).
 
@@ -11,6 +12,7 @@ pub mod ballot;
 pub mod config;
 pub mod domain;
 pub mod events;
+pub mod managers;
 pub mod results;
 pub mod routes;
 pub mod store;

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde_json::Value;
+use vote_satellite_kit::auth::Caller;
 use vote_satellite_kit::http::ApiError;
 use vote_satellite_kit::input::parse_id;
 
@@ -15,6 +16,7 @@ use crate::Error;
 use crate::app::{AppState, Cast, Source};
 use crate::ballot::{BallotRequest, Receipt};
 use crate::domain::{NewPoll, Poll};
+use crate::managers::require_manager;
 use crate::results::ClosedPoll;
 use crate::store::Creation;
 
@@ -34,10 +36,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn create(State(state): State<AppState>, body: Bytes) -> Result<Json<Poll>, ApiError> {
+async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) -> Result<Json<Poll>, ApiError> {
     let body: Value =
         serde_json::from_slice(&body).map_err(|e| Error::Invalid(format!("request body is not valid JSON: {e}")))?;
     let poll = NewPoll::from_request(&body)?;
+    require_manager(&state, &caller, &poll.meeting_id).await?;
     match state.create_poll(&poll, None, Source::Http).await? {
         Creation::Created(p) => Ok(Json(p)),
         Creation::UuidTaken(uuid) => Err(Error::Conflict(format!("poll {uuid} already exists")).into()),
@@ -50,22 +53,30 @@ async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<J
     Ok(Json(state.get_poll(parse_id(&id, "poll")?).await?))
 }
 
-/// 201 for a new ballot, 200 for the same ballot again.
+/// 201 for a new ballot, 200 for the same ballot again. The voter is the caller.
 async fn cast(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Receipt>), ApiError> {
     let poll_uuid = parse_id(&id, "poll")?;
-    let ballot = BallotRequest::from_request(&body)?;
+    let ballot = BallotRequest::from_request(&body, &caller)?;
     Ok(match state.cast_ballot(poll_uuid, &ballot, Source::Http).await? {
         Cast::New(receipt) => (StatusCode::CREATED, Json(receipt)),
         Cast::Repeated(receipt) => (StatusCode::OK, Json(receipt)),
     })
 }
 
-async fn close(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ClosedPoll>, ApiError> {
-    Ok(Json(state.close_poll(parse_id(&id, "poll")?).await?))
+/// Closes and counts the poll: a manager of its meeting only.
+async fn close(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ClosedPoll>, ApiError> {
+    let uuid = parse_id(&id, "poll")?;
+    require_manager(&state, &caller, &state.get_poll(uuid).await?.meeting_id).await?;
+    Ok(Json(state.close_poll(uuid).await?))
 }
 
 async fn results(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ClosedPoll>, ApiError> {

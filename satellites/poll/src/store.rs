@@ -76,6 +76,17 @@ pub async fn get_poll(client: &Client, uuid: Uuid) -> Result<Option<Poll>, Error
     Ok(client.query_opt(GET_POLL, &[&uuid]).await?.map(|row| poll_from_row(&row)))
 }
 
+/// Records that `user_id` manages `meeting_id` (a no-op when recorded already).
+pub async fn grant_manager(client: &Client, meeting_id: &str, user_id: &str) -> Result<(), Error> {
+    client.execute(query!("grant_manager"), &[&meeting_id, &user_id]).await?;
+    Ok(())
+}
+
+/// Whether `user_id` is a recorded manager of `meeting_id`.
+pub async fn is_manager(client: &Client, meeting_id: &str, user_id: &str) -> Result<bool, Error> {
+    Ok(client.query_one(query!("is_manager"), &[&meeting_id, &user_id]).await?.get(0))
+}
+
 /// A [`Poll`] from a row with its columns (`uuid`, `meeting_id`, `poll_type`, `options`, `status`).
 pub(crate) fn poll_from_row(row: &Row) -> Poll {
     let poll_type: &str = row.get("poll_type");

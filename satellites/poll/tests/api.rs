@@ -84,7 +84,7 @@ async fn close_publishes_voting_completed_once_with_the_results() {
     let mut completed = app.listen("voting.completed").await;
     let (_, poll) = app.post("/polls/", VOTE).await;
     let uuid = poll["uuid"].as_str().unwrap().to_owned();
-    assert_eq!(app.post(&format!("/polls/{uuid}/ballots"), r#"{"voter_id":"v1","choice":"Bob"}"#).await.0, 201);
+    assert_eq!(app.cast(&uuid, &serde_json::json!({"voter_id": "v1", "choice": "Bob"})).await.0, 201);
 
     let (status, closed) = app.post(&format!("/polls/{uuid}/close"), "").await;
     assert_eq!(status, 200, "{closed}");

@@ -63,7 +63,7 @@ async fn bad_ballots_are_json_400s_naming_the_problem_and_store_nothing() {
     let cases: [(&str, &str, &str); 12] = [
         (&single, "{", "request body is not valid JSON"),
         (&single, "[]", "request body must be a JSON object"),
-        (&single, r#"{"choice":"Bob"}"#, "missing 'voter_id'"),
+        (&single, r#"{"voter_id":["v"],"choice":"Bob"}"#, "'voter_id' must be a non-empty string"),
         (&single, r#"{"voter_id":"v","choice":7}"#, "'choice' must be a non-empty string"),
         (&single, r#"{"voter_id":"v"}"#, "missing 'choice' (single poll) or 'ranking' (ranked poll)"),
         (&single, r#"{"voter_id":"v","choice":"Dave"}"#, "'Dave' is not an option of this poll"),
@@ -75,17 +75,34 @@ async fn bad_ballots_are_json_400s_naming_the_problem_and_store_nothing() {
         (&ranked, r#"{"voter_id":"v","ranking":"Bob"}"#, "'ranking' must be an array of option names"),
     ];
     for (poll, body, expected) in cases {
-        let (status, answer) = app.post(&format!("/polls/{poll}/ballots"), body).await;
+        let (status, answer) = app.cast_as("v", poll, body).await;
         assert_eq!(status, 400, "{body}: {answer}");
         let error = answer["error"].as_str().unwrap_or_else(|| panic!("{body}: {answer}"));
         assert!(error.starts_with(expected), "{body}: {error}");
     }
-    let (status, answer) = app.post("/polls/nope/ballots", r#"{"voter_id":"v","choice":"Bob"}"#).await;
+    let (status, answer) = app.cast_as("v", "nope", r#"{"voter_id":"v","choice":"Bob"}"#).await;
     assert_eq!((status, answer["error"].as_str()), (400, Some("poll id must be a UUID")));
     let unknown = uuid::Uuid::new_v4();
-    let (status, answer) = app.post(&format!("/polls/{unknown}/ballots"), r#"{"voter_id":"v","choice":"Bob"}"#).await;
+    let (status, answer) = app.cast_as("v", &unknown.to_string(), r#"{"voter_id":"v","choice":"Bob"}"#).await;
     assert_eq!((status, answer["error"].as_str()), (404, Some(format!("poll {unknown} not found").as_str())));
     assert_eq!(app.ballot_count(&single).await + app.ballot_count(&ranked).await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_ballot_is_cast_in_the_caller_s_name_only() {
+    let app = spawn_app().await;
+    let poll = app.create_poll("single", &["Alice", "Bob"]).await;
+    let ballots = format!("/polls/{poll}/ballots");
+    let (status, answer) = app.cast_as("mallory", &poll, r#"{"voter_id":"v1","choice":"Bob"}"#).await;
+    assert_eq!((status, answer["error"].as_str()), (403, Some("'voter_id' must be the authenticated caller")));
+    let (status, _) = vote_satellite_kit::testing::Http::default()
+        .post(&app.url(&ballots), r#"{"voter_id":"v1","choice":"Bob"}"#)
+        .await;
+    assert_eq!(status, 401, "no token, no ballot");
+    assert_eq!(app.ballot_count(&poll).await, 0);
+    let (status, receipt) = app.cast_as("v1", &poll, r#"{"choice":"Bob"}"#).await;
+    assert_eq!((status, receipt["voter_id"].as_str()), (201, Some("v1")), "{receipt}");
     app.stop().await;
 }
 
@@ -107,7 +124,7 @@ async fn a_closed_poll_refuses_new_ballots_and_still_answers_a_repeat() {
 async fn at_once(app: &common::TestApp, poll: &str, bodies: Vec<Value>) -> Vec<(u16, Value)> {
     let mut requests = JoinSet::new();
     for body in bodies {
-        let (http, url) = (app.http.clone(), app.url(&format!("/polls/{poll}/ballots")));
+        let (http, url) = (common::voter_client(&body), app.url(&format!("/polls/{poll}/ballots")));
         requests.spawn(async move { http.post(&url, &body.to_string()).await });
     }
     requests.join_all().await

@@ -42,6 +42,7 @@ async fn the_seeds_variables_start_the_service() {
     let port = free_port();
     let mut env = seed_broker_env(proxy.port());
     env.extend(seed_database_env(&db));
+    env.extend(vote_satellite_kit::auth::testing::env().into_iter().map(|(name, value)| (name.to_owned(), value)));
     for (name, value) in [
         ("MQ_EXCHANGE", unique_name("poll_seed_x")),
         ("MQ_QUEUE", unique_name("poll_seed_q")),

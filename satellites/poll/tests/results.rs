@@ -28,9 +28,9 @@ async fn a_ranked_poll_is_counted_by_instant_runoff_with_every_round() {
     for (n, ranking) in groups {
         for _ in 0..n {
             voter += 1;
-            let (http, url) = (app.http.clone(), app.url(&format!("/polls/{poll}/ballots")));
-            let body = json!({"voter_id": format!("v{voter}"), "ranking": ranking}).to_string();
-            requests.spawn(async move { http.post(&url, &body).await.0 });
+            let body = json!({"voter_id": format!("v{voter}"), "ranking": ranking});
+            let (http, url) = (common::voter_client(&body), app.url(&format!("/polls/{poll}/ballots")));
+            requests.spawn(async move { http.post(&url, &body.to_string()).await.0 });
         }
     }
     assert!(requests.join_all().await.iter().all(|s| *s == 201));
@@ -104,10 +104,9 @@ async fn ballots_racing_the_close_are_counted_or_refused_never_lost() {
     let poll = app.create_poll("single", &["A", "B"]).await;
     let mut requests = JoinSet::new();
     for voter in 0..60 {
-        let (http, url) = (app.http.clone(), app.url(&format!("/polls/{poll}/ballots")));
-        let body =
-            json!({"voter_id": format!("v{voter}"), "choice": if voter % 3 == 0 { "A" } else { "B" }}).to_string();
-        requests.spawn(async move { http.post(&url, &body).await.0 });
+        let body = json!({"voter_id": format!("v{voter}"), "choice": if voter % 3 == 0 { "A" } else { "B" }});
+        let (http, url) = (common::voter_client(&body), app.url(&format!("/polls/{poll}/ballots")));
+        requests.spawn(async move { http.post(&url, &body.to_string()).await.0 });
     }
     tokio::time::sleep(Duration::from_millis(20)).await;
     let (status, closed) = app.post(&format!("/polls/{poll}/close"), "").await;
@@ -125,7 +124,11 @@ async fn ballots_and_the_close_arrive_as_events_with_the_same_rules() {
     let app = spawn_app().await;
     let mut completed = app.listen("voting.completed").await;
     let poll = app.create_poll("ranked", &["A", "B", "C"]).await;
-    let cast = |data: Value| Envelope::new("poll.ballot.cast", "gateway", data).to_bytes();
+    // The gateway authenticated the voter each ballot names.
+    let cast = |data: Value| {
+        let voter = data["voter_id"].as_str().unwrap_or_default().to_owned();
+        Envelope::new("poll.ballot.cast", "gateway", data).with_subject(&voter).to_bytes()
+    };
     let first = cast(json!({"poll_uuid": poll, "voter_id": "e1", "ranking": ["B", "A"]}));
     app.publish("poll.ballot.cast", first.clone()).await;
     app.publish("poll.ballot.cast", first).await;
@@ -135,13 +138,22 @@ async fn ballots_and_the_close_arrive_as_events_with_the_same_rules() {
     app.publish("poll.ballot.cast", cast(json!({"voter_id": "e4", "choice": "A"}))).await;
     let unknown = uuid::Uuid::new_v4();
     app.publish("poll.ballot.cast", cast(json!({"poll_uuid": unknown, "voter_id": "e5", "ranking": ["A"]}))).await;
+    // Nobody authenticated, or someone voting in another's name.
+    let anonymous =
+        Envelope::new("poll.ballot.cast", "gateway", json!({"poll_uuid": poll, "voter_id": "e7", "ranking": ["A"]}));
+    app.publish("poll.ballot.cast", anonymous.to_bytes()).await;
+    let impostor =
+        Envelope::new("poll.ballot.cast", "gateway", json!({"poll_uuid": poll, "voter_id": "e8", "ranking": ["A"]}));
+    app.publish("poll.ballot.cast", impostor.with_subject("mallory").to_bytes()).await;
     let mut reasons: Vec<String> =
-        app.dead_letters(4).await.iter().map(|d| d.header(REJECT_REASON_HEADER).unwrap()).collect();
+        app.dead_letters(6).await.iter().map(|d| d.header(REJECT_REASON_HEADER).unwrap()).collect();
     reasons.sort();
     assert_eq!(
         reasons,
         [
             "rejected: 'A' is ranked twice".to_owned(),
+            "rejected: 'voter_id' must be the envelope's authenticated 'subject'".to_owned(),
+            "rejected: a ballot event must carry its authenticated voter in the envelope's 'subject'".to_owned(),
             "rejected: missing 'poll_uuid'".to_owned(),
             format!(
                 "rejected: voter e1 already cast a different ballot ({}) on poll {poll}",

@@ -74,7 +74,7 @@ impl Application {
             })
         };
         let state = AppState { feed: handle, pool, metrics, stop: stop.clone() };
-        let app = vote_satellite_kit::http::finish(router(state), ops_router(registry, readiness), kit_metrics);
+        let app = vote_satellite_kit::http::finish(router(state), ops_router(registry, readiness), kit_metrics, None);
         let feed = tokio::spawn(feed.run(stop.clone()));
         let served = serve(listener, app, stop.clone()).await;
         stop.cancel();

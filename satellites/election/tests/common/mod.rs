@@ -25,6 +25,9 @@ impl Service {
     }
 }
 
+/// The subject of the world's HTTP client: creates the meetings, so manages them.
+pub const CALLER: &str = "alice";
+
 /// One test's world: a database, an exchange, and the services started in it.
 pub struct World {
     pub db: DbTarget,
@@ -33,7 +36,7 @@ pub struct World {
 }
 
 pub async fn world() -> World {
-    World { db: fresh_database("election").await, exchange: unique_name("elec_x"), http: Http::default() }
+    World { db: fresh_database("election").await, exchange: unique_name("elec_x"), http: Http::as_caller(CALLER, &[]) }
 }
 
 impl World {
@@ -62,7 +65,8 @@ impl World {
     }
 
     pub async fn poll_service(&self) -> Service {
-        let settings = self.settings("voting-service", &["voting.create", "voting.close", "poll.ballot.cast"]);
+        let settings =
+            self.settings("voting-service", &["voting.create", "voting.close", "poll.ballot.cast", "meeting.created"]);
         let app = vote_satellite_poll::build(settings.clone()).await.expect("poll-service starts");
         Self::service(Running::start(app.port(), |stop| app.run_until_stopped(stop)).await, &settings)
     }

@@ -29,7 +29,7 @@ pub async fn world() -> World {
         exchange: unique_name("notification_x"),
         notifications: notifications_queue(&unique_name("notifications_queue"), fast_retries()),
         events: queue_settings("inventory_reserved", &["inventory.reserved"]),
-        http: Http::default(),
+        http: Http::as_caller("user456", &[]),
     }
 }
 
@@ -64,7 +64,8 @@ impl World {
 
     /// `GET /notifications?user_id=<user>`.
     pub async fn notifications(&self, service: &Running, user: &str) -> Vec<Value> {
-        let (status, list) = self.http.get(&service.url(&format!("/notifications?user_id={user}"))).await;
+        let http = Http::as_caller(user, &[]);
+        let (status, list) = http.get(&service.url(&format!("/notifications?user_id={user}"))).await;
         assert_eq!(status, 200, "{list}");
         list.as_array().expect("a list").clone()
     }
@@ -72,7 +73,7 @@ impl World {
     /// Waits until `user` has `n` notifications, and returns them.
     pub async fn wait_for_notifications(&self, service: &Running, user: &str, n: usize) -> Vec<Value> {
         let url = service.url(&format!("/notifications?user_id={user}"));
-        let list = self.http.get_until(&url, |l| l.as_array().is_some_and(|a| a.len() >= n)).await;
+        let list = Http::as_caller(user, &[]).get_until(&url, |l| l.as_array().is_some_and(|a| a.len() >= n)).await;
         let list = list.as_array().unwrap().clone();
         assert_eq!(list.len(), n, "{list:?}");
         list

@@ -9,6 +9,7 @@ use serde_json::Value;
 use vote_mq::{Delivery, RetryPolicy};
 use vote_runtime::postgres::DbTarget;
 use vote_runtime::testing::{fresh_database, unique_name};
+use vote_satellite_kit::auth::{self, INVENTORY_MANAGER_ROLE, ORDER_CALLBACK_ROLE};
 use vote_satellite_kit::config::QueueSettings;
 use vote_satellite_kit::testing::{self, Http, Running, queue_settings, service_settings};
 use vote_satellite_ordering::config::{CallbackSettings, OrderSettings, Settings};
@@ -24,6 +25,14 @@ pub struct World {
     pub http: Http,
 }
 
+/// A file holding a token with the `order-callback` role, as ORDER_SERVICE_TOKEN_FILE.
+pub fn callback_token_file() -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(unique_name("callback_token"));
+    std::fs::write(&path, auth::testing::token("order-callback", &[ORDER_CALLBACK_ROLE]))
+        .expect("write the token file");
+    path
+}
+
 pub async fn world() -> World {
     let mut inventory_queue = queue_settings("order_placed", &["order.placed"]);
     inventory_queue.dead_letter_queue = format!("{}_dlq", inventory_queue.queue);
@@ -32,7 +41,7 @@ pub async fn world() -> World {
         exchange: unique_name("ordering_x"),
         inventory_queue,
         callback_queue: queue_settings("order_callback", &["inventory.reserved", "inventory.failed"]),
-        http: Http::default(),
+        http: Http::as_caller("S1", &[ORDER_CALLBACK_ROLE, INVENTORY_MANAGER_ROLE]),
     }
 }
 
@@ -64,6 +73,7 @@ impl World {
             service: service_settings(&self.exchange, "order-callback"),
             queue,
             order_service_url: order_service_url.to_owned(),
+            order_service_token_file: Some(callback_token_file()),
         };
         let app = callback::build(settings).await.expect("order-callback starts");
         Running::start(app.port(), |stop| app.run_until_stopped(stop)).await
@@ -72,7 +82,7 @@ impl World {
     /// Places an order and returns its id.
     pub async fn place(&self, orders: &Running, item: &str, qty: i32, student: &str) -> String {
         let body = serde_json::json!({"item": item, "qty": qty, "student_id": student}).to_string();
-        let (status, order) = self.http.post(&orders.url("/order"), &body).await;
+        let (status, order) = Http::as_caller(student, &[]).post(&orders.url("/order"), &body).await;
         assert_eq!(status, 201, "{order}");
         assert_eq!(order["status"], "PLACED");
         order["order_id"].as_str().expect("an order id").to_owned()

@@ -31,7 +31,17 @@ pub async fn spawn_app() -> TestApp {
     let settings = settings(&db);
     let app = build(settings.clone()).await.expect("the service starts (PostgreSQL and RabbitMQ running?)");
     let running = Running::start(app.port(), |stop| app.run_until_stopped(stop)).await;
-    TestApp { db, settings, http: Http::default(), running }
+    TestApp {
+        db,
+        settings,
+        http: Http::as_caller("alice", &["manager:m", "manager:m-1", "manager:m-2", "manager:m-b"]),
+        running,
+    }
+}
+
+/// A client acting for the voter a ballot names (`voter_id`), as that voter's own app would.
+pub fn voter_client(ballot: &Value) -> Http {
+    Http::as_caller(ballot["voter_id"].as_str().map_or("v", str::trim), &[])
 }
 
 impl TestApp {
@@ -87,9 +97,14 @@ impl TestApp {
         poll["uuid"].as_str().unwrap().to_owned()
     }
 
-    /// `POST /polls/<poll>/ballots` with `body`.
+    /// `POST /polls/<poll>/ballots` with `body`, by the voter it names.
     pub async fn cast(&self, poll: &str, body: &Value) -> (u16, Value) {
-        self.post(&format!("/polls/{poll}/ballots"), &body.to_string()).await
+        voter_client(body).post(&self.url(&format!("/polls/{poll}/ballots")), &body.to_string()).await
+    }
+
+    /// `POST /polls/<poll>/ballots` with `body` as given, by voter `voter`.
+    pub async fn cast_as(&self, voter: &str, poll: &str, body: &str) -> (u16, Value) {
+        Http::as_caller(voter, &[]).post(&self.url(&format!("/polls/{poll}/ballots")), body).await
     }
 
     /// Ballots stored for the poll.

@@ -1,0 +1,205 @@
+//! Bearer-token verification (no I/O once built): the identity provider's public keys from a
+//! JWKS, each pinned to its one algorithm (RS256 or ES256), and the checks every token passes:
+//! signature, `exp` and `nbf` (30 s of clock skew), `iss`, `aud`, a subject.
+//!
+//! The algorithm comes from the key, never from the token: a token whose header names another
+//! one (`none`, `HS256` signed with the public key, ...) is refused before any signature check.
+
+use std::collections::BTreeSet;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde::Deserialize;
+
+use super::Caller;
+
+/// Clock skew allowed on `exp` and `nbf`, in seconds.
+pub const LEEWAY_SECONDS: u64 = 30;
+/// Longest token accepted; a longer one is refused unread.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Longest subject accepted (it is stored as a voter, a student, a manager).
+pub const MAX_SUBJECT_CHARS: usize = 200;
+/// Most roles one token may carry.
+pub const MAX_ROLES: usize = 1000;
+
+/// Why a token was refused. The text is safe to show the caller: it never quotes the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// No `Authorization: Bearer` header.
+    #[error("missing bearer token (Authorization: Bearer <token>)")]
+    Missing,
+    /// Longer than [`MAX_TOKEN_BYTES`].
+    #[error("the bearer token is too long")]
+    Oversized,
+    /// Not a JWT, or a header naming an algorithm this service does not accept.
+    #[error("the bearer token is not a valid JWT or uses an unsupported algorithm")]
+    Malformed,
+    /// No key of the JWKS has the token's `kid`.
+    #[error("the bearer token is signed with an unknown key")]
+    UnknownKey,
+    /// The header's algorithm is not the key's.
+    #[error("the bearer token's algorithm does not match its key")]
+    WrongAlgorithm,
+    /// The signature does not verify.
+    #[error("the bearer token's signature is invalid")]
+    BadSignature,
+    /// `exp` has passed.
+    #[error("the bearer token has expired")]
+    Expired,
+    /// `nbf` is in the future.
+    #[error("the bearer token is not valid yet")]
+    NotYetValid,
+    /// `iss` is not AUTH_ISSUER.
+    #[error("the bearer token is from another issuer")]
+    WrongIssuer,
+    /// `aud` does not include AUTH_AUDIENCE.
+    #[error("the bearer token is for another audience")]
+    WrongAudience,
+    /// A required claim is missing or malformed.
+    #[error("the bearer token lacks a valid '{0}' claim")]
+    BadClaim(&'static str),
+}
+
+impl Refusal {
+    /// A short label for logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Refusal::Missing => "missing",
+            Refusal::Oversized => "oversized",
+            Refusal::Malformed => "malformed",
+            Refusal::UnknownKey => "unknown_key",
+            Refusal::WrongAlgorithm => "wrong_algorithm",
+            Refusal::BadSignature => "bad_signature",
+            Refusal::Expired => "expired",
+            Refusal::NotYetValid => "not_yet_valid",
+            Refusal::WrongIssuer => "wrong_issuer",
+            Refusal::WrongAudience => "wrong_audience",
+            Refusal::BadClaim(_) => "bad_claim",
+        }
+    }
+}
+
+/// One verification key and the only algorithm it verifies.
+struct Key {
+    kid: Option<String>,
+    algorithm: Algorithm,
+    key: DecodingKey,
+}
+
+/// Verifies bearer tokens against a JWKS, an issuer and an audience.
+pub struct Verifier {
+    keys: Vec<Key>,
+    issuer: String,
+    audience: String,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kids: Vec<_> = self.keys.iter().map(|k| (k.kid.as_deref(), k.algorithm)).collect();
+        f.debug_struct("Verifier")
+            .field("keys", &kids)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish()
+    }
+}
+
+/// The claims read besides those `jsonwebtoken` checks (`exp`, `nbf`, `iss`, `aud`).
+#[derive(Deserialize)]
+struct Claims {
+    sub: String,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+impl Verifier {
+    /// Reads the JWKS text. Signature keys of type RSA (RS256) and EC P-256 (ES256) are kept;
+    /// encryption keys and other algorithms are skipped. Fails when none is left or a kept key
+    /// is malformed.
+    pub fn from_jwks(jwks: &str, issuer: &str, audience: &str) -> Result<Self, String> {
+        let set: JwkSet = serde_json::from_str(jwks).map_err(|e| format!("not a JWKS: {e}"))?;
+        let mut keys = Vec::new();
+        for jwk in &set.keys {
+            let kid = jwk.common.key_id.clone();
+            let name = kid.as_deref().unwrap_or("(no kid)").to_owned();
+            if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
+                continue;
+            }
+            let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
+                (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => Algorithm::RS256,
+                (AlgorithmParameters::EllipticCurve(ec), None | Some(KeyAlgorithm::ES256))
+                    if ec.curve == EllipticCurve::P256 =>
+                {
+                    Algorithm::ES256
+                }
+                _ => {
+                    tracing::warn!(kid = %name, "JWKS key skipped: only RS256 and ES256 signature keys are used");
+                    continue;
+                }
+            };
+            let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("key {name}: {e}"))?;
+            keys.push(Key { kid, algorithm, key });
+        }
+        if keys.is_empty() {
+            return Err("no RS256 or ES256 signature key in it".to_owned());
+        }
+        if keys.len() > 1 && keys.iter().any(|k| k.kid.is_none()) {
+            return Err("with several keys, every key needs a 'kid'".to_owned());
+        }
+        Ok(Self { keys, issuer: issuer.to_owned(), audience: audience.to_owned() })
+    }
+
+    /// The caller the token proves, or why it proves nothing.
+    pub fn verify(&self, token: &str) -> Result<Caller, Refusal> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Refusal::Oversized);
+        }
+        let header = decode_header(token).map_err(|_| Refusal::Malformed)?;
+        let key = match &header.kid {
+            Some(kid) => self.keys.iter().find(|k| k.kid.as_deref() == Some(kid.as_str())),
+            None if self.keys.len() == 1 => self.keys.first(),
+            None => None,
+        }
+        .ok_or(Refusal::UnknownKey)?;
+        if header.alg != key.algorithm {
+            return Err(Refusal::WrongAlgorithm);
+        }
+        let mut validation = Validation::new(key.algorithm);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+        let data = decode::<Claims>(token, &key.key, &validation).map_err(|e| refusal(e.kind()))?;
+        let Claims { sub, roles } = data.claims;
+        if sub.trim().is_empty() || sub.chars().count() > MAX_SUBJECT_CHARS || sub.contains('\0') {
+            return Err(Refusal::BadClaim("sub"));
+        }
+        if roles.len() > MAX_ROLES {
+            return Err(Refusal::BadClaim("roles"));
+        }
+        Ok(Caller::new(sub, roles.into_iter().collect::<BTreeSet<_>>()))
+    }
+}
+
+fn refusal(kind: &ErrorKind) -> Refusal {
+    match kind {
+        ErrorKind::InvalidSignature => Refusal::BadSignature,
+        ErrorKind::ExpiredSignature => Refusal::Expired,
+        ErrorKind::ImmatureSignature => Refusal::NotYetValid,
+        ErrorKind::InvalidIssuer => Refusal::WrongIssuer,
+        ErrorKind::InvalidAudience => Refusal::WrongAudience,
+        ErrorKind::InvalidAlgorithm => Refusal::WrongAlgorithm,
+        ErrorKind::MissingRequiredClaim(claim) => Refusal::BadClaim(match claim.as_str() {
+            "exp" => "exp",
+            "iss" => "iss",
+            "aud" => "aud",
+            _ => "sub",
+        }),
+        // A claim of the wrong type (`sub` a number, `roles` not a list of strings) fails to
+        // deserialize; so does a payload that is not JSON.
+        ErrorKind::Json(_) => Refusal::BadClaim("sub"),
+        _ => Refusal::Malformed,
+    }
+}

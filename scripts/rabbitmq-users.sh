@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# One RabbitMQ user per component, allowed only what the component does (least privilege).
+#
+#   scripts/rabbitmq-users.sh grant <component> <user>     # password on stdin (one line)
+#   scripts/rabbitmq-users.sh patterns <component>         # prints: configure write read
+#   scripts/rabbitmq-users.sh delete <user>
+#
+# Components: engine, producer (publishes votes: loadgen, the voting front ends), and the
+# satellites poll-service, meeting-service, election-service, order-service,
+# inventory-service, order-callback, notification-service, matchmaking-service.
+# Names follow the defaults; change them with ENGINE_QUEUE (votes.aggregation), MQ_EXCHANGE
+# (events), SATELLITE_QUEUE / SATELLITE_DLQ (the component's MQ_QUEUE and dead-letter queue)
+# and NOTIFICATIONS_QUEUE (notifications_queue). RABBITMQ_VHOST defaults to "/".
+#
+# What each may do (RabbitMQ checks configure on declare, write on publish and on the queue
+# side of a binding, read on consume and on the exchange side of a binding; a queue declared
+# with a dead-letter exchange also needs read on the queue and write on that exchange):
+# - producer: publish through the default exchange, nothing else: it cannot declare, consume
+#   or read any queue. The engine declares the vote queue, so start it once before producers
+#   (loadgen leaves an existing queue as it is);
+# - engine: its queue, its dead-letter queue and exchange votes.dlx; it cannot publish to
+#   the events exchange nor touch any other queue;
+# - a satellite: its own queue and dead-letter queue, the events exchange and its .dlx, and
+#   the default exchange (a retried message goes back to its own queue through it).
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+quote() { printf '%s' "$1" | sed 's/[][\\.*^$()+?{}|]/\\&/g'; }
+alternatives() { local out="" n; for n in "$@"; do out="${out:+$out|}$(quote "$n")"; done; printf '^(%s)$' "$out"; }
+
+VHOST=${RABBITMQ_VHOST:-/}
+EXCHANGE=${MQ_EXCHANGE:-events}
+ENGINE_QUEUE=${ENGINE_QUEUE:-votes.aggregation}
+NOTIFICATIONS=${NOTIFICATIONS_QUEUE:-notifications_queue}
+
+satellite_queue() {
+  case "$1" in
+    poll-service) echo voting-service ;;
+    meeting-service) echo meeting-service ;;
+    election-service) echo election-service ;;
+    inventory-service) echo order_placed ;;
+    order-callback) echo order_callback ;;
+    notification-service) echo inventory_reserved ;;
+    order-service | matchmaking-service) echo "" ;;
+    *) echo "unknown component: $1" >&2; exit 2 ;;
+  esac
+}
+
+# Prints "configure write read" for a component.
+patterns() {
+  local component=$1
+  case "$component" in
+    engine)
+      local own; own=$(alternatives "$ENGINE_QUEUE" "$ENGINE_QUEUE.dlq" votes.dlx)
+      printf '%s %s %s\n' "$own" "$own" "$own" ;;
+    producer)
+      printf '%s %s %s\n' '^$' "$(alternatives amq.default)" '^$' ;;
+    *)
+      local queue dlq names=()
+      queue=${SATELLITE_QUEUE:-$(satellite_queue "$component")}
+      if [ -n "$queue" ]; then
+        dlq=${SATELLITE_DLQ:-$([ "$component" = inventory-service ] && echo order_placed_dlq || echo "$queue.dlq")}
+        names+=("$queue" "$dlq")
+      fi
+      case "$component" in
+        notification-service | matchmaking-service) names+=("$NOTIFICATIONS" "$NOTIFICATIONS.dlq") ;;
+      esac
+      local own; own=$(alternatives "${names[@]}" "$EXCHANGE" "$EXCHANGE.dlx")
+      printf '%s %s %s\n' "$own" "$(alternatives "${names[@]}" "$EXCHANGE" "$EXCHANGE.dlx" amq.default)" "$own" ;;
+  esac
+}
+
+case "${1:-}" in
+  patterns)
+    patterns "${2:?component}" ;;
+  grant)
+    component=${2:?component}; user=${3:?user}
+    read -r configure write read < <(patterns "$component")
+    IFS= read -r password || { echo "rabbitmq-users: give the password on stdin" >&2; exit 2; }
+    if as_root rabbitmqctl -q list_users | awk '{print $1}' | grep -qxF "$user"; then
+      printf '%s' "$password" | as_root rabbitmqctl -q change_password "$user" >/dev/null
+    else
+      printf '%s' "$password" | as_root rabbitmqctl -q add_user "$user" >/dev/null
+    fi
+    as_root rabbitmqctl -q set_permissions -p "$VHOST" "$user" "$configure" "$write" "$read" >/dev/null
+    printf 'rabbitmq-users: %s (%s) may configure %s, write %s, read %s\n' "$user" "$component" "$configure" "$write" "$read" >&2 ;;
+  delete)
+    as_root rabbitmqctl -q delete_user "${2:?user}" >/dev/null ;;
+  *)
+    sed -n '2,8p' "$0" >&2; exit 2 ;;
+esac
