@@ -1,7 +1,8 @@
 //! Attacks on the voting chain's HTTP APIs, each with the answer it must get and proof that the
 //! database did not change (RELIABILITY.md lists them): forged, unsigned, confused, expired,
 //! premature and foreign tokens, a meeting edited and a poll created or closed by someone who
-//! does not manage the meeting, NUL characters, oversized bodies and headers.
+//! does not manage the meeting, a ballot in another's name and a replayed one, NUL characters,
+//! oversized bodies and headers.
 
 mod common;
 
@@ -15,7 +16,7 @@ use vote_satellite_kit::testing::Http;
 /// Rows of every table the attacks could touch, and the polls' statuses.
 const SNAPSHOT: &str = "SELECT (SELECT count(*) FROM meetings) || '/' || (SELECT count(*) FROM agenda_items) || '/' || \
      (SELECT count(*) FROM polls) || '/' || (SELECT count(*) FROM poll_options) || '/' || \
-     (SELECT count(*) FROM polls WHERE status = 'closed') || '/' || \
+     (SELECT count(*) FROM polls WHERE status = 'closed') || '/' || (SELECT count(*) FROM poll_ballots) || '/' || \
      (SELECT count(*) FROM agenda_items WHERE status <> 'created')";
 
 async fn snapshot(w: &common::World) -> String {
@@ -124,6 +125,26 @@ async fn attacks_get_4xx_and_change_nothing() {
         Err(e) => assert!(e.is_request() || e.is_connect() || e.is_body(), "oversized header: {e}"),
     }
     assert_eq!(snapshot(&w).await, before, "oversized header: the database changed");
+
+    // Ballots: only in one's own name, and a replay changes nothing.
+    let ballots = format!("{}/polls/{poll_uuid}/ballots", p.base);
+    let (status, receipt) = Http::as_caller("v1", &[]).post(&ballots, r#"{"choice":"A"}"#).await;
+    assert_eq!(status, 201, "{receipt}");
+    let answer = attack(
+        &w,
+        "a ballot for another voter",
+        &ballots,
+        &token("mallory", &[]),
+        r#"{"voter_id":"v1","choice":"B"}"#,
+        403,
+    )
+    .await;
+    assert_eq!(answer["error"], "'voter_id' must be the authenticated caller");
+    let before = snapshot(&w).await;
+    let (status, replayed) = Http::as_caller("v1", &[]).post(&ballots, r#"{"choice":"A"}"#).await;
+    assert_eq!((status, &replayed), (200, &receipt), "a replayed ballot answers the first one's receipt");
+    assert_eq!(snapshot(&w).await, before, "a replayed ballot: the database changed");
+    println!("| a replayed ballot | 200, the first ballot's receipt | unchanged ({before}) |");
 
     // And the managers themselves still may.
     let (status, closed) = w.post(&close, "").await;
