@@ -4,6 +4,15 @@
 #   scripts/rabbitmq-users.sh grant <component> <user>     # password on stdin (one line)
 #   scripts/rabbitmq-users.sh patterns <component>         # prints: configure write read
 #   scripts/rabbitmq-users.sh delete <user>
+#   scripts/rabbitmq-users.sh definitions < users    # lines "component user password"; prints
+#                                                    # a definitions file RabbitMQ loads at boot
+#   scripts/rabbitmq-users.sh env-definitions docker/.env > docker/rabbitmq/definitions.json
+#
+# The first three act on the local broker with rabbitmqctl. The definitions are for brokers
+# this machine does not run (compose, Kubernetes): users with salted SHA-256 password hashes
+# and their permissions; the component "admin" is an administrator with every permission.
+# env-definitions reads the passwords from compose's .env (RABBITMQ_USER / RABBITMQ_PASSWORD,
+# the administrator, and RABBITMQ_<COMPONENT>_PASSWORD for each component below).
 #
 # Components: engine, producer (publishes votes: loadgen, the voting front ends), and the
 # satellites poll-service, meeting-service, election-service, order-service,
@@ -70,6 +79,43 @@ patterns() {
   esac
 }
 
+# The RabbitMQ password hash (rabbit_password_hashing_sha256) of $1: base64 of a random 4-byte
+# salt followed by SHA-256(salt + password).
+password_hash() {
+  local dir; dir=$(mktemp -d)
+  openssl rand 4 >"$dir/salt"
+  { cat "$dir/salt"; printf '%s' "$1"; } | openssl dgst -sha256 -binary >"$dir/digest"
+  cat "$dir/salt" "$dir/digest" | openssl base64 -A
+  rm -rf "$dir"
+}
+
+json_string() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
+
+# Lines "component user password" on stdin -> a definitions file on stdout.
+definitions() {
+  local users="" permissions="" component user password configure write read tags
+  while read -r component user password; do
+    [ -n "$component" ] || continue
+    if [ "$component" = admin ]; then
+      configure='.*' write='.*' read='.*' tags=administrator
+    else
+      read -r configure write read < <(patterns "$component")
+      tags=""
+    fi
+    users+="${users:+,}
+    {\"name\": $(json_string "$user"), \"password_hash\": \"$(password_hash "$password")\", \"hashing_algorithm\": \"rabbit_password_hashing_sha256\", \"tags\": \"$tags\"}"
+    permissions+="${permissions:+,}
+    {\"user\": $(json_string "$user"), \"vhost\": $(json_string "$VHOST"), \"configure\": $(json_string "$configure"), \"write\": $(json_string "$write"), \"read\": $(json_string "$read")}"
+  done
+  printf '{\n  "users": [%s\n  ],\n  "vhosts": [{"name": %s}],\n  "permissions": [%s\n  ]\n}\n' \
+    "$users" "$(json_string "$VHOST")" "$permissions"
+}
+
+COMPONENTS="engine producer poll-service meeting-service election-service order-service inventory-service order-callback notification-service matchmaking-service"
+
+# RABBITMQ_<COMPONENT>_PASSWORD: poll-service -> RABBITMQ_POLL_SERVICE_PASSWORD.
+password_variable() { printf 'RABBITMQ_%s_PASSWORD' "$(printf '%s' "$1" | tr 'a-z-' 'A-Z_')"; }
+
 case "${1:-}" in
   patterns)
     patterns "${2:?component}" ;;
@@ -86,6 +132,19 @@ case "${1:-}" in
     printf 'rabbitmq-users: %s (%s) may configure %s, write %s, read %s\n' "$user" "$component" "$configure" "$write" "$read" >&2 ;;
   delete)
     as_root rabbitmqctl -q delete_user "${2:?user}" >/dev/null ;;
+  definitions)
+    definitions ;;
+  env-definitions)
+    env_file=${2:?compose .env file}
+    # shellcheck disable=SC1090
+    set -a; . "$env_file"; set +a
+    {
+      printf 'admin %s %s\n' "${RABBITMQ_USER:?RABBITMQ_USER not in $env_file}" "${RABBITMQ_PASSWORD:?RABBITMQ_PASSWORD not in $env_file}"
+      for component in $COMPONENTS; do
+        variable=$(password_variable "$component")
+        printf '%s %s %s\n' "$component" "$component" "${!variable:?$variable not in $env_file}"
+      done
+    } | definitions ;;
   *)
-    sed -n '2,8p' "$0" >&2; exit 2 ;;
+    sed -n '2,17p' "$0" >&2; exit 2 ;;
 esac

@@ -238,3 +238,41 @@ async fn broker_run(target: &Target, engine_user: &str, producer_user: &str, pas
     );
     target.delete_queues().await;
 }
+
+/// The definitions `scripts/rabbitmq-users.sh definitions` writes for brokers this machine does
+/// not run (compose, Kubernetes), loaded into a real broker: the user logs in with its password
+/// only, and holds exactly the script's permissions.
+#[tokio::test]
+async fn broker_definitions_from_the_script_let_each_user_in_with_its_permissions() {
+    let user = testing::unique_name("rel_defined_producer");
+    let password = testing::unique_name("pw");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/rabbitmq-users.sh");
+    let mut child = Command::new(&script)
+        .arg("definitions")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run rabbitmq-users.sh");
+    use std::io::Write as _;
+    writeln!(child.stdin.take().expect("stdin"), "producer {user} {password}").expect("write the user");
+    let output = child.wait_with_output().expect("the script ends");
+    assert!(output.status.success());
+    let file = std::env::temp_dir().join(format!("{user}.json"));
+    std::fs::write(&file, &output.stdout).unwrap();
+    let imported = Command::new("rabbitmqctl").args(["-q", "import_definitions"]).arg(&file).output().unwrap();
+    std::fs::remove_file(&file).unwrap();
+    assert!(imported.status.success(), "import: {}", String::from_utf8_lossy(&imported.stderr));
+
+    let run = async {
+        let target = Target::fresh("broker_definitions").await;
+        let as_user = |password: &str| vote_mq::AmqpUrl::parse(&as_broker_user(&target, &user, password)).unwrap();
+        let publisher = vote_mq::Publisher::connect(&as_user(&password), "least-privilege-test").await;
+        assert!(publisher.is_ok(), "the defined user logs in: {:?}", publisher.err());
+        let wrong = vote_mq::Publisher::connect(&as_user("not-the-password"), "least-privilege-test").await;
+        assert!(wrong.is_err(), "a wrong password is refused");
+        let permissions = Command::new("rabbitmqctl").args(["-q", "list_user_permissions", &user]).output().unwrap();
+        let granted = String::from_utf8_lossy(&permissions.stdout).lines().last().unwrap_or_default().to_owned();
+        assert_eq!(granted, "/\t^$\t^(amq\\.default)$\t^$", "the producer's permissions");
+    };
+    with_cleanup(run, async { delete_broker_user(&user) }).await;
+}

@@ -12,6 +12,30 @@ use vote_opskit::metrics::promql_metric_names;
 
 /// The in-cluster RabbitMQ (Kubernetes service DNS, namespace rabbitmq-dev).
 const RABBITMQ_IN_CLUSTER: &str = "rabbitmq.rabbitmq-dev.svc.cluster.local";
+/// The broker's users and permissions in compose, written by scripts/rabbitmq-users.sh.
+const BROKER_DEFINITIONS: &str = "./rabbitmq/definitions.json";
+
+/// The broker user a deployment or compose service connects as: its component's name.
+fn broker_component(service: &str) -> &str {
+    match service {
+        "vote-engine" => "engine",
+        "loadgen" => "producer",
+        other => other,
+    }
+}
+
+/// The user of an `amqp://user:password@host...` URL.
+fn url_user(url: &str) -> &str {
+    url.split_once("://").and_then(|(_, rest)| rest.split_once(':')).map_or("", |(user, _)| user)
+}
+
+/// `scripts/rabbitmq-users.sh` with `args`: its standard output.
+fn broker_users_script(args: &[&str]) -> String {
+    let script = kit::docker_dir().join("../scripts/rabbitmq-users.sh");
+    let output = std::process::Command::new(&script).args(args).output().expect("run rabbitmq-users.sh");
+    assert!(output.status.success(), "rabbitmq-users.sh {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
 
 fn shipped() -> Vec<BinTarget> {
     let bins = shipped_binaries().expect("cargo metadata");
@@ -175,6 +199,14 @@ fn compose_credentials_come_from_the_env_file() {
         for volume in service["volumes"].as_array().into_iter().flatten().map(scalar) {
             if volume.starts_with("./") {
                 let source = volume.split(':').next().unwrap();
+                if source == BROKER_DEFINITIONS {
+                    // Made from docker/.env's passwords before `up`, as compose.yaml's header says.
+                    assert!(
+                        text.contains("docker/rabbitmq/definitions.json"),
+                        "compose.yaml says how to make {source}"
+                    );
+                    continue;
+                }
                 assert!(kit::kit_path_exists(source), "{name} mounts {source}, which is not in docker/");
             }
         }
@@ -395,20 +427,20 @@ fn k8s_probes_ports_and_references_line_up() {
 fn k8s_reaches_rabbitmq_by_its_in_cluster_name() {
     let documents = kit::k8s_documents().unwrap();
     let secret = kit::named(&documents, "Secret", "vote-platform-credentials").expect("the credentials Secret");
-    let amqp = secret["stringData"]["amqp-url"].as_str().unwrap();
-    assert!(amqp.starts_with("amqp://") && amqp.contains(&format!("@{RABBITMQ_IN_CLUSTER}:5672/")), "{amqp}");
     let mut with_broker = BTreeSet::new();
     for deployment in kit::of_kind(&documents, "Deployment") {
+        let name = deployment["metadata"]["name"].as_str().unwrap_or_default();
         let container = &deployment["spec"]["template"]["spec"]["containers"][0];
         let env: Vec<&Value> = container["env"].as_array().into_iter().flatten().collect();
-        // Services without a broker (results-service) set no AMQP_URL; the others take it from the Secret.
+        // Services without a broker (results-service) set no AMQP_URL; the others take their own
+        // user's URL from the Secret.
         let Some(amqp) = env.iter().find(|e| e["name"] == "AMQP_URL") else { continue };
-        assert_eq!(
-            amqp["valueFrom"]["secretKeyRef"]["key"], "amqp-url",
-            "{}: AMQP_URL from the Secret",
-            deployment["metadata"]["name"]
-        );
-        with_broker.insert(deployment["metadata"]["name"].as_str().unwrap_or_default().to_owned());
+        let key = format!("amqp-url-{}", broker_component(name));
+        assert_eq!(amqp["valueFrom"]["secretKeyRef"]["key"], key.as_str(), "{name}: AMQP_URL from the Secret");
+        let url = secret["stringData"][&key].as_str().unwrap_or_else(|| panic!("no {key}"));
+        assert!(url.contains(&format!("@{RABBITMQ_IN_CLUSTER}:5672/")), "{url}");
+        assert_eq!(url_user(url), broker_component(name), "{name} connects as its own broker user");
+        with_broker.insert(name.to_owned());
     }
     assert!(with_broker.contains("vote-engine") && with_broker.contains("poll-service"), "{with_broker:?}");
     for config in kit::of_kind(&documents, "ConfigMap") {
@@ -416,6 +448,60 @@ fn k8s_reaches_rabbitmq_by_its_in_cluster_name() {
             assert!(!key.contains("PASSWORD") && !value.to_string().contains("CHANGE_ME"), "no credential in {key}");
         }
     }
+}
+
+/// Every component that talks to the broker does so as its own user, in compose and in
+/// Kubernetes, and the definitions the broker loads give each exactly what the script grants.
+#[test]
+fn each_component_has_its_own_broker_user_with_the_script_s_permissions() {
+    let compose = kit::compose().unwrap();
+    let mut users = BTreeSet::new();
+    for (name, service) in compose["services"].as_object().unwrap() {
+        let environment = compose_environment(service);
+        let user = match (environment.get("AMQP_URL"), environment.get("RABBITMQ_USER")) {
+            (Some(url), _) => url_user(url).to_owned(),
+            (None, Some(user)) => user.clone(),
+            (None, None) => continue,
+        };
+        assert_eq!(user, broker_component(name), "{name} connects to the broker as its own user");
+        users.insert(user);
+    }
+    assert!(users.len() >= 10, "{users:?}");
+    let definitions: Value = serde_json::from_str(&broker_users_script(&[
+        "env-definitions",
+        &kit::docker_dir().join(".env.example").to_string_lossy(),
+    ]))
+    .expect("the definitions are JSON");
+    let defined: BTreeSet<String> =
+        definitions["users"].as_array().unwrap().iter().map(|u| scalar(&u["name"])).collect();
+    for user in &users {
+        assert!(defined.contains(user), "no broker user {user} in the definitions");
+        let permission =
+            definitions["permissions"].as_array().unwrap().iter().find(|p| p["user"] == user.as_str()).unwrap();
+        let granted = format!(
+            "{} {} {}\n",
+            scalar(&permission["configure"]),
+            scalar(&permission["write"]),
+            scalar(&permission["read"])
+        );
+        assert_eq!(granted, broker_users_script(&["patterns", user]), "{user}'s permissions");
+        let user_entry = definitions["users"].as_array().unwrap().iter().find(|u| u["name"] == user.as_str()).unwrap();
+        assert_eq!(user_entry["tags"], "", "{user} is no administrator");
+    }
+    // Kubernetes: the broker loads its definitions from its Secret.
+    let documents = kit::k8s_documents().unwrap();
+    let broker =
+        kit::of_kind(&documents, "StatefulSet").into_iter().find(|s| s["metadata"]["name"] == "rabbitmq").unwrap();
+    let mounts = broker["spec"]["template"]["spec"]["containers"][0]["volumeMounts"].as_array().unwrap();
+    assert!(mounts.iter().any(|m| m["mountPath"] == "/etc/rabbitmq/definitions.json"), "{mounts:?}");
+    let config =
+        kit::of_kind(&documents, "ConfigMap").into_iter().find(|c| c["metadata"]["name"] == "rabbitmq").unwrap();
+    assert!(
+        scalar(&config["data"]["20-definitions.conf"]).contains("load_definitions = /etc/rabbitmq/definitions.json")
+    );
+    assert!(
+        kit::read("rabbitmq/definitions.conf").unwrap().contains("load_definitions = /etc/rabbitmq/definitions.json")
+    );
 }
 
 #[test]
@@ -448,13 +534,13 @@ fn secret_url_host(documents: &[(std::path::PathBuf, Value)], key: &str) -> Stri
 }
 
 /// RabbitMQ and PostgreSQL run in the kit (`kubectl apply -k` brings up the whole platform): a
-/// StatefulSet each with a persistent volume, probes, the password from a Secret of its own
-/// namespace, and a Service at the host and port the services' URLs name.
+/// StatefulSet each with a persistent volume, probes, the password (RabbitMQ: its users'
+/// definitions) from a Secret of its own namespace, and a Service at the host and port the services' URLs name.
 #[test]
 fn k8s_runs_rabbitmq_and_postgres_with_volumes_probes_and_secret_passwords() {
     let documents = kit::k8s_documents().unwrap();
     for (name, namespace, password_variable, port, url_key, data_path) in [
-        ("rabbitmq", "rabbitmq-dev", "RABBITMQ_DEFAULT_PASS", 5672, "amqp-url", "/var/lib/rabbitmq"),
+        ("rabbitmq", "rabbitmq-dev", "", 5672, "amqp-url-engine", "/var/lib/rabbitmq"),
         ("postgres", "postgres-dev", "POSTGRES_PASSWORD", 5432, "poll-database-url", "/var/lib/postgresql/data"),
     ] {
         let in_namespace = |kind: &str| {
@@ -477,14 +563,24 @@ fn k8s_runs_rabbitmq_and_postgres_with_volumes_probes_and_secret_passwords() {
             assert!(container[probe]["exec"]["command"].is_array(), "{name}: {probe}");
             assert!(container[probe]["timeoutSeconds"].as_u64().unwrap_or(1) >= 5, "{name}: {probe} timeout");
         }
-        let password = container["env"].as_array().unwrap().iter().find(|e| e["name"] == password_variable).unwrap();
-        let reference = &password["valueFrom"]["secretKeyRef"];
         let secret = in_namespace("Secret");
-        assert_eq!(reference["name"], name, "{name}: the password comes from the Secret {name}");
-        assert!(
-            secret["stringData"][reference["key"].as_str().unwrap()].is_string(),
-            "{name}: the Secret holds the key"
-        );
+        if password_variable.is_empty() {
+            // RabbitMQ's users and passwords are the definitions it loads from its Secret.
+            let volumes = set["spec"]["template"]["spec"]["volumes"].as_array().unwrap();
+            let from_secret =
+                volumes.iter().find(|v| v["secret"]["secretName"] == name).expect("a volume of the Secret");
+            assert!(secret["stringData"]["definitions.json"].is_string(), "{name}: the Secret holds the definitions");
+            assert!(container["volumeMounts"].as_array().unwrap().iter().any(|m| m["name"] == from_secret["name"]));
+        } else {
+            let password =
+                container["env"].as_array().unwrap().iter().find(|e| e["name"] == password_variable).unwrap();
+            let reference = &password["valueFrom"]["secretKeyRef"];
+            assert_eq!(reference["name"], name, "{name}: the password comes from the Secret {name}");
+            assert!(
+                secret["stringData"][reference["key"].as_str().unwrap()].is_string(),
+                "{name}: the Secret holds the key"
+            );
+        }
         assert_eq!(set["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"], name);
         let service = in_namespace("Service");
         assert_eq!(service["spec"]["selector"]["app.kubernetes.io/name"], name);
