@@ -35,7 +35,7 @@ wrk_errors() { awk '/Non-2xx|Socket errors/ { print }' "$1"; }
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 scripts/setup-services.sh
-command -v wrk >/dev/null || { say "installing wrk"; apt-get install -y -qq wrk >/dev/null; }
+command -v wrk >/dev/null || { say "installing wrk"; apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --quiet -p vote-engine -p vote-satellite-results -p vote-bench --bin vote-engine \
   --bin results-service --bin sse-clients
 
@@ -64,7 +64,8 @@ psql -X -q -h 127.0.0.1 -U postgres -d postgres -v role=$ROLE -v password=bench-
   -f sql/roles/results_role.sql
 
 say "results-service (release) as $ROLE"
-ulimit -n 65536
+# One socket per stream client, and the load generators': as many as the hard limit allows.
+ulimit -n "$(ulimit -Hn)"
 DATABASE_URL="postgres://$ROLE:bench-pw@127.0.0.1:5432/$DB" HTTP_PORT=$PORT LOG_LEVEL=warn \
   "$BIN/results-service" >"$WORK/service.log" 2>&1 &
 service=$!

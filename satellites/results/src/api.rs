@@ -221,7 +221,12 @@ async fn receipt(State(state): State<AppState>, Path(vote_hash): Path<String>) -
         return refusal.into_response();
     }
     let rows = match state.pool.get().await {
-        Ok(client) => client.query(RECEIPT, &[&vote_hash]).await.map_err(|e| describe(&e)),
+        // Prepared once per connection: a lookup is then one round trip, without parsing and
+        // planning the query again.
+        Ok(client) => match client.prepare_cached(RECEIPT).await {
+            Ok(statement) => client.query(&statement, &[&vote_hash]).await.map_err(|e| describe(&e)),
+            Err(e) => Err(describe(&e)),
+        },
         Err(e) => Err(e.to_string()),
     };
     let rows = match rows {
