@@ -106,10 +106,13 @@ commit=$(git rev-parse --short HEAD)
 summary="| $(date -u '+%Y-%m-%d %H:%M') | $commit | $LAWS laws, $AUDIT_ROWS audit rows | results p99 $results_p99 ms ($results_rate req/s) | receipts p99 $receipts_p99 ms ($receipts_rate req/s) | $(sse received)/$(sse expected) deliveries to $(sse clients) listeners: p50 $(sse p50_ms) ms, p99 $(sse p99_ms) ms, max $(sse max_ms) ms, service CPU $(sse cpu_cores) cores | RSS $rss_mib MiB | load $load |"
 say "summary"
 echo "$summary"
-# The row goes under the table that ends the section "Results service" (the last section).
-if ! grep -q '^| date (UTC) | commit | data | results |' bench/RESULTS.md; then
-  sed -i '/^No run is recorded yet; the script.s first run adds the table here.$/d' bench/RESULTS.md
-  printf '%s\n%s\n' '| date (UTC) | commit | data | results | receipts | stream | memory | machine load (1/5/15 min) |' \
-    '|---|---|---|---|---|---|---|---|' >>bench/RESULTS.md
-fi
-echo "$summary" >>bench/RESULTS.md
+# The row goes at the end of the table in the section "`bench/results.sh`", above its marker.
+MARKER='<!-- bench/results.sh adds its rows above this line -->'
+grep -qF "$MARKER" bench/RESULTS.md || { echo "bench/RESULTS.md has no line '$MARKER'" >&2; exit 1; }
+SUMMARY=$summary MARKER=$MARKER python3 - <<'PY'
+import os
+path = "bench/RESULTS.md"
+text = open(path).read()
+marker = os.environ["MARKER"]
+open(path, "w").write(text.replace(marker, os.environ["SUMMARY"] + "\n" + marker, 1))
+PY
