@@ -12,6 +12,8 @@
 #   scripts/rabbitmq-cluster.sh kill N    kill -9 node N's Erlang VM
 #   scripts/rabbitmq-cluster.sh port N    print node N's AMQP port
 #   scripts/rabbitmq-cluster.sh urls      print the cluster's AMQP_URL (comma-separated)
+#   scripts/rabbitmq-cluster.sh leader Q  print the number of the node leading quorum queue Q
+#   scripts/rabbitmq-cluster.sh ctl N ... rabbitmqctl against node N
 #   scripts/rabbitmq-cluster.sh reset     down, then erase the data folders
 set -euo pipefail
 
@@ -137,6 +139,18 @@ case ${1:-} in
     for n in "${NODES[@]}"; do urls+=("amqp://guest:guest@127.0.0.1:$(node_port "$n")/%2f"); done
     (IFS=,; echo "${urls[*]}")
     ;;
+  leader)
+    queue=${2:?queue name}
+    for n in "${NODES[@]}"; do
+      is_up "$n" || continue
+      leader=$(ctl "$n" -q list_queues name leader --no-table-headers 2>/dev/null | awk -v q="$queue" '$1 == q { print $2 }')
+      [ -n "$leader" ] || die "no quorum queue $queue"
+      [[ $leader =~ ^rabbit-([123])@ ]] || die "unexpected leader $leader"
+      echo "${BASH_REMATCH[1]}"
+      exit 0
+    done
+    die "no node is up" ;;
+  ctl) check_node_arg "${2:-}"; n=$2; shift 2; ctl "$n" "$@" ;;
   reset) "$0" down; log "erasing $DIR"; rm -rf "$DIR" ;;
-  *) die "usage: $0 up|down|status|start N|stop N|kill N|port N|urls|reset" ;;
+  *) die "usage: $0 up|down|status|start N|stop N|kill N|port N|urls|leader QUEUE|ctl N ...|reset" ;;
 esac

@@ -2,9 +2,8 @@
 //!
 //! The message is republished, unchanged, to the dead-letter exchange with `x-reject-reason`
 //! (the fixed reason) and `x-reject-detail` (which field) and confirmed by the broker; only
-//! then is the original acked. If that publish cannot be confirmed, the original is rejected
-//! without requeue instead and still reaches the same queue through the queue's own
-//! dead-letter settings, with RabbitMQ's `x-death` header.
+//! then is the original acked. If that publish is not confirmed, the original goes back to the
+//! queue and is dead-lettered again when it comes back (docs/decisions/014-dead-letter-publish-then-ack.md).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +19,7 @@ pub const DETAIL_HEADER: &str = "x-reject-detail";
 /// Header naming the queue the message was consumed from.
 pub const QUEUE_HEADER: &str = "x-original-queue";
 
-/// How long to wait for the broker's confirm before falling back to a reject.
+/// How long to wait for the broker's confirm before giving the message back to the queue.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Publishes refused messages to the dead-letter exchange.

@@ -22,6 +22,9 @@ use crate::metrics::Metrics;
 use crate::source::{Session, SourceConfig};
 use crate::store::{Store, WriteResult};
 
+/// Pause before a message whose dead letter was not confirmed goes back to the queue.
+const DEAD_LETTER_RETRY_PAUSE: Duration = Duration::from_millis(200);
+
 /// Deliveries taken from the buffer per wake-up before looking at timers and completions.
 const RECV_BURST: usize = 512;
 
@@ -195,7 +198,9 @@ impl Pipeline {
             let confirmed = match dead_letters.send(body, &rejection).await {
                 Ok(()) => true,
                 Err(e) => {
-                    tracing::warn!(error = %e, "dead-letter publish not confirmed; rejecting instead");
+                    tracing::warn!(error = %e, "dead-letter publish not confirmed; the message goes back to the queue");
+                    // Paces the retries of a dead-letter queue that keeps refusing.
+                    tokio::time::sleep(DEAD_LETTER_RETRY_PAUSE).await;
                     false
                 }
             };
@@ -246,14 +251,14 @@ impl Pipeline {
                 self.settle(state, epoch, settled);
             }
             Completion::DeadLettered { epoch, tag, reason, confirmed } => {
-                self.metrics.rejected.with_label_values(&[reason.as_str()]).inc();
                 if confirmed {
+                    self.metrics.rejected.with_label_values(&[reason.as_str()]).inc();
                     self.settle(state, epoch, vec![tag]);
                 } else if epoch == state.epoch
                     && let Some(session) = state.session.as_mut()
-                    && let Err(e) = session.reject(tag)
+                    && let Err(e) = session.requeue(tag)
                 {
-                    self.lose_session(state, &format!("reject failed: {e}"));
+                    self.lose_session(state, &format!("requeue failed: {e}"));
                 }
             }
         }

@@ -60,10 +60,10 @@ impl Session {
         Ok(())
     }
 
-    /// Rejects one delivery without requeue (it goes to the dead-letter queue) and counts it
-    /// as settled: a later multiple ack no longer covers it.
-    pub fn reject(&mut self, tag: u64) -> Result<(), vote_mq::Error> {
-        self.consumer.reject(tag, false)?;
+    /// Returns one delivery to the queue (to be delivered again) and counts it as settled: a
+    /// later multiple ack no longer covers it.
+    pub fn requeue(&mut self, tag: u64) -> Result<(), vote_mq::Error> {
+        self.consumer.reject(tag, true)?;
         self.tracker.rejected(tag);
         self.settle([])
     }

@@ -1,5 +1,6 @@
 //! Opening broker connections, and running one-off operations on a channel of their own.
 
+use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
@@ -13,9 +14,35 @@ use crate::{AmqpUrl, Error};
 /// Longest wait for TCP connect + TLS + AMQP handshake.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Opens one connection to the broker described by `url`, with heartbeats, TLS for `amqps`,
-/// and `name` shown in the management UI.
+/// Opens one connection to the first node of `url` that answers (in the order given), with
+/// heartbeats, TLS for `amqps`, and `name` shown in the management UI. Every reconnect starts
+/// again from the first node, so clients return to it once it is back.
 pub async fn connect(url: &AmqpUrl, name: &str) -> Result<Connection, Error> {
+    first_answering(url, |node| connect_node(node, name)).await
+}
+
+/// The first of `url`'s nodes for which `open` succeeds; the last node's error when none does.
+pub(crate) async fn first_answering<'a, T, F>(
+    url: &'a AmqpUrl,
+    mut open: impl FnMut(&'a AmqpUrl) -> F,
+) -> Result<T, Error>
+where
+    F: Future<Output = Result<T, Error>>,
+{
+    let mut nodes = url.nodes().peekable();
+    loop {
+        let node = nodes.next().expect("a URL has at least one node");
+        match open(node).await {
+            Ok(opened) => return Ok(opened),
+            Err(e) if nodes.peek().is_some() => {
+                tracing::warn!(broker = %node.redacted_node(), error = %e, "broker node did not answer, trying the next");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn connect_node(url: &AmqpUrl, name: &str) -> Result<Connection, Error> {
     let mut args = OpenConnectionArguments::new(&url.host, url.port, &url.username, &url.password);
     args.virtual_host(&url.vhost).heartbeat(url.heartbeat).connection_name(name);
     if url.tls {

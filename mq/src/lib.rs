@@ -64,6 +64,9 @@ pub enum Error {
     /// The broker did not answer in time (a half-open TCP connection, a stalled node).
     #[error("no answer from the broker within {0:?}")]
     Timeout(std::time::Duration),
+    /// The broker refused an operation and closed its channel (reply code and text).
+    #[error("the broker refused: {0}")]
+    Refused(String),
     /// The work queue exists with other settings (another type) than declared: no retry can help.
     #[error("{0}")]
     TopologyMismatch(String),
@@ -75,6 +78,14 @@ pub enum Error {
 impl Error {
     /// Whether trying again (after reconnecting) can succeed.
     pub fn is_retriable(&self) -> bool {
-        matches!(self, Error::Amqp(_) | Error::Io(_) | Error::Nacked | Error::ConnectionLost | Error::Timeout(_))
+        matches!(
+            self,
+            Error::Amqp(_)
+                | Error::Io(_)
+                | Error::Nacked
+                | Error::ConnectionLost
+                | Error::Timeout(_)
+                | Error::Refused(_)
+        )
     }
 }

@@ -82,7 +82,7 @@ impl Subscription {
     pub async fn open(url: &AmqpUrl, config: &SubscriptionConfig) -> Result<Self, Error> {
         let connection = connect(url, &config.name).await?;
         let channel = connection.open_channel(None).await?;
-        config.topology.declare(&channel).await?;
+        config.topology.declare(&connection, &channel).await?;
         if let Some((exchange, patterns)) = &config.bindings {
             config.topology.bind_topics(&channel, exchange, patterns).await?;
         }

@@ -1,8 +1,11 @@
 //! Declaring queues and exchanges. Declarations are idempotent, so every (re)connect calls them
 //! again: a broker restarted with an empty state is rebuilt before consuming resumes.
 
+use std::sync::{Arc, Mutex as StdMutex};
+
 use amqprs::channel::{Channel, ExchangeDeclareArguments, QueueBindArguments, QueueDeclareArguments};
-use amqprs::{FieldTable, FieldValue};
+use amqprs::connection::Connection;
+use amqprs::{Ack, BasicProperties, Cancel, CloseChannel, FieldTable, FieldValue, Nack, Return};
 
 use crate::connection::with_channel;
 use crate::{AmqpUrl, Error, SubscriptionConfig};
@@ -74,10 +77,15 @@ impl QueueTopology {
         }
     }
 
-    /// Declares the dead-letter exchange and queue, then the work queue pointing at them.
-    pub async fn declare(&self, channel: &Channel) -> Result<(), Error> {
+    /// Declares the dead-letter exchange and queue, then the work queue pointing at them, on
+    /// `channel` of `connection`. A new dead-letter queue takes the work queue's type, so that in
+    /// a cluster dead letters are replicated as votes are; an existing one is left as it is (a
+    /// queue's type cannot change; an earlier install's may be classic).
+    pub async fn declare(&self, connection: &Connection, channel: &Channel) -> Result<(), Error> {
         declare_exchange(channel, &self.dead_letter_exchange, "direct").await?;
-        declare_durable_queue(channel, &self.dead_letter_queue, FieldTable::new()).await?;
+        if !queue_exists(connection, &self.dead_letter_queue).await? {
+            declare_durable_queue(channel, &self.dead_letter_queue, self.type_argument()?).await?;
+        }
         channel
             .queue_bind(QueueBindArguments::new(
                 &self.dead_letter_queue,
@@ -85,32 +93,36 @@ impl QueueTopology {
                 &self.dead_letter_queue,
             ))
             .await?;
-        let mut args = FieldTable::new();
+        let mut args = self.type_argument()?;
         args.insert(name("x-dead-letter-exchange")?, text(&self.dead_letter_exchange)?);
         args.insert(name("x-dead-letter-routing-key")?, text(&self.dead_letter_queue)?);
-        if self.queue_type != QueueType::Classic {
-            args.insert(name("x-queue-type")?, text(self.queue_type.as_str())?);
-        }
         declare_durable_queue(channel, &self.queue, args).await
     }
 
-    /// Explains a refused [`QueueTopology::declare`]: the broker closes the channel without the
-    /// client library passing on why, and the usual reason is a queue that already exists with
-    /// other arguments (another type: a queue's type cannot change). Checked with a passive
-    /// declaration on a new channel of `connection`; any other failure is returned as it was.
-    pub async fn explain_refusal(&self, connection: &amqprs::connection::Connection, error: Error) -> Error {
-        let Ok(channel) = connection.open_channel(None).await else { return error };
-        let exists = declare_passive(&channel, &self.queue).await.is_ok();
-        let _ = channel.close().await;
-        if !exists {
-            return error;
+    /// `x-queue-type` for a queue of the work queue's type (none for classic, the default).
+    fn type_argument(&self) -> Result<FieldTable, Error> {
+        let mut args = FieldTable::new();
+        if self.queue_type != QueueType::Classic {
+            args.insert(name("x-queue-type")?, text(self.queue_type.as_str())?);
         }
-        Error::TopologyMismatch(format!(
-            "queue {:?} exists with other settings than a durable {} queue dead-lettering to {:?}: the type \
-             of a queue cannot change, so set the queue type (RABBITMQ_QUEUE_TYPE) to the existing queue's, or \
-             drain and delete the queue",
-            self.queue, self.queue_type, self.dead_letter_exchange
-        ))
+        Ok(args)
+    }
+
+    /// Explains a refused [`QueueTopology::declare`] by the broker's reason for closing the
+    /// channel: a queue that exists with other arguments (another type: a queue's type cannot
+    /// change, no retry helps) or anything else the broker said (a node shutting down, a quorum
+    /// queue without a leader for a moment: worth retrying).
+    fn explain_refusal(&self, reason: Option<(u16, String)>, error: Error) -> Error {
+        match reason {
+            Some((PRECONDITION_FAILED, text)) if text.contains("inequivalent arg") => Error::TopologyMismatch(format!(
+                "queue {:?} exists with other settings than a durable {} queue dead-lettering to {:?}: the \
+                     type of a queue cannot change, so set the queue type (RABBITMQ_QUEUE_TYPE) to the existing \
+                     queue's, or drain and delete the queue (the broker: {text})",
+                self.queue, self.queue_type, self.dead_letter_exchange
+            )),
+            Some((code, text)) => Error::Refused(format!("{code} {text}")),
+            None => error,
+        }
     }
 
     /// The same topology with a work queue of type `queue_type`.
@@ -136,8 +148,10 @@ impl QueueTopology {
 /// consumer's own, so both sides declare the same queue.
 pub async fn declare_topology(url: &AmqpUrl, config: &SubscriptionConfig) -> Result<(), Error> {
     with_channel(url, &config.name, async |connection, channel| {
-        match (config.topology.declare(channel).await, &config.bindings) {
-            (Err(e), _) => Err(config.topology.explain_refusal(connection, e).await),
+        let closed = CloseReason::default();
+        channel.register_callback(closed.clone()).await?;
+        match (config.topology.declare(connection, channel).await, &config.bindings) {
+            (Err(e), _) => Err(config.topology.explain_refusal(closed.wait().await, e)),
             (Ok(()), Some((exchange, patterns))) => config.topology.bind_topics(channel, exchange, patterns).await,
             (Ok(()), None) => Ok(()),
         }
@@ -166,6 +180,17 @@ pub async fn declare_durable_queue(channel: &Channel, queue: &str, arguments: Fi
     args.arguments(arguments);
     channel.queue_declare(args.finish()).await?;
     Ok(())
+}
+
+/// Whether `queue` exists, asked on a channel of its own (a passive declaration of a missing
+/// queue closes its channel).
+async fn queue_exists(connection: &Connection, queue: &str) -> Result<bool, Error> {
+    let channel = connection.open_channel(None).await?;
+    let exists = declare_passive(&channel, queue).await.is_ok();
+    if exists {
+        let _ = channel.close().await;
+    }
+    Ok(exists)
 }
 
 /// Declares `queue` passively: fails (closing the channel) unless it exists; returns its
@@ -199,4 +224,42 @@ mod tests {
         assert_eq!(parse_bindings(" a.b , c.*,,#"), ["a.b", "c.*", "#"]);
         assert!(parse_bindings("").is_empty());
     }
+}
+
+/// AMQP reply code of a refused precondition (e.g. a declaration with other arguments).
+const PRECONDITION_FAILED: u16 = 406;
+
+/// Keeps the code and text the broker gave when it closed a channel.
+#[derive(Clone, Default)]
+struct CloseReason(Arc<StdMutex<Option<(u16, String)>>>);
+
+impl CloseReason {
+    /// The reason, once the broker's close has reached the callback (it may trail the failed
+    /// call by a moment); `None` if it did not come.
+    async fn wait(&self) -> Option<(u16, String)> {
+        for _ in 0..20 {
+            if let Some(reason) = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+                return Some(reason);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        None
+    }
+}
+
+#[async_trait::async_trait]
+impl amqprs::callbacks::ChannelCallback for CloseReason {
+    async fn close(&mut self, _: &Channel, close: CloseChannel) -> Result<(), amqprs::error::Error> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((close.reply_code(), close.reply_text().clone()));
+        Ok(())
+    }
+    async fn cancel(&mut self, _: &Channel, _: Cancel) -> Result<(), amqprs::error::Error> {
+        Ok(())
+    }
+    async fn flow(&mut self, _: &Channel, active: bool) -> Result<bool, amqprs::error::Error> {
+        Ok(active)
+    }
+    async fn publish_ack(&mut self, _: &Channel, _: Ack) {}
+    async fn publish_nack(&mut self, _: &Channel, _: Nack) {}
+    async fn publish_return(&mut self, _: &Channel, _: Return, _: BasicProperties, _: Vec<u8>) {}
 }

@@ -2,7 +2,8 @@
 //!
 //! Everything that connects to the broker starts here: credentials and vhost are
 //! percent-decoded (`amqp://guest:guest@host:5672/%2f` is vhost `/`), `amqps` switches to TLS,
-//! and the password never leaves this type through `Display` or `Debug`.
+//! and the password never leaves this type through `Display` or `Debug`. Several URIs,
+//! comma-separated, name the nodes of a cluster: a connection goes to the first that answers.
 
 use std::fmt;
 
@@ -10,7 +11,8 @@ use percent_encoding::percent_decode_str;
 
 use crate::Error;
 
-/// A parsed AMQP URI. `Display` and `Debug` redact the password.
+/// A parsed AMQP URI, with the other nodes of its cluster when several were given. `Display`
+/// and `Debug` redact the passwords.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AmqpUrl {
     /// `true` for `amqps://` (TLS).
@@ -30,6 +32,9 @@ pub struct AmqpUrl {
     /// PEM file of the CA that signs the broker's certificate (`?cacertfile=`, amqps only);
     /// the built-in web PKI roots are used when absent.
     pub ca_cert_file: Option<String>,
+    /// The other nodes, in the order given, tried when this one does not answer (each without
+    /// alternates of its own).
+    pub alternates: Vec<AmqpUrl>,
 }
 
 impl AmqpUrl {
@@ -47,11 +52,36 @@ impl AmqpUrl {
             vhost: vhost.to_owned(),
             heartbeat: Self::DEFAULT_HEARTBEAT,
             ca_cert_file: None,
+            alternates: Vec::new(),
         }
     }
 
-    /// Parses an `amqp://` or `amqps://` URI. Errors never contain the password.
+    /// Parses an `amqp://` or `amqps://` URI, or several separated by commas (the nodes of a
+    /// cluster; a comma inside a password must be percent-encoded). Errors never contain a
+    /// password.
     pub fn parse(input: &str) -> Result<Self, Error> {
+        let uris: Vec<&str> = input.split(',').map(str::trim).collect();
+        let mut nodes = Vec::with_capacity(uris.len());
+        for (i, uri) in uris.iter().enumerate() {
+            let node = Self::parse_one(uri).map_err(|e| match e {
+                Error::InvalidUrl(why) if uris.len() > 1 => {
+                    Error::InvalidUrl(format!("URI {} of {}: {why}", i + 1, uris.len()))
+                }
+                other => other,
+            })?;
+            nodes.push(node);
+        }
+        let mut first = nodes.remove(0);
+        first.alternates = nodes;
+        Ok(first)
+    }
+
+    /// Every node, this one first.
+    pub fn nodes(&self) -> impl Iterator<Item = &AmqpUrl> {
+        std::iter::once(self).chain(&self.alternates)
+    }
+
+    fn parse_one(input: &str) -> Result<Self, Error> {
         let bad = |why: &str| Error::InvalidUrl(why.to_owned());
         let (tls, rest) = if let Some(rest) = input.strip_prefix("amqp://") {
             (false, rest)
@@ -102,11 +132,16 @@ impl AmqpUrl {
                 ca_cert_file = Some(decode(v, "cacertfile")?);
             }
         }
-        Ok(Self { tls, host, port, username, password, vhost, heartbeat, ca_cert_file })
+        Ok(Self { tls, host, port, username, password, vhost, heartbeat, ca_cert_file, alternates: Vec::new() })
     }
 
-    /// The URL with the password replaced by `***`, safe to log.
+    /// The URL (every node's) with the password replaced by `***`, safe to log.
     pub fn redacted(&self) -> String {
+        self.nodes().map(AmqpUrl::redacted_node).collect::<Vec<_>>().join(",")
+    }
+
+    /// This node's URL with the password replaced by `***`.
+    pub fn redacted_node(&self) -> String {
         let scheme = if self.tls { "amqps" } else { "amqp" };
         let vhost = percent_encoding::utf8_percent_encode(&self.vhost, percent_encoding::NON_ALPHANUMERIC);
         format!("{scheme}://{}:***@{}:{}/{vhost}", self.username, self.host, self.port)
@@ -177,6 +212,20 @@ mod tests {
             let err = AmqpUrl::parse(bad).unwrap_err().to_string();
             assert!(!err.contains("secret"), "{err}");
         }
+    }
+
+    #[test]
+    fn several_uris_are_the_nodes_of_a_cluster_in_order() {
+        let u = AmqpUrl::parse("amqp://u:p1@a:5673/%2f, amqp://u:p2@b:5674/%2f,amqps://u:p3@c/%2f").unwrap();
+        let nodes: Vec<(&str, u16, &str, bool)> =
+            u.nodes().map(|n| (n.host.as_str(), n.port, n.password.as_str(), n.tls)).collect();
+        assert_eq!(nodes, [("a", 5673, "p1", false), ("b", 5674, "p2", false), ("c", 5671, "p3", true)]);
+        assert!(u.alternates.iter().all(|n| n.alternates.is_empty()));
+        assert_eq!(u.to_string(), "amqp://u:***@a:5673/%2F,amqp://u:***@b:5674/%2F,amqps://u:***@c:5671/%2F");
+        let bad = AmqpUrl::parse("amqp://u:secret@a/%2f,amqp://u:secret@b:x/").unwrap_err().to_string();
+        assert!(bad.contains("URI 2 of 2") && !bad.contains("secret"), "{bad}");
+        assert!(AmqpUrl::parse("amqp://a/%2f,").is_err(), "an empty URI is refused");
+        assert!(AmqpUrl::parse("amqp://u:a%2Cb@h/").unwrap().alternates.is_empty(), "an encoded comma is a character");
     }
 
     #[test]

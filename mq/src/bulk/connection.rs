@@ -17,8 +17,12 @@ use crate::{AmqpUrl, Error};
 pub(super) trait Wire: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Wire for T {}
 
-/// The stream to the broker at `url`, TLS for `amqps`.
-pub(super) async fn open_stream(url: &AmqpUrl) -> Result<Box<dyn Wire>, Error> {
+/// The stream to the first node of `url` that answers, TLS for `amqps`, and that node.
+pub(super) async fn open_stream(url: &AmqpUrl) -> Result<(Box<dyn Wire>, &AmqpUrl), Error> {
+    crate::connection::first_answering(url, |node| async move { Ok((open_node(node).await?, node)) }).await
+}
+
+async fn open_node(url: &AmqpUrl) -> Result<Box<dyn Wire>, Error> {
     let tcp = TcpStream::connect((url.host.as_str(), url.port)).await?;
     tcp.set_nodelay(true)?;
     Ok(if url.tls { Box::new(tls_connect(url, tcp).await?) } else { Box::new(tcp) })

@@ -77,9 +77,10 @@ impl BulkConsumer {
     }
 
     async fn connect(url: &AmqpUrl, consume: &Consume<'_>) -> Result<Self, Error> {
-        let (reader, mut out) = tokio::io::split(open_stream(url).await?);
+        let (stream, node) = open_stream(url).await?;
+        let (reader, mut out) = tokio::io::split(stream);
         let mut inbound = Inbound::new(reader);
-        let heartbeat = handshake(&mut inbound, &mut out, url, consume).await?;
+        let heartbeat = handshake(&mut inbound, &mut out, node, consume).await?;
         Ok(Self::consuming(inbound, out, heartbeat))
     }
 

@@ -1,0 +1,171 @@
+//! Soak, run on demand (ignored in the suite): a steady stream of votes for a long time against a
+//! 3-node broker cluster and a primary with a synchronous standby, with a fault every interval
+//! drawn in turn from: engine kill -9 (then started again), the broker node everyone is connected
+//! to killed (started again a minute later), a broker node stopped for 30 s, the engine's database
+//! backends killed, and once the database primary lost and its standby promoted. It ends exact,
+//! and the engine's RSS and `deliveries_unacked` do not grow.
+//!
+//! ```sh
+//! cargo test --release -p vote-reliability --test soak -- --ignored --nocapture
+//! SOAK_MINUTES=5 SOAK_RATE=5000 SOAK_FAULT_SECONDS=60 cargo test ...   # shorter
+//! ```
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+use vote_loadgen::publish::{PublishConfig, publish};
+use vote_reliability::*;
+use vote_runtime::postgres::DbTarget;
+use vote_runtime::testing;
+
+const PRIMARY_PORT: u16 = 5438;
+const STANDBY_PORT: u16 = 5439;
+
+fn setting(name: &str, default: f64) -> f64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn cluster(args: &[&str]) -> String {
+    run_script("rabbitmq-cluster.sh", args, &[])
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    EngineKill,
+    BrokerKill,
+    BrokerStop,
+    BackendKill,
+    DatabaseFailover,
+}
+
+const FAULTS: [Fault; 5] =
+    [Fault::EngineKill, Fault::BrokerKill, Fault::BackendKill, Fault::BrokerStop, Fault::DatabaseFailover];
+
+/// The engine's resident memory, in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "soak: run on demand, see the module docs"]
+async fn steady_votes_through_a_fault_every_interval_end_exact() {
+    let minutes = setting("SOAK_MINUTES", 20.0);
+    let rate = setting("SOAK_RATE", 10_000.0);
+    let interval = Duration::from_secs_f64(setting("SOAK_FAULT_SECONDS", 120.0));
+    let duration = Duration::from_secs_f64(minutes * 60.0);
+
+    cluster(&["up"]);
+    let pair = PostgresPair::start(PRIMARY_PORT, STANDBY_PORT);
+    let dbname = testing::unique_name("test_rel_soak");
+    let db_url = pair.url(&dbname);
+    let db = DbTarget::parse(&db_url).expect("a multi-host URL parses");
+    db.create_database_if_missing().await.expect("the scratch primary answers");
+    let amqp_url = cluster(&["urls"]).trim().to_owned();
+    let target = Target { db, db_url, amqp_url, queue: testing::unique_name("rel_soak") };
+
+    let command = || target.engine().args(["--retry-delay-seconds", "0.2"]);
+    let mut engine = command().start().await;
+    let config = PublishConfig {
+        rate: Some(rate),
+        duration: Some(duration),
+        count: None,
+        ..PublishConfig::new(&target.queue, 0, generator(1_000))
+    };
+    let amqp = target.amqp();
+    let producer = tokio::spawn(async move { publish(&amqp, &config).await });
+
+    let started = Instant::now();
+    let mut samples: Vec<(f64, f64, f64)> = Vec::new(); // (minute, RSS MiB, deliveries_unacked)
+    let mut next_fault = started + interval;
+    let mut failed_over = false;
+    let mut turn = 0;
+    while started.elapsed() < duration {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        samples.push((
+            started.elapsed().as_secs_f64() / 60.0,
+            rss_mib(engine.pid()),
+            engine.metric("deliveries_unacked").await,
+        ));
+        if Instant::now() < next_fault || started.elapsed() + Duration::from_secs(60) > duration {
+            continue;
+        }
+        next_fault += interval;
+        let mut fault = FAULTS[turn % FAULTS.len()];
+        turn += 1;
+        if matches!(fault, Fault::DatabaseFailover) && failed_over {
+            fault = Fault::BackendKill;
+        }
+        let counted = target.counted().await;
+        let struck = Instant::now();
+        match fault {
+            Fault::EngineKill => {
+                engine.kill9().await;
+                engine = command().start().await;
+            }
+            Fault::BrokerKill => {
+                cluster(&["kill", "1"]);
+            }
+            Fault::BrokerStop => {
+                cluster(&["stop", "2"]);
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                cluster(&["start", "2"]);
+            }
+            Fault::BackendKill => {
+                let admin = target.db.with_dbname("postgres").connect().await.expect("the primary answers");
+                admin
+                    .execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+                        &[&target.db.dbname()],
+                    )
+                    .await
+                    .expect("pg_terminate_backend");
+            }
+            Fault::DatabaseFailover => {
+                pair.stop_primary_immediately();
+                pair.promote();
+                failed_over = true;
+            }
+        }
+        wait_until("counting resumes after the fault", Duration::from_secs(120), async || {
+            target.counted().await > counted + 1_000
+        })
+        .await;
+        println!(
+            "{:5.1} min: {fault:?}, counting again {:.1} s after it struck",
+            started.elapsed().as_secs_f64() / 60.0,
+            struck.elapsed().as_secs_f64()
+        );
+        if matches!(fault, Fault::BrokerKill) {
+            cluster(&["start", "1"]);
+        }
+        engine.assert_running("after the fault");
+    }
+
+    let published = producer.await.expect("the producer task").expect("the producer publishes through every fault");
+    let report = assert_exact(&target, &published.expected, Duration::from_secs(600)).await;
+    wait_for_dlq(&target, published.expected.invalid_sent, Duration::from_secs(120)).await;
+    let (status, _, _) = engine.terminate(Duration::from_secs(30)).await;
+    assert!(status.success(), "{status}");
+
+    // Memory and the unacked window after the first quarter against the last quarter.
+    let quarter = samples.len() / 4;
+    let max = |part: &[(f64, f64, f64)], pick: fn(&(f64, f64, f64)) -> f64| part.iter().map(pick).fold(0.0, f64::max);
+    let (early, late) = (&samples[quarter..2 * quarter], &samples[samples.len() - quarter..]);
+    let (rss_early, rss_late) = (max(early, |s| s.1), max(late, |s| s.1));
+    let (unacked_early, unacked_late) = (max(early, |s| s.2), max(late, |s| s.2));
+    println!(
+        "soak: {minutes} min at {rate}/s, {} faults: {} messages, {} votes EXACT; engine RSS max {rss_early:.0} -> \
+         {rss_late:.0} MiB, deliveries_unacked max {unacked_early} -> {unacked_late}",
+        turn, published.expected.messages_sent, report.counted
+    );
+    assert!(rss_late <= rss_early * 1.5 + 16.0, "RSS grew: {rss_early:.0} -> {rss_late:.0} MiB");
+    assert!(unacked_late <= unacked_early.max(1.0) * 2.0 + 1_000.0, "unacked grew: {unacked_early} -> {unacked_late}");
+    target.delete_queues().await;
+    drop(pair);
+}
