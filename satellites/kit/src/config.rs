@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::time::Duration;
 
 use clap::{Command, FromArgMatches};
-use vote_mq::{AmqpUrl, QueueTopology, RetryPolicy, SubscriptionConfig, parse_bindings};
+use vote_mq::{AmqpUrl, QueueTopology, QueueType, RetryPolicy, SubscriptionConfig, parse_bindings};
 use vote_runtime::cli::Exit;
 use vote_runtime::config::{BrokerArgs, ExchangeArgs, LogArgs, LogSettings};
 pub use vote_runtime::config::{ConfigError, Database, DatabaseArgs, Validate, non_empty};
@@ -40,6 +40,10 @@ pub struct ServiceArgs {
     /// Port of the HTTP API, which also serves /metrics, /healthz and /readyz.
     #[arg(long, env = "HTTP_PORT", value_name = "HTTP_PORT")]
     pub http_port: u16,
+    /// Type of the queues this service declares: `classic`, or `quorum` to replicate them on
+    /// the nodes of a broker cluster (an existing queue must already have it).
+    #[arg(long, env = "MQ_QUEUE_TYPE", value_name = "MQ_QUEUE_TYPE", default_value = "classic")]
+    pub mq_queue_type: String,
     /// Logs.
     #[command(flatten)]
     pub logs: LogArgs,
@@ -95,6 +99,8 @@ pub struct ServiceSettings {
     pub service_name: String,
     /// HTTP port (0 picks a free one).
     pub http_port: u16,
+    /// Type of the queues the service declares.
+    pub queue_type: QueueType,
     /// LOG_LEVEL and LOG_FORMAT.
     pub logs: LogSettings,
     /// AUTH_* as given; [`crate::Service::build`] checks them and reads the JWKS (exit code 2
@@ -129,12 +135,14 @@ impl QueueSettings {
         Self { queue: queue.to_owned(), dead_letter_queue: format!("{queue}.dlq"), bindings: Vec::new(), retry }
     }
 
-    /// What the consumer (or a producer making sure the queue exists) declares: the queue
-    /// with its dead-letter route through `<exchange>.dlx`, bound to `exchange` when it has
-    /// bindings. `name` is the connection name.
-    pub fn subscription(&self, exchange: &str, name: &str) -> SubscriptionConfig {
+    /// What the consumer (or a producer making sure the queue exists) declares: the queue of
+    /// `service`'s queue type with its dead-letter route through `<exchange>.dlx`, bound to the
+    /// exchange when it has bindings. `name` is the connection name.
+    pub fn subscription(&self, service: &ServiceSettings, name: &str) -> SubscriptionConfig {
+        let exchange = &service.exchange;
         SubscriptionConfig {
-            topology: QueueTopology::new(&self.queue, &format!("{exchange}.dlx"), &self.dead_letter_queue),
+            topology: QueueTopology::new(&self.queue, &format!("{exchange}.dlx"), &self.dead_letter_queue)
+                .with_queue_type(service.queue_type),
             bindings: (!self.bindings.is_empty()).then(|| (exchange.to_owned(), self.bindings.clone())),
             prefetch: PREFETCH,
             name: name.to_owned(),
@@ -168,6 +176,7 @@ impl Validate for ServiceArgs {
             exchange: self.exchange.validate()?,
             service_name: non_empty("SERVICE_NAME", &self.service_name)?,
             http_port: self.http_port,
+            queue_type: self.mq_queue_type.parse().map_err(|e: String| ConfigError::new("MQ_QUEUE_TYPE", e))?,
             logs: self.logs.validate()?,
             auth: self.auth,
         })
@@ -341,11 +350,18 @@ mod tests {
     #[test]
     fn subscriptions_bind_only_when_there_are_bindings() {
         let s = parse(&[]).unwrap();
-        let bound = s.queue.subscription("events", "svc");
+        let bound = s.queue.subscription(&s.service, "svc");
         assert_eq!(bound.topology.dead_letter_exchange, "events.dlx");
+        assert_eq!(bound.topology.queue_type, QueueType::Classic);
         assert_eq!(bound.bindings, Some(("events".to_owned(), vec!["a.b".to_owned(), "c.*".to_owned()])));
-        let direct = QueueSettings::direct("plain", RetryPolicy::default()).subscription("events", "svc");
+        let direct = QueueSettings::direct("plain", RetryPolicy::default()).subscription(&s.service, "svc");
         assert_eq!((direct.topology.dead_letter_queue.as_str(), direct.bindings), ("plain.dlq", None));
+    }
+
+    #[test]
+    fn on_a_cluster_the_queues_can_be_quorum_queues() {
+        let s = parse(&["--mq-queue-type", "quorum"]).unwrap();
+        assert_eq!(s.queue.subscription(&s.service, "svc").topology.queue_type, QueueType::Quorum);
     }
 
     #[test]
@@ -353,6 +369,7 @@ mod tests {
         for (args, variable) in [
             (vec!["--http-port", "abc"], "HTTP_PORT"),
             (vec!["--http-port", "70000"], "HTTP_PORT"),
+            (vec!["--mq-queue-type", "stream"], "MQ_QUEUE_TYPE"),
             (vec!["--amqp-url", "http://u:secret@host/"], "AMQP_URL"),
             (vec!["--database-url", "postgres://u:secret@db:notaport/x"], "DATABASE_URL"),
             (vec!["--mq-bindings", " , "], "MQ_BINDINGS"),

@@ -142,7 +142,7 @@ impl Service {
     }
 
     fn consumer(&mut self, queue: &QueueSettings) -> Consumer {
-        let subscription = queue.subscription(&self.settings.exchange, &self.settings.service_name);
+        let subscription = queue.subscription(&self.settings, &self.settings.service_name);
         let consumer = Consumer::new(&self.settings.amqp_url, subscription, self.publisher.clone())
             .with_retry(queue.retry.clone())
             .with_metrics(self.consumer_metrics.clone());

@@ -181,10 +181,10 @@ mod tests {
         let m = parse_matchmaking_cli(["matchmaking-service"]).unwrap();
         assert_eq!((m.service.service_name.as_str(), m.service.http_port), ("matchmaking-service", 5005));
         assert_eq!(m.notifications.queue, "notifications_queue");
-        let declared = m.notifications.subscription(&m.service.exchange, "x").topology;
+        let declared = m.notifications.subscription(&m.service, "x").topology;
         assert_eq!(
             declared,
-            n.notifications.subscription(&n.service.exchange, "y").topology,
+            n.notifications.subscription(&n.service, "y").topology,
             "both sides declare alike"
         );
     }

@@ -85,7 +85,7 @@ impl MatchmakingState {
 /// and binds the HTTP port.
 pub async fn build(settings: MatchmakingSettings) -> Result<Application, Error> {
     let service = Service::build(&settings.service).await?;
-    let queue = settings.notifications.subscription(&settings.service.exchange, &settings.service.service_name);
+    let queue = settings.notifications.subscription(&settings.service, &settings.service.service_name);
     declare_topology(&settings.service.amqp_url, &queue).await?;
     let published =
         counter(service.registry(), NOTIFICATIONS_PUBLISHED_TOTAL, "Notifications published with a broker confirm.")?;
