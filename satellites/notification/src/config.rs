@@ -182,11 +182,7 @@ mod tests {
         assert_eq!((m.service.service_name.as_str(), m.service.http_port), ("matchmaking-service", 5005));
         assert_eq!(m.notifications.queue, "notifications_queue");
         let declared = m.notifications.subscription(&m.service, "x").topology;
-        assert_eq!(
-            declared,
-            n.notifications.subscription(&n.service, "y").topology,
-            "both sides declare alike"
-        );
+        assert_eq!(declared, n.notifications.subscription(&n.service, "y").topology, "both sides declare alike");
     }
 
     #[test]

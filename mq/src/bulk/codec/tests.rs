@@ -57,6 +57,39 @@ fn delivered(tag: u64, body: &[u8], redelivered: bool) -> Event {
     Event::Delivery(BulkDelivery { tag, body: body.to_vec(), redelivered })
 }
 
+/// The read buffer keeps only what is not parsed yet (memory stays bounded over a long stream)
+/// and always leaves room for one large socket read.
+#[test]
+fn the_read_buffer_stays_small_and_leaves_room_for_a_large_read() {
+    let mut one = Vec::new();
+    delivery(&mut one, 1, false, &[b"{\"vote\": 1}"]);
+    let mut decoder = Decoder::new();
+    let mut events = Vec::new();
+    for round in 0..5_000 {
+        // Half a delivery at a time: a partial frame is left over every other round.
+        let (head, tail) = one.split_at(one.len() / 2);
+        let room = decoder.read_buffer();
+        assert!(room.capacity() - room.len() >= 4096, "round {round}: room for a large read");
+        assert!(room.len() < one.len(), "round {round}: {} bytes kept, more than a partial delivery", room.len());
+        feed(&mut decoder, head, &mut events).unwrap();
+        feed(&mut decoder, tail, &mut events).unwrap();
+    }
+    assert_eq!(events.len(), 5_000);
+    assert!(decoder.read_buffer().capacity() - decoder.read_buffer().len() >= READ_BUFFER / 2);
+}
+
+/// Bytes read but not parsed yet (a long frame arriving) never leave less than a large read's
+/// room for the next read.
+#[test]
+fn a_nearly_full_read_buffer_is_grown_before_the_next_read() {
+    let mut decoder = Decoder::new();
+    let buffer = decoder.read_buffer();
+    let spare = buffer.capacity() - buffer.len();
+    buffer.resize(buffer.len() + spare - 100, 0);
+    let buffer = decoder.read_buffer();
+    assert!(buffer.capacity() - buffer.len() >= 4096, "{} bytes of room", buffer.capacity() - buffer.len());
+}
+
 #[test]
 fn method_frames_carry_their_size_and_end_marker() {
     let mut out = Vec::new();
