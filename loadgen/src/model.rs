@@ -107,3 +107,23 @@ impl Counter {
         Outcome::Counted
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A valid vote padded with spaces to `len` bytes (JSON allows whitespace anywhere).
+    fn padded(len: usize) -> Vec<u8> {
+        let mut body =
+            br#"{"vote_hash":"h","citizen_id":"c","law_id":"l","choice":"oui","timestamp":"2026-01-01T00:00:00Z"}"#
+                .to_vec();
+        body.resize(len, b' ');
+        body
+    }
+
+    #[test]
+    fn a_body_of_exactly_64_kib_is_valid_and_one_byte_more_is_not() {
+        assert!(validate(&padded(MAX_BODY_BYTES)).is_some());
+        assert!(validate(&padded(MAX_BODY_BYTES + 1)).is_none());
+    }
+}

@@ -118,4 +118,17 @@ mod tests {
         assert_eq!(p.dup_hashes, ["h2", "h3"]);
         assert_eq!(p.dup_reasons, [Some("vote_hash"), Some("citizen_law")]);
     }
+
+    #[test]
+    fn a_vote_the_database_did_not_count_joins_the_duplicates_with_its_reason_left_to_the_database() {
+        let votes = [vote("h1", "c1", "l1"), vote("h2", "c2", "l1")];
+        let mut p = BatchColumns::new(&votes, &[true, true]);
+        p.skipped("h2");
+        p.skipped("not-in-the-batch");
+        assert_eq!(
+            (p.dup_hashes.as_slice(), p.dup_citizens.as_slice(), p.dup_laws.as_slice()),
+            (&["h2"][..], &["c2"][..], &["l1"][..])
+        );
+        assert_eq!(p.dup_reasons, [None]);
+    }
 }
