@@ -79,6 +79,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn labels_are_the_metric_s_error_types() {
+        let labels: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.label()).collect();
+        assert_eq!(labels, ["db_connection", "db_conflict", "db_data", "db_setup"]);
+        let unavailable = StoreError::Unavailable("pool timed out".to_owned());
+        assert_eq!((unavailable.kind(), unavailable.label()), (ErrorKind::Connection, "db_connection"));
+        assert!(!unavailable.is_unique_violation(), "only a server's 23505 is a unique violation");
+    }
+
+    #[test]
     fn only_refused_data_is_the_votes_fault() {
         for (sqlstate, kind) in [
             ("23505", ErrorKind::Data),      // unique violation

@@ -194,12 +194,28 @@ mod tests {
             (0..GENERATION_KEYS / 2 + 1000).map(|i| vote(&format!("h{i}"), &format!("c{i}"), "l")).collect();
         keys.first_sightings(&votes);
         assert!(keys.current.keys < 3000, "the generations rotated: {} keys in the current one", keys.current.keys);
+        assert!(keys.current.keys > 0 && keys.previous.keys == GENERATION_KEYS, "each generation counts its keys");
         let again = keys.first_sightings(&votes[..1000]);
         assert!(again.iter().all(|new| !new), "no key of the previous generation is forgotten");
         // Most keys never seen are reported new (a few are false positives).
         let unseen: Vec<Vote> = (0..10_000).map(|i| vote(&format!("x{i}"), &format!("y{i}"), "m")).collect();
         let new = keys.first_sightings(&unseen).iter().filter(|new| **new).count();
         assert!(new > 9_500, "only {new} of 10000 unseen votes reported new");
+    }
+
+    #[test]
+    fn keys_two_generations_old_are_forgotten() {
+        let mut keys = RecentKeys::new();
+        let old: Vec<u64> = (0..1_000).collect();
+        for key in &old {
+            keys.remember(keys.probe(key));
+        }
+        // Two generations' worth of other keys push the old ones out of both.
+        for key in 1_000..(1_000 + 2 * GENERATION_KEYS as u64) {
+            keys.remember(keys.probe(key));
+        }
+        let forgotten = old.iter().filter(|key| keys.remember(keys.probe(key))).count();
+        assert!(forgotten > 950, "only {forgotten} of 1000 keys two generations old were forgotten");
     }
 
     #[test]
