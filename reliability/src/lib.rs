@@ -23,6 +23,6 @@ pub use check::{
     publish_backlog, publish_bodies, read_queue, vote_body, wait_for_dlq, wait_until, with_cleanup,
 };
 pub use engine::{EngineCommand, EngineProcess, engine_binary};
-pub use replicas::{PostgresPair, ScratchPostgres, run_script};
+pub use replicas::{PostgresPair, ScratchPostgres, rabbitmq_cluster, run_script};
 pub use target::{Target, via};
 pub use tls::{CaFile, Pki, pki};

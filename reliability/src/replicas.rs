@@ -19,6 +19,11 @@ pub fn run_script(script: &str, args: &[&str], env: &[(&str, String)]) -> String
     text
 }
 
+/// `scripts/rabbitmq-cluster.sh` with `args` (the local 3-node cluster): its output.
+pub fn rabbitmq_cluster(args: &[&str]) -> String {
+    run_script("rabbitmq-cluster.sh", args, &[])
+}
+
 fn scripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts")
 }

@@ -96,6 +96,21 @@ impl Target {
         client.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
     }
 
+    /// Terminates every client backend connected to the test's database (the engine's
+    /// connections), as an operator or a crashing server would; returns how many.
+    pub async fn kill_backends(&self) -> usize {
+        let admin = self.db.with_dbname("postgres").connect().await.expect("PostgreSQL must be running");
+        admin
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+                &[&self.db.dbname()],
+            )
+            .await
+            .expect("pg_terminate_backend")
+            .len()
+    }
+
     /// Votes counted so far (all laws).
     pub async fn counted(&self) -> u64 {
         self.scalar(COUNTED_SQL).await as u64

@@ -24,10 +24,6 @@ const RESUMED_AFTER: u64 = 1_000;
 /// The tests share the one local cluster: one fault at a time.
 static CLUSTER: Mutex<()> = Mutex::const_new(());
 
-fn cluster(args: &[&str]) -> String {
-    run_script("rabbitmq-cluster.sh", args, &[])
-}
-
 /// Node `n`'s URL.
 fn node_url(n: u8) -> String {
     format!("amqp://guest:guest@127.0.0.1:{}/%2f", 5672 + u16::from(n))
@@ -45,12 +41,12 @@ enum Fault {
 
 async fn survives(name: &str, fault: Fault) {
     let _one_at_a_time = CLUSTER.lock().await;
-    cluster(&["up"]);
+    rabbitmq_cluster(&["up"]);
     let mut target = Target::fresh(name).await;
     // Declared through node 1; a quorum queue's members are every node of the cluster.
     target.amqp_url = [1, 2, 3].map(node_url).join(",");
     let backlog = publish_backlog(&target, BACKLOG, generator(50)).await;
-    let leader: u8 = cluster(&["leader", &target.queue]).trim().parse().expect("a node number");
+    let leader: u8 = rabbitmq_cluster(&["leader", &target.queue]).trim().parse().expect("a node number");
     // Who is lost, and the order the clients try the nodes in (the lost node first, except for
     // the leader, which they must not be connected to).
     let (lost, order) = match fault {
@@ -72,8 +68,8 @@ async fn survives(name: &str, fault: Fault) {
     let counted_at_fault = target.counted().await;
     let struck = Instant::now();
     match fault {
-        Fault::KillConnected | Fault::KillLeader => cluster(&["kill", &lost.to_string()]),
-        Fault::StopFor(_) => cluster(&["stop", &lost.to_string()]),
+        Fault::KillConnected | Fault::KillLeader => rabbitmq_cluster(&["kill", &lost.to_string()]),
+        Fault::StopFor(_) => rabbitmq_cluster(&["stop", &lost.to_string()]),
     };
     wait_until("counting resumes", Duration::from_secs(60), async || {
         target.counted().await > counted_at_fault + RESUMED_AFTER
@@ -84,7 +80,7 @@ async fn survives(name: &str, fault: Fault) {
     if let Fault::StopFor(down) = fault {
         tokio::time::sleep(down.saturating_sub(struck.elapsed())).await;
     }
-    cluster(&["start", &lost.to_string()]);
+    rabbitmq_cluster(&["start", &lost.to_string()]);
     println!(
         "{name}: node {lost} lost (leader was {leader}) at {counted_at_fault} of {} backlog votes; {RESUMED_AFTER} \
          more counted {:.2} s after the fault",

@@ -76,18 +76,9 @@ async fn engine_holds_deliveries_through_a_database_outage_and_killed_connection
         target.counted().await >= point
     })
     .await;
-    let admin = target.db.with_dbname("postgres").connect().await.expect("PostgreSQL must be running");
     let mut killed = 0;
     for _ in 0..BACKEND_KILLS {
-        let rows = admin
-            .query(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                 WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
-                &[&target.db.dbname()],
-            )
-            .await
-            .expect("pg_terminate_backend");
-        killed += rows.len();
+        killed += target.kill_backends().await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         engine.assert_running("after its database connections were killed");
     }

@@ -25,10 +25,6 @@ fn setting(name: &str, default: f64) -> f64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn cluster(args: &[&str]) -> String {
-    run_script("rabbitmq-cluster.sh", args, &[])
-}
-
 #[derive(Debug, Clone, Copy)]
 enum Fault {
     EngineKill,
@@ -59,13 +55,13 @@ async fn steady_votes_through_a_fault_every_interval_end_exact() {
     let interval = Duration::from_secs_f64(setting("SOAK_FAULT_SECONDS", 120.0));
     let duration = Duration::from_secs_f64(minutes * 60.0);
 
-    cluster(&["up"]);
+    rabbitmq_cluster(&["up"]);
     let pair = PostgresPair::start(PRIMARY_PORT, STANDBY_PORT);
     let dbname = testing::unique_name("test_rel_soak");
     let db_url = pair.url(&dbname);
     let db = DbTarget::parse(&db_url).expect("a multi-host URL parses");
     db.create_database_if_missing().await.expect("the scratch primary answers");
-    let amqp_url = cluster(&["urls"]).trim().to_owned();
+    let amqp_url = rabbitmq_cluster(&["urls"]).trim().to_owned();
     let target = Target { db, db_url, amqp_url, queue: testing::unique_name("rel_soak") };
 
     let command = || target.engine().args(["--retry-delay-seconds", "0.2"]);
@@ -108,21 +104,13 @@ async fn steady_votes_through_a_fault_every_interval_end_exact() {
                 engine = command().start().await;
             }
             Fault::BrokerKill => {
-                cluster(&["kill", "1"]);
+                rabbitmq_cluster(&["kill", "1"]);
             }
             Fault::BrokerStop => {
-                cluster(&["stop", "2"]);
+                rabbitmq_cluster(&["stop", "2"]);
             }
             Fault::BackendKill => {
-                let admin = target.db.with_dbname("postgres").connect().await.expect("the primary answers");
-                admin
-                    .execute(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                         WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
-                        &[&target.db.dbname()],
-                    )
-                    .await
-                    .expect("pg_terminate_backend");
+                target.kill_backends().await;
             }
             Fault::DatabaseFailover => {
                 pair.stop_primary_immediately();
@@ -141,12 +129,12 @@ async fn steady_votes_through_a_fault_every_interval_end_exact() {
         );
         match fault {
             Fault::BrokerKill => {
-                cluster(&["start", "1"]);
+                rabbitmq_cluster(&["start", "1"]);
             }
             Fault::BrokerStop => {
                 // Down for 30 s in all, then back.
                 tokio::time::sleep(Duration::from_secs(30).saturating_sub(struck.elapsed())).await;
-                cluster(&["start", "2"]);
+                rabbitmq_cluster(&["start", "2"]);
             }
             _ => {}
         }
