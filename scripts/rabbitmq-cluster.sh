@@ -69,14 +69,27 @@ EOF
 
 is_up() { ctl "$1" -q status >/dev/null 2>&1; }
 
-start_node() {
+# Launches node N's VM unless the node answers already; await_node waits for it.
+launch_node() {
   local n=$1
   write_config "$n"
   if is_up "$n"; then return 0; fi
   log "starting $(node_name "$n") on 127.0.0.1:$(node_port "$n")"
   as_rabbitmq "$n" /usr/lib/rabbitmq/bin/rabbitmq-server -detached >/dev/null 2>&1 || true
-  for _ in $(seq 1 120); do is_up "$n" && break; sleep 0.5; done
-  ctl "$n" -q await_startup >/dev/null 2>&1 || die "$(node_name "$n") did not start; see $(node_dir "$n")/log"
+}
+
+await_node() {
+  local n=$1
+  for _ in $(seq 1 60); do ctl "$n" -q ping >/dev/null 2>&1 && break; sleep 0.5; done
+  ctl "$n" -q await_startup --timeout 300 >/dev/null 2>&1 || die "$(node_name "$n") did not start; see $(node_dir "$n")/log"
+}
+
+# Nodes are launched together before any is awaited: a clustered node that was not the last
+# to stop waits at boot for the peers it last saw, so starting them one by one can deadlock.
+start_nodes() {
+  local n
+  for n in "$@"; do launch_node "$n"; done
+  for n in "$@"; do await_node "$n"; done
 }
 
 # Joins node N to node 1's cluster unless it is a member already.
@@ -112,7 +125,7 @@ check_node_arg() { [[ ${1:-} =~ ^[123]$ ]] || die "a node number 1-3 is needed, 
 
 case ${1:-} in
   up)
-    for n in "${NODES[@]}"; do start_node "$n"; done
+    start_nodes "${NODES[@]}"
     for n in "${NODES[@]}"; do join_node "$n"; done
     log "cluster up: $("$0" urls)"
     ;;
@@ -130,7 +143,7 @@ case ${1:-} in
       fi
     done
     ;;
-  start) check_node_arg "${2:-}"; start_node "$2" ;;
+  start) check_node_arg "${2:-}"; start_nodes "$2" ;;
   stop) check_node_arg "${2:-}"; stop_node "$2" ;;
   kill) check_node_arg "${2:-}"; kill_node "$2" ;;
   port) check_node_arg "${2:-}"; node_port "$2" ;;
