@@ -63,7 +63,7 @@ listeners.tcp.local = 127.0.0.1:$(node_port "$n")
 loopback_users = none
 cluster_partition_handling = pause_minority
 EOF
-  [ -f "$d/enabled_plugins" ] || echo '[].' >"$d/enabled_plugins"
+  echo '[rabbitmq_consistent_hash_exchange].' >"$d/enabled_plugins"
   chown -R rabbitmq:rabbitmq "$d"
 }
 

@@ -17,18 +17,20 @@
 # Components: engine, producer (publishes votes: loadgen, the voting front ends), and the
 # satellites poll-service, meeting-service, election-service, order-service,
 # inventory-service, order-callback, notification-service, matchmaking-service.
-# Names follow the defaults; change them with ENGINE_QUEUE (votes.aggregation), MQ_EXCHANGE
+# Names follow the defaults; change them with ENGINE_QUEUE (votes.aggregation), VOTE_EXCHANGE
+# (votes), MQ_EXCHANGE
 # (events), SATELLITE_QUEUE / SATELLITE_DLQ (the component's MQ_QUEUE and dead-letter queue)
 # and NOTIFICATIONS_QUEUE (notifications_queue). RABBITMQ_VHOST defaults to "/".
 #
 # What each may do (RabbitMQ checks configure on declare, write on publish and on the queue
 # side of a binding, read on consume and on the exchange side of a binding; a queue declared
 # with a dead-letter exchange also needs read on the queue and write on that exchange):
-# - producer: publish through the default exchange, nothing else: it cannot declare, consume
-#   or read any queue. The engine declares the vote queue, so start it once before producers
-#   (loadgen leaves an existing queue as it is);
-# - engine: its queue, its dead-letter queue and exchange votes.dlx; it cannot publish to
-#   the events exchange nor touch any other queue;
+# - producer: publish through the default exchange and the sharded intake's exchange, nothing
+#   else: it cannot declare, consume or read any queue. The engine declares the vote queue (or
+#   the shards), so start it once before producers (loadgen leaves an existing queue as it is);
+# - engine: its queue, its dead-letter queue and exchange votes.dlx, and for the sharded intake
+#   (VOTE_SHARDS) the exchange VOTE_EXCHANGE (votes) and the shards <queue>.<i> with their
+#   dead-letter queues; it cannot publish to the events exchange nor touch any other queue;
 # - a satellite: its own queue and dead-letter queue, the events exchange and its .dlx, and
 #   the default exchange (a retried message goes back to its own queue through it).
 set -euo pipefail
@@ -40,6 +42,7 @@ alternatives() { local out="" n; for n in "$@"; do out="${out:+$out|}$(quote "$n
 VHOST=${RABBITMQ_VHOST:-/}
 EXCHANGE=${MQ_EXCHANGE:-events}
 ENGINE_QUEUE=${ENGINE_QUEUE:-votes.aggregation}
+VOTE_EXCHANGE=${VOTE_EXCHANGE:-votes}
 NOTIFICATIONS=${NOTIFICATIONS_QUEUE:-notifications_queue}
 
 satellite_queue() {
@@ -60,10 +63,11 @@ patterns() {
   local component=$1
   case "$component" in
     engine)
-      local own; own=$(alternatives "$ENGINE_QUEUE" "$ENGINE_QUEUE.dlq" votes.dlx)
+      local own; own=$(alternatives "$ENGINE_QUEUE" "$ENGINE_QUEUE.dlq" votes.dlx "$VOTE_EXCHANGE")
+      own="${own%)\$}|$(quote "$ENGINE_QUEUE")\.[0-9]+(\.dlq)?)\$"
       printf '%s %s %s\n' "$own" "$own" "$own" ;;
     producer)
-      printf '%s %s %s\n' '^$' "$(alternatives amq.default)" '^$' ;;
+      printf '%s %s %s\n' '^$' "$(alternatives amq.default "$VOTE_EXCHANGE")" '^$' ;;
     *)
       local queue dlq names=()
       queue=${SATELLITE_QUEUE:-$(satellite_queue "$component")}

@@ -62,6 +62,11 @@ if ! rabbit_up; then
   for _ in $(seq 1 120); do rabbit_up && break; sleep 1; done
 fi
 rabbit_up || { log "RabbitMQ does not answer on 127.0.0.1:5672"; exit 1; }
+# The sharded intake's exchange type (VOTE_SHARDS); the plugin ships with the server.
+if ! as_root rabbitmq-plugins list -e -m 2>/dev/null | grep -qx rabbitmq_consistent_hash_exchange; then
+  log "enabling rabbitmq_consistent_hash_exchange"
+  as_root rabbitmq-plugins enable rabbitmq_consistent_hash_exchange >/dev/null
+fi
 
 # --- Chromium (the results page's browser test drives it headless) ---------------------------------
 if [ ! -x /usr/bin/chromium ]; then

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use vote_mq::{Backoff, QueueTopology};
+use vote_mq::Backoff;
 use vote_runtime::CancellationToken;
 use vote_runtime::http::{ReadinessCheck, bind, ops_router, serve};
 use vote_runtime::postgres::{DbError, DbTarget, describe};
@@ -87,14 +87,16 @@ impl Application {
     /// Runs until `shutdown` is cancelled; returns after the last batch is acked.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Self { settings, listener, metrics, store } = self;
-        let broker_up = Arc::new(AtomicBool::new(false));
+        // One flag per consumed queue: ready while every queue has a consuming session.
+        let broker_up: Vec<Arc<AtomicBool>> =
+            settings.queues.iter().map(|_| Arc::new(AtomicBool::new(false))).collect();
         let readiness: ReadinessCheck = {
             let (broker_up, store) = (broker_up.clone(), store.clone());
             Arc::new(move || {
                 let (broker_up, store) = (broker_up.clone(), store.clone());
                 Box::pin(async move {
-                    if !broker_up.load(Ordering::Relaxed) {
-                        return Err("not consuming from the broker".to_owned());
+                    if let Some(down) = broker_up.iter().position(|up| !up.load(Ordering::Relaxed)) {
+                        return Err(format!("not consuming queue {} of {} from the broker", down + 1, broker_up.len()));
                     }
                     match tokio::time::timeout(Duration::from_secs(2), store.ping()).await {
                         Ok(Ok(())) => Ok(()),
@@ -106,24 +108,39 @@ impl Application {
         };
         let http_stop = CancellationToken::new();
         let http = tokio::spawn(serve(listener, ops_router(metrics.registry.clone(), readiness), http_stop.clone()));
-        let topology = QueueTopology::new(&settings.queue, &settings.dead_letter_exchange, &settings.dead_letter_queue)
-            .with_queue_type(settings.queue_type);
-        let pipeline = Pipeline {
-            source: SourceConfig { url: settings.amqp_url.clone(), topology, prefetch: settings.prefetch },
+        let pipelines = settings.queues.iter().zip(broker_up).map(|(topology, broker_up)| Pipeline {
+            source: SourceConfig {
+                url: settings.amqp_url.clone(),
+                topology: topology.clone(),
+                shard_set: settings.shard_set.clone(),
+                prefetch: settings.prefetch,
+            },
             policy: settings.batch,
             max_inflight_batches: settings.max_inflight_batches,
-            store,
+            store: store.clone(),
             dead_letters: DeadLetters::new(
                 settings.amqp_url.clone(),
-                &settings.dead_letter_exchange,
-                &settings.dead_letter_queue,
-                &settings.queue,
+                &topology.dead_letter_exchange,
+                &topology.dead_letter_queue,
+                &topology.queue,
             ),
-            metrics,
+            metrics: metrics.clone(),
             broker_up,
             shutdown_timeout: settings.shutdown_timeout,
-        };
-        let consumed = pipeline.run(shutdown).await;
+        });
+        // A pipeline that cannot run (its queue exists with other settings) stops the others.
+        let stop_all = shutdown.child_token();
+        let runs = pipelines.map(|pipeline| {
+            let stop_all = stop_all.clone();
+            async move {
+                let outcome = pipeline.run(stop_all.clone()).await;
+                if outcome.is_err() {
+                    stop_all.cancel();
+                }
+                outcome
+            }
+        });
+        let consumed: Result<Vec<()>, _> = futures::future::join_all(runs).await.into_iter().collect();
         // Metrics stay scrapeable until the pipeline has finished its last commit.
         http_stop.cancel();
         http.await.context("ops server task")?.context("ops server")?;

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use vote_mq::{AmqpUrl, QueueType};
+use vote_mq::{AmqpUrl, QueueTopology, QueueType, ShardSet};
 use vote_runtime::cli::Exit;
 use vote_runtime::config::{
     self, BrokerArgs, ConfigError, DatabaseArgs, LogArgs, LogSettings, Validate, at_least_one, non_empty, seconds,
@@ -75,6 +75,21 @@ pub struct RawSettings {
     /// Dead-letter queue [default: <RABBITMQ_QUEUE>.dlq].
     #[arg(long, env = "DEAD_LETTER_QUEUE", value_name = "DEAD_LETTER_QUEUE")]
     pub dead_letter_queue: Option<String>,
+    /// Shards of the sharded intake: queues <RABBITMQ_QUEUE>.0 ... .<N-1> behind the
+    /// consistent-hash exchange VOTE_EXCHANGE (0: the single queue RABBITMQ_QUEUE).
+    #[arg(long, env = "VOTE_SHARDS", value_name = "VOTE_SHARDS", default_value_t = 0)]
+    pub vote_shards: u16,
+    /// Shards this engine consumes, comma-separated (e.g. `0,1`) [default: all of VOTE_SHARDS].
+    #[arg(long, env = "SHARD_INDEXES", value_name = "SHARD_INDEXES")]
+    pub shard_indexes: Option<String>,
+    /// Consistent-hash exchange of the sharded intake (producers publish there, routing key =
+    /// law id).
+    #[arg(long, env = "VOTE_EXCHANGE", value_name = "VOTE_EXCHANGE", default_value = "votes")]
+    pub vote_exchange: String,
+    /// Queues to consume instead of RABBITMQ_QUEUE, comma-separated, each dead-lettering to
+    /// `<queue>.dlq` (for shards whose exchange and bindings are managed elsewhere).
+    #[arg(long, env = "RABBITMQ_QUEUES", value_name = "RABBITMQ_QUEUES")]
+    pub rabbitmq_queues: Option<String>,
     /// The database and the pool.
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -120,14 +135,11 @@ pub struct RawSettings {
 pub struct Settings {
     /// Broker.
     pub amqp_url: AmqpUrl,
-    /// Vote queue.
-    pub queue: String,
-    /// Its type.
-    pub queue_type: QueueType,
-    /// Dead-letter exchange.
-    pub dead_letter_exchange: String,
-    /// Dead-letter queue.
-    pub dead_letter_queue: String,
+    /// The queues consumed (each with its dead-letter queue), one pipeline and one connection
+    /// each.
+    pub queues: Vec<QueueTopology>,
+    /// The sharded intake they belong to, if sharded: declared whole on every (re)connect.
+    pub shard_set: Option<ShardSet>,
     /// Prefetch (> batch size).
     pub prefetch: u16,
     /// Database.
@@ -158,12 +170,9 @@ impl Validate for RawSettings {
     type Settings = Settings;
 
     fn validate(self) -> Result<Settings, ConfigError> {
+        let intake = self.intake()?;
         let amqp_url = self.broker.validate()?;
         let database = self.database.validate()?;
-        let queue = non_empty("RABBITMQ_QUEUE", &self.rabbitmq_queue)?;
-        let dead_letter_exchange = non_empty("DEAD_LETTER_EXCHANGE", &self.dead_letter_exchange)?;
-        let queue_type =
-            self.rabbitmq_queue_type.parse().map_err(|e: String| ConfigError::new("RABBITMQ_QUEUE_TYPE", e))?;
         let batch_size = at_least_one("BATCH_SIZE", self.batch_size)?;
         let max_inflight_batches = at_least_one("MAX_INFLIGHT_BATCHES", self.max_inflight_batches)?;
         let batch_timeout = seconds("BATCH_TIMEOUT_SECONDS", self.batch_timeout_seconds, false)?;
@@ -188,13 +197,11 @@ impl Validate for RawSettings {
         if self.max_retry_attempts == 0 {
             return Err(ConfigError::new("MAX_RETRY_ATTEMPTS", "must be at least 1"));
         }
-        let dead_letter_queue = self.dead_letter_queue.unwrap_or_else(|| format!("{queue}.dlq"));
+        let (queues, shard_set) = intake;
         Ok(Settings {
             amqp_url,
-            queue,
-            queue_type,
-            dead_letter_exchange,
-            dead_letter_queue,
+            queues,
+            shard_set,
             prefetch,
             database: database.target,
             db_min_connections: database.min_connections,
@@ -213,6 +220,78 @@ impl Validate for RawSettings {
             shutdown_timeout,
         })
     }
+}
+
+impl RawSettings {
+    /// The queues to consume and the shard set they belong to: the single queue (the seed's
+    /// topology), shards of VOTE_SHARDS, or the RABBITMQ_QUEUES list.
+    fn intake(&self) -> Result<(Vec<QueueTopology>, Option<ShardSet>), ConfigError> {
+        let queue = non_empty("RABBITMQ_QUEUE", &self.rabbitmq_queue)?;
+        let dead_letter_exchange = non_empty("DEAD_LETTER_EXCHANGE", &self.dead_letter_exchange)?;
+        let queue_type: QueueType =
+            self.rabbitmq_queue_type.parse().map_err(|e: String| ConfigError::new("RABBITMQ_QUEUE_TYPE", e))?;
+        let one_dlq_only = |variable| {
+            ConfigError::new(variable, "several queues each dead-letter to <queue>.dlq: leave DEAD_LETTER_QUEUE unset")
+        };
+        if let Some(list) = &self.rabbitmq_queues {
+            if self.vote_shards > 0 {
+                return Err(ConfigError::new("RABBITMQ_QUEUES", "set either RABBITMQ_QUEUES or VOTE_SHARDS, not both"));
+            }
+            let names = distinct_list("RABBITMQ_QUEUES", list, |name| Ok(name.to_owned()))?;
+            if names.len() > 1 && self.dead_letter_queue.is_some() {
+                return Err(one_dlq_only("RABBITMQ_QUEUES"));
+            }
+            let topology = |name: &String| {
+                let dlq = self.dead_letter_queue.clone().unwrap_or_else(|| format!("{name}.dlq"));
+                QueueTopology::new(name, &dead_letter_exchange, &dlq).with_queue_type(queue_type)
+            };
+            return Ok((names.iter().map(topology).collect(), None));
+        }
+        if self.vote_shards == 0 {
+            if self.shard_indexes.is_some() {
+                return Err(ConfigError::new("SHARD_INDEXES", "needs VOTE_SHARDS"));
+            }
+            let dlq = self.dead_letter_queue.clone().unwrap_or_else(|| format!("{queue}.dlq"));
+            return Ok((
+                vec![QueueTopology::new(&queue, &dead_letter_exchange, &dlq).with_queue_type(queue_type)],
+                None,
+            ));
+        }
+        if self.dead_letter_queue.is_some() {
+            return Err(one_dlq_only("VOTE_SHARDS"));
+        }
+        let exchange = non_empty("VOTE_EXCHANGE", &self.vote_exchange)?;
+        let set = ShardSet::new(&exchange, &queue, self.vote_shards, queue_type, &dead_letter_exchange);
+        let indexes = match &self.shard_indexes {
+            None => (0..self.vote_shards).collect(),
+            Some(list) => distinct_list("SHARD_INDEXES", list, |index| match index.parse::<u16>() {
+                Ok(i) if i < self.vote_shards => Ok(i),
+                _ => Err(format!("{index:?} is not a shard index below VOTE_SHARDS ({})", self.vote_shards)),
+            })?,
+        };
+        let consumed = indexes.into_iter().map(|i| set.shards[usize::from(i)].clone()).collect();
+        Ok((consumed, Some(set)))
+    }
+}
+
+/// A comma-separated list of distinct, non-empty items, each checked by `item`.
+fn distinct_list<T: PartialEq>(
+    variable: &'static str,
+    list: &str,
+    item: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, ConfigError> {
+    let mut items = Vec::new();
+    for text in list.split(',').map(str::trim) {
+        if text.is_empty() {
+            return Err(ConfigError::new(variable, "an empty item in the list"));
+        }
+        let value = item(text).map_err(|e| ConfigError::new(variable, e))?;
+        if items.contains(&value) {
+            return Err(ConfigError::new(variable, format!("{text:?} is listed twice")));
+        }
+        items.push(value);
+    }
+    Ok(items)
 }
 
 impl Validate for Cli {
@@ -245,8 +324,11 @@ mod tests {
     fn seed_defaults() {
         let (command, s) = parse(&[]).unwrap();
         assert_eq!(command, Command::Run);
-        assert_eq!(s.queue, "votes.aggregation");
-        assert_eq!(s.dead_letter_queue, "votes.aggregation.dlq");
+        assert_eq!(s.queues.len(), 1);
+        assert_eq!(s.queues[0].queue, "votes.aggregation");
+        assert_eq!(s.queues[0].dead_letter_queue, "votes.aggregation.dlq");
+        assert_eq!(s.queues[0].queue_type, QueueType::Quorum);
+        assert!(s.shard_set.is_none());
         assert_eq!(s.batch.max_size, 1000);
         assert_eq!(s.batch.max_age, Duration::from_secs(1));
         assert_eq!(s.retry.max_attempts, 3);
@@ -254,6 +336,27 @@ mod tests {
         assert_eq!(s.prometheus_port, 8001);
         assert!(s.prefetch as usize > s.batch.max_size);
         assert_eq!(s.database.dbname(), "election_votes");
+    }
+
+    #[test]
+    fn an_engine_consumes_the_shards_it_is_given_and_declares_them_all() {
+        let (_, s) = parse(&["--vote-shards", "4", "--shard-indexes", "3, 1"]).unwrap();
+        let consumed: Vec<_> = s.queues.iter().map(|q| (q.queue.as_str(), q.dead_letter_queue.as_str())).collect();
+        assert_eq!(
+            consumed,
+            [("votes.aggregation.3", "votes.aggregation.3.dlq"), ("votes.aggregation.1", "votes.aggregation.1.dlq")]
+        );
+        let set = s.shard_set.expect("a shard set");
+        assert_eq!((set.exchange.as_str(), set.shards.len()), ("votes", 4));
+        assert_eq!(set.shards[1], s.queues[1]);
+
+        let (_, all) = parse(&["--vote-shards", "2"]).unwrap();
+        let names: Vec<_> = all.queues.iter().map(|q| q.queue.as_str()).collect();
+        assert_eq!(names, ["votes.aggregation.0", "votes.aggregation.1"]);
+
+        let (_, listed) = parse(&["--rabbitmq-queues", "a, b"]).unwrap();
+        let listed: Vec<_> = listed.queues.iter().map(|q| (q.queue.as_str(), q.dead_letter_queue.as_str())).collect();
+        assert_eq!(listed, [("a", "a.dlq"), ("b", "b.dlq")]);
     }
 
     #[test]
@@ -282,6 +385,13 @@ mod tests {
             (vec!["--log-level", "loud!"], "LOG_LEVEL"),
             (vec!["--prometheus-port", "70000"], "PROMETHEUS_PORT"),
             (vec!["--rabbitmq-queue-type", "stream"], "RABBITMQ_QUEUE_TYPE"),
+            (vec!["--vote-shards", "4", "--shard-indexes", "0,4"], "SHARD_INDEXES"),
+            (vec!["--vote-shards", "4", "--shard-indexes", "1,1"], "SHARD_INDEXES"),
+            (vec!["--vote-shards", "4", "--shard-indexes", "1,"], "SHARD_INDEXES"),
+            (vec!["--shard-indexes", "0"], "SHARD_INDEXES"),
+            (vec!["--vote-shards", "2", "--dead-letter-queue", "dlq"], "VOTE_SHARDS"),
+            (vec!["--vote-shards", "2", "--rabbitmq-queues", "a"], "RABBITMQ_QUEUES"),
+            (vec!["--rabbitmq-queues", "a,b", "--dead-letter-queue", "dlq"], "RABBITMQ_QUEUES"),
         ] {
             let (message, code) = parse(&args).unwrap_err();
             assert_eq!(code, 2);

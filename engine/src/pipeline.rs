@@ -81,6 +81,7 @@ impl Pipeline {
             epoch: 0,
             reconnect_at: Instant::now(),
             backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(10)),
+            unacked_reported: 0,
         };
         let mut stopping = false;
         let mut deadline_for_exit: Option<Instant> = None;
@@ -126,8 +127,10 @@ impl Pipeline {
                     break;
                 }
             }
-            self.metrics.unacked.set(state.session.as_ref().map_or(0, |s| s.tracker.outstanding()) as i64);
+            let unacked = state.session.as_ref().map_or(0, |s| s.tracker.outstanding()) as i64;
+            state.report_unacked(&self.metrics, unacked);
         }
+        state.report_unacked(&self.metrics, 0);
         if let Some(session) = state.session.take() {
             session.close().await;
         }
@@ -156,7 +159,7 @@ impl Pipeline {
                 self.metrics.broker_connection_failed();
                 let delay = state.backoff.next_delay();
                 state.reconnect_at = Instant::now() + delay;
-                tracing::warn!(error = %e, broker = %self.source.url, ?delay, "cannot consume; retrying");
+                tracing::warn!(error = %e, broker = %self.source.url, queue = %self.source.topology.queue, ?delay, "cannot consume; retrying");
             }
         }
         Ok(())
@@ -171,7 +174,7 @@ impl Pipeline {
             let delay = state.backoff.next_delay();
             state.reconnect_at = Instant::now() + delay;
             self.metrics.broker_connection_failed();
-            tracing::warn!(dropped_pending = dropped, ?delay, "{why}; reconnecting");
+            tracing::warn!(queue = %self.source.topology.queue, dropped_pending = dropped, ?delay, "{why}; reconnecting");
         }
     }
 
@@ -286,6 +289,15 @@ struct LoopState {
     epoch: u64,
     reconnect_at: Instant,
     backoff: Backoff,
+    /// This pipeline's share of the unacked gauge, which sums every pipeline's.
+    unacked_reported: i64,
+}
+
+impl LoopState {
+    fn report_unacked(&mut self, metrics: &Metrics, unacked: i64) {
+        metrics.unacked.add(unacked - self.unacked_reported);
+        self.unacked_reported = unacked;
+    }
 }
 
 async fn recv(session: &mut Option<Session>) -> Option<BulkDelivery> {

@@ -2,7 +2,7 @@
 //! queue, with the ack tracker for its delivery tags. When the connection is lost the session is
 //! dropped whole: its tags die with it and are never used on a new channel.
 
-use vote_mq::{AmqpUrl, BulkConsumer, BulkDelivery, QueueTopology};
+use vote_mq::{AmqpUrl, BulkConsumer, BulkDelivery, QueueTopology, ShardSet};
 
 use crate::ack::AckTracker;
 
@@ -13,6 +13,8 @@ pub struct SourceConfig {
     pub url: AmqpUrl,
     /// Vote queue + dead-letter exchange and queue.
     pub topology: QueueTopology,
+    /// The sharded intake the queue is a shard of, if any.
+    pub shard_set: Option<ShardSet>,
     /// Prefetch count.
     pub prefetch: u16,
 }
@@ -27,10 +29,13 @@ pub struct Session {
 }
 
 impl Session {
-    /// Declares the topology (idempotent: a broker restarted empty is rebuilt), then starts
-    /// consuming on a connection of its own.
+    /// Declares the topology (idempotent: a broker restarted empty is rebuilt; a shard declares
+    /// its whole set), then starts consuming on a connection of its own.
     pub async fn open(config: &SourceConfig, epoch: u64) -> Result<Self, vote_mq::Error> {
-        let name = format!("vote-engine-{}", std::process::id());
+        let name = format!("vote-engine-{}-{}", std::process::id(), config.topology.queue);
+        if let Some(set) = &config.shard_set {
+            set.declare(&config.url, &name).await?;
+        }
         let consumer = BulkConsumer::declare_and_open(&config.url, &config.topology, config.prefetch, &name).await?;
         Ok(Self { epoch, consumer, tracker: AckTracker::new() })
     }

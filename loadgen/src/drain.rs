@@ -14,13 +14,14 @@ use crate::Error;
 /// How to drain.
 #[derive(Debug, Clone)]
 pub struct DrainConfig {
-    /// The queue (declared as the engine declares it).
-    pub queue: String,
+    /// The queues (each declared as the engine declares it if missing): one, or the shards of
+    /// the sharded intake.
+    pub queues: Vec<String>,
     /// Its type, if it has to be declared.
     pub queue_type: QueueType,
     /// Unacked deliveries in flight per consumer.
     pub prefetch: u16,
-    /// Consumers, each on its own connection.
+    /// Consumers per queue, each on its own connection.
     pub consumers: usize,
     /// Ack (with multiple=true) every this many messages.
     pub ack_every: u64,
@@ -37,7 +38,7 @@ impl DrainConfig {
     /// idle.
     pub fn new(queue: &str) -> Self {
         Self {
-            queue: queue.to_owned(),
+            queues: vec![queue.to_owned()],
             queue_type: crate::DEFAULT_QUEUE_TYPE,
             prefetch: 1000,
             consumers: 2,
@@ -67,19 +68,21 @@ impl DrainReport {
     }
 }
 
-/// Consumes and acks `config.queue` until it stays empty for `config.idle` (or the limit).
+/// Consumes and acks `config.queues` until each stays empty for `config.idle` (or the limit).
 pub async fn drain(url: &AmqpUrl, config: &DrainConfig) -> Result<DrainReport, Error> {
-    if config.consumers == 0 || config.prefetch == 0 || config.ack_every == 0 {
-        return Err(Error::Config("--consumers, --prefetch and --ack-every must be at least 1".to_owned()));
+    if config.consumers == 0 || config.prefetch == 0 || config.ack_every == 0 || config.queues.is_empty() {
+        return Err(Error::Config("a queue, and --consumers, --prefetch and --ack-every of at least 1".to_owned()));
     }
     let claimed = Arc::new(AtomicU64::new(0));
     let mut tasks = JoinSet::new();
-    for i in 0..config.consumers {
-        // The engine's own consumer: the ceiling is what the broker gives the same client.
-        let topology = crate::queue_topology(&config.queue, config.queue_type);
-        let consumer =
-            BulkConsumer::declare_and_open(url, &topology, config.prefetch, &format!("loadgen-drain-{i}")).await?;
-        tasks.spawn(consume(consumer, config.clone(), claimed.clone()));
+    for queue in &config.queues {
+        for i in 0..config.consumers {
+            // The engine's own consumer: the ceiling is what the broker gives the same client.
+            let topology = crate::queue_topology(queue, config.queue_type);
+            let name = format!("loadgen-drain-{queue}-{i}");
+            let consumer = BulkConsumer::declare_and_open(url, &topology, config.prefetch, &name).await?;
+            tasks.spawn(consume(consumer, config.clone(), claimed.clone()));
+        }
     }
     let mut report = DrainReport::default();
     let (mut first, mut last): (Option<Instant>, Option<Instant>) = (None, None);

@@ -34,6 +34,9 @@ const PROGRESS_EVERY: u64 = 256;
 pub struct PublishConfig {
     /// Queue to publish to (default exchange, routing key = queue name).
     pub queue: String,
+    /// Publish to this consistent-hash exchange instead (the sharded intake, declared by the
+    /// engine), with each vote's law id as routing key.
+    pub exchange: Option<String>,
     /// Its type, if it has to be declared.
     pub queue_type: QueueType,
     /// Stop after this many messages (duplicates and garbage included).
@@ -64,6 +67,7 @@ impl PublishConfig {
     pub fn new(queue: &str, count: u64, generator: GeneratorConfig) -> Self {
         Self {
             queue: queue.to_owned(),
+            exchange: None,
             queue_type: crate::DEFAULT_QUEUE_TYPE,
             count: Some(count),
             duration: None,
@@ -125,7 +129,18 @@ impl PublishReport {
 /// everything confirmed.
 pub async fn publish(url: &AmqpUrl, config: &PublishConfig) -> Result<PublishReport, Error> {
     config.validate()?;
-    crate::declare_queue(url, &config.queue, config.queue_type).await?;
+    match &config.exchange {
+        Some(exchange) => {
+            if !vote_mq::admin::exchange_exists(url, exchange).await? {
+                return Err(Error::Config(format!(
+                    "exchange {exchange:?} does not exist: start the engine with VOTE_SHARDS first (it declares \
+                     the sharded intake)"
+                )));
+            }
+        }
+        None => crate::declare_queue(url, &config.queue, config.queue_type).await?,
+    }
+    let law_ids = Arc::new(config.generator.law_ids());
     let mut publishers = Vec::with_capacity(config.connections);
     for i in 0..config.connections {
         publishers.push(Publisher::connect(url, &format!("loadgen-publish-{i}")).await?);
@@ -155,7 +170,7 @@ pub async fn publish(url: &AmqpUrl, config: &PublishConfig) -> Result<PublishRep
         let worker = Worker {
             shared: shared.clone(),
             publisher,
-            queue: config.queue.clone(),
+            route: Route { exchange: config.exchange.clone(), queue: config.queue.clone(), law_ids: law_ids.clone() },
             window: config.window,
             chunk,
             pacer: Pacer { start, per_second: per_connection_rate, sent: 0 },
@@ -296,11 +311,42 @@ struct Done {
     last_confirm: Instant,
 }
 
+/// Where a connection's messages go.
+struct Route {
+    /// The sharded intake's exchange, if publishing there.
+    exchange: Option<String>,
+    /// Otherwise the engine's queue, through the default exchange.
+    queue: String,
+    /// Law ids by index: the routing keys on the exchange.
+    law_ids: Arc<Vec<String>>,
+}
+
+impl Route {
+    /// An empty message for this route.
+    fn message(&self) -> OutgoingMessage {
+        match &self.exchange {
+            Some(exchange) => OutgoingMessage::json(exchange, "", Vec::new()),
+            None => OutgoingMessage::json("", &self.queue, Vec::new()),
+        }
+    }
+
+    /// Sets `outgoing`'s routing key for `message`: on the exchange, its law id (garbage, which
+    /// has none, goes wherever the empty key hashes).
+    fn address(&self, message: &Message, outgoing: &mut OutgoingMessage) {
+        if self.exchange.is_some() {
+            outgoing.routing_key.clear();
+            if let Some(law) = message.law {
+                outgoing.routing_key.push_str(&self.law_ids[law as usize]);
+            }
+        }
+    }
+}
+
 /// One connection's publishing loop.
 struct Worker {
     shared: Arc<Shared>,
     publisher: Publisher,
-    queue: String,
+    route: Route,
     window: usize,
     chunk: usize,
     pacer: Pacer,
@@ -317,7 +363,7 @@ impl Worker {
         let mut retries: VecDeque<Message> = VecDeque::new();
         let mut fresh: VecDeque<Message> = VecDeque::new();
         let mut exhausted = false;
-        let mut outgoing = OutgoingMessage::json("", &self.queue, Vec::new());
+        let mut outgoing = self.route.message();
         let mut backoff = Backoff::default();
         let mut last_progress = Instant::now();
         let mut last_confirm = Instant::now();
@@ -371,6 +417,7 @@ impl Worker {
                     let Some(message) = retries.pop_front().or_else(|| fresh.pop_front()) else { continue };
                     let (stamp, stamped_us) = Stamp::now_with_unix_micros();
                     message.render_into(&stamp, &mut outgoing.body);
+                    self.route.address(&message, &mut outgoing);
                     match self.publisher.send(&outgoing).await {
                         Ok(confirmation) => {
                             self.pacer.sent += 1;

@@ -1,7 +1,7 @@
 //! Short-lived broker operations for operators, tools and tests: queue depth, delete, and
 //! taking the messages waiting in a queue (a dead-letter queue's, typically).
 
-use amqprs::channel::{BasicGetArguments, QueueDeleteArguments};
+use amqprs::channel::{BasicGetArguments, ExchangeDeclareArguments, QueueDeleteArguments};
 
 use crate::connection::with_channel;
 use crate::subscription::Delivery;
@@ -14,6 +14,25 @@ const NAME: &str = "vote-mq-admin";
 /// Messages ready in `queue` (not counting unacked ones), via a passive declare.
 pub async fn message_count(url: &AmqpUrl, queue: &str) -> Result<u32, Error> {
     with_channel(url, NAME, async |_, channel| declare_passive(channel, queue).await).await
+}
+
+/// Whether `exchange` exists, via a passive declare.
+pub async fn exchange_exists(url: &AmqpUrl, exchange: &str) -> Result<bool, Error> {
+    with_channel(url, NAME, async |_, channel| {
+        let mut args = ExchangeDeclareArguments::new(exchange, "");
+        args.passive(true);
+        Ok(channel.exchange_declare(args.finish()).await.is_ok())
+    })
+    .await
+}
+
+/// Deletes the exchange `exchange`, if it exists.
+pub async fn delete_exchange(url: &AmqpUrl, exchange: &str) -> Result<(), Error> {
+    with_channel(url, NAME, async |_, channel| {
+        channel.exchange_delete(amqprs::channel::ExchangeDeleteArguments::new(exchange)).await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Deletes `queue` (and its messages), if it exists.

@@ -5,6 +5,7 @@
 //! - [`connection`]: connect (TLS for `amqps`), and [`with_channel`] for one-off operations;
 //! - [`retry`]: the backoff every retrying loop uses (exponential, jittered);
 //! - [`topology`]: declaring queues with dead-letter queues, exchanges, topic bindings;
+//! - [`shards`]: the sharded vote intake (a consistent-hash exchange over N queues);
 //! - [`admin`]: queue depth, delete, taking the messages of a queue.
 //!
 //! Publishing: [`publisher`] (confirmed, persistent, reconnecting) and [`envelope`] (the
@@ -25,6 +26,7 @@ pub mod envelope;
 pub mod publisher;
 pub mod retry;
 pub mod service;
+pub mod shards;
 pub mod subscription;
 pub mod topology;
 pub mod url;
@@ -36,6 +38,7 @@ pub use envelope::Envelope;
 pub use publisher::{Confirmation, OutgoingMessage, Publisher};
 pub use retry::Backoff;
 pub use service::{Consumer, ConsumerMetrics, Failure, Incoming, RetryPolicy};
+pub use shards::{ShardSet, shard_queue};
 pub use subscription::{Acker, Delivery, Subscription, SubscriptionConfig};
 pub use topology::{QueueTopology, QueueType, declare_topic_exchange, declare_topology, parse_bindings};
 pub use url::AmqpUrl;

@@ -112,7 +112,7 @@ impl QueueTopology {
     /// channel: a queue that exists with other arguments (another type: a queue's type cannot
     /// change, no retry helps) or anything else the broker said (a node shutting down, a quorum
     /// queue without a leader for a moment: worth retrying).
-    fn explain_refusal(&self, reason: Option<(u16, String)>, error: Error) -> Error {
+    pub(crate) fn explain_refusal(&self, reason: Option<(u16, String)>, error: Error) -> Error {
         match reason {
             Some((PRECONDITION_FAILED, text)) if text.contains("inequivalent arg") => Error::TopologyMismatch(format!(
                 "queue {:?} exists with other settings than a durable {} queue dead-lettering to {:?}: the \
@@ -231,12 +231,12 @@ const PRECONDITION_FAILED: u16 = 406;
 
 /// Keeps the code and text the broker gave when it closed a channel.
 #[derive(Clone, Default)]
-struct CloseReason(Arc<StdMutex<Option<(u16, String)>>>);
+pub(crate) struct CloseReason(Arc<StdMutex<Option<(u16, String)>>>);
 
 impl CloseReason {
     /// The reason, once the broker's close has reached the callback (it may trail the failed
     /// call by a moment); `None` if it did not come.
-    async fn wait(&self) -> Option<(u16, String)> {
+    pub(crate) async fn wait(&self) -> Option<(u16, String)> {
         for _ in 0..20 {
             if let Some(reason) = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone() {
                 return Some(reason);

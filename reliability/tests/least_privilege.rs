@@ -122,12 +122,13 @@ async fn run(target: &Target, role: &str, password: &str) {
 }
 
 /// Creates `user` for `component` with `scripts/rabbitmq-users.sh` (the engine's queue named by
-/// `engine_queue`), password `password`.
+/// `engine_queue`, the sharded intake's exchange `<engine_queue>.votes`), password `password`.
 fn grant_broker_user(component: &str, user: &str, password: &str, engine_queue: &str) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/rabbitmq-users.sh");
     let mut child = Command::new(&script)
         .args(["grant", component, user])
         .env("ENGINE_QUEUE", engine_queue)
+        .env("VOTE_EXCHANGE", format!("{engine_queue}.votes"))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -239,6 +240,49 @@ async fn broker_run(target: &Target, engine_user: &str, producer_user: &str, pas
     target.delete_queues().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sharded_intake_runs_as_the_same_least_privilege_users() {
+    let target = Target::fresh("broker_users_sharded").await;
+    let engine_user = testing::unique_name("rel_shard_engine_user");
+    let producer_user = testing::unique_name("rel_shard_producer_user");
+    let password = testing::unique_name("pw");
+    let cleanup = async {
+        delete_broker_user(&engine_user);
+        delete_broker_user(&producer_user);
+    };
+    let run = async {
+        grant_broker_user("engine", &engine_user, &password, &target.queue);
+        grant_broker_user("producer", &producer_user, &password, &target.queue);
+        let exchange = format!("{}.votes", target.queue);
+        // The engine's user declares the exchange and the shards, and consumes them.
+        let engine = target
+            .engine_via(&as_broker_user(&target, &engine_user, &password), &target.db_url)
+            .args(["--vote-shards", "2", "--vote-exchange", &exchange])
+            .start()
+            .await;
+        let producer_url = vote_mq::AmqpUrl::parse(&as_broker_user(&target, &producer_user, &password)).unwrap();
+        let config = vote_loadgen::PublishConfig {
+            exchange: Some(exchange.clone()),
+            ..vote_loadgen::PublishConfig::new(&target.queue, 2_000, generator(10))
+        };
+        let report = vote_loadgen::publish::publish(&producer_url, &config).await.expect("the producer may publish");
+        assert_exact(&target, &report.expected, Duration::from_secs(60)).await;
+        let shard = format!("{}.0", target.queue);
+        let taken = vote_mq::take_messages(&producer_url, &shard, 1).await;
+        assert!(taken.is_err(), "the producer's user read a shard: {taken:?}");
+        let (status, _, _) = engine.terminate(Duration::from_secs(30)).await;
+        assert!(status.success(), "{status}");
+        let guest = target.amqp();
+        for queue in [shard, format!("{}.1", target.queue)] {
+            for queue in [format!("{queue}.dlq"), queue] {
+                vote_mq::admin::delete_queue(&guest, &queue).await.expect("delete a shard");
+            }
+        }
+        vote_mq::admin::delete_exchange(&guest, &exchange).await.expect("delete the exchange");
+    };
+    with_cleanup(run, cleanup).await;
+}
+
 /// The definitions `scripts/rabbitmq-users.sh definitions` writes for brokers this machine does
 /// not run (compose, Kubernetes), loaded into a real broker: the user logs in with its password
 /// only, and holds exactly the script's permissions.
@@ -272,7 +316,7 @@ async fn broker_definitions_from_the_script_let_each_user_in_with_its_permission
         assert!(wrong.is_err(), "a wrong password is refused");
         let permissions = Command::new("rabbitmqctl").args(["-q", "list_user_permissions", &user]).output().unwrap();
         let granted = String::from_utf8_lossy(&permissions.stdout).lines().last().unwrap_or_default().to_owned();
-        assert_eq!(granted, "/\t^$\t^(amq\\.default)$\t^$", "the producer's permissions");
+        assert_eq!(granted, "/\t^$\t^(amq\\.default|votes)$\t^$", "the producer's permissions");
     };
     with_cleanup(run, async { delete_broker_user(&user) }).await;
 }

@@ -218,9 +218,11 @@ fn compose_credentials_come_from_the_env_file() {
 }
 
 #[test]
-fn rabbitmq_has_management_and_prometheus_plugins() {
+fn rabbitmq_has_management_prometheus_and_consistent_hash_plugins() {
     let plugins = kit::read("rabbitmq/enabled_plugins").unwrap();
-    assert!(plugins.contains("rabbitmq_management") && plugins.contains("rabbitmq_prometheus"), "{plugins}");
+    for plugin in ["rabbitmq_management", "rabbitmq_prometheus", "rabbitmq_consistent_hash_exchange"] {
+        assert!(plugins.contains(plugin), "{plugin} missing: {plugins}");
+    }
     assert!(plugins.trim_end().ends_with("]."), "an Erlang term ending in `].`: {plugins}");
     let compose = kit::compose().unwrap();
     let rabbitmq = compose_service(&compose, "rabbitmq");

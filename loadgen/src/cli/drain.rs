@@ -19,10 +19,14 @@ pub struct DrainArgs {
     /// The vote queue.
     #[command(flatten)]
     pub queue: QueueArgs,
+    /// Drain these queues together instead of --queue, comma-separated (e.g. the shards
+    /// `votes.aggregation.0,votes.aggregation.1`), --consumers on each.
+    #[arg(long, value_delimiter = ',')]
+    pub queues: Vec<String>,
     /// Unacked deliveries in flight per consumer.
     #[arg(long, default_value_t = 1000)]
     pub prefetch: u16,
-    /// Consumers, each on its own connection.
+    /// Consumers per queue, each on its own connection.
     #[arg(long, default_value_t = 2)]
     pub consumers: usize,
     /// Ack with multiple=true every this many messages.
@@ -42,7 +46,7 @@ pub struct DrainArgs {
 pub(super) async fn drain_command(args: DrainArgs) -> Result<Outcome, Error> {
     let url = args.broker.validate()?;
     let config = DrainConfig {
-        queue: args.queue.queue.clone(),
+        queues: if args.queues.is_empty() { vec![args.queue.queue.clone()] } else { args.queues.clone() },
         queue_type: args.queue.queue_type,
         prefetch: args.prefetch,
         consumers: args.consumers,
@@ -56,9 +60,9 @@ pub(super) async fn drain_command(args: DrainArgs) -> Result<Outcome, Error> {
         say!("{}", drain_json(&report, &config));
     } else {
         say!(
-            "drained {} messages from {} in {:.2} s: {:.0} msg/s ({} consumers, prefetch {}, ack every {})",
+            "drained {} messages from {} in {:.2} s: {:.0} msg/s ({} consumers per queue, prefetch {}, ack every {})",
             report.messages,
-            config.queue,
+            config.queues.join(", "),
             report.elapsed.as_secs_f64(),
             report.rate(),
             config.consumers,
@@ -71,7 +75,7 @@ pub(super) async fn drain_command(args: DrainArgs) -> Result<Outcome, Error> {
 
 fn drain_json(report: &DrainReport, config: &DrainConfig) -> serde_json::Value {
     json!({
-        "queue": config.queue,
+        "queues": config.queues,
         "messages": report.messages,
         "seconds": report.elapsed.as_secs_f64(),
         "rate": report.rate(),

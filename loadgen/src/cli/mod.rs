@@ -104,6 +104,10 @@ pub struct QueueArgs {
     /// RABBITMQ_QUEUE_TYPE; an existing queue must match).
     #[arg(long, env = "RABBITMQ_QUEUE_TYPE", default_value_t = DEFAULT_QUEUE_TYPE)]
     pub queue_type: QueueType,
+    /// Publish to this consistent-hash exchange instead, with each vote's law id as routing key:
+    /// the sharded intake (`votes`, declared by an engine run with VOTE_SHARDS).
+    #[arg(long)]
+    pub exchange: Option<String>,
 }
 
 /// Parses `250ms`, `30s`, `2m`, `1h` or a plain number of seconds.

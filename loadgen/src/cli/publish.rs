@@ -88,6 +88,7 @@ impl LoadArgs {
         };
         PublishConfig {
             queue: queue.queue.clone(),
+            exchange: queue.exchange.clone(),
             queue_type: queue.queue_type,
             count,
             duration: self.duration,

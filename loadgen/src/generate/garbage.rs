@@ -220,6 +220,6 @@ impl Generator {
                 body.extend_from_slice(&vote[1..]);
             }
         }
-        Message { body, kind: MessageKind::Invalid(kind), envelope: false, stamps }
+        Message { body, kind: MessageKind::Invalid(kind), envelope: false, law: None, stamps }
     }
 }

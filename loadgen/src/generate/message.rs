@@ -95,6 +95,9 @@ pub struct Message {
     pub kind: MessageKind,
     /// Whether it is wrapped in an event envelope.
     pub envelope: bool,
+    /// Index of the law of the vote it carries (its routing key on the sharded intake); `None`
+    /// for garbage.
+    pub law: Option<u32>,
     /// Byte offsets of timestamp slots in `body` (0 = unused: a body never starts with one).
     pub(super) stamps: [u32; 2],
 }

@@ -302,7 +302,7 @@ impl Generator {
         if envelope {
             body.push(b'}');
         }
-        Message { body, kind, envelope, stamps }
+        Message { body, kind, envelope, law: Some(vote.law), stamps }
     }
 
     fn event_id(&mut self) -> uuid::Uuid {
