@@ -27,7 +27,7 @@ echo "broker ceiling: $ceiling msg/s" >&2
 say "(b) vote-engine, default configuration, same backlog"
 engine_drain
 echo "vote-engine: $engine_rate msg/s, $cpu_us us CPU/vote, peak RSS $rss_mib MiB (exact)" >&2
-echo "CPU per vote during the engine's drain: engine $cpu_us us, RabbitMQ $broker_us us, PostgreSQL $pg_us us -> at most $cpu_bound votes/s on $(nproc) cores" >&2
+echo "CPU per vote during the engine's drain: engine $cpu_us us, RabbitMQ $broker_us us, PostgreSQL $pg_us us -> at most $cpu_bound votes/s on $(nproc) cores, $busy % busy" >&2
 
 say "(c) latency at a steady 5,000 and 100 votes/s (engine still running, defaults)"
 # The engine's own histogram of each vote's time from its timestamp to the commit that counted it
@@ -94,6 +94,7 @@ broker ceiling        $ceiling msg/s
 vote-engine           $engine_rate msg/s  (x$ratio_ceiling of the ceiling, x$ratio_naive the naive consumer)
 naive consumer        $naive_rate msg/s
 engine CPU per vote   $cpu_us us (RabbitMQ $broker_us us, PostgreSQL $pg_us us: $(nproc) cores allow at most $cpu_bound votes/s)
+cores busy            $busy % of the drain
 engine peak RSS       $rss_mib MiB
 latency p99           $p99_5000 ms at 5,000/s (p99.9 $p999_5000; broker confirm p99 $confirm_p99_5000 ms, after the confirm p99 $after_p99_5000 ms), $p99_100 ms at 100/s
 committed in time     $within_50ms_5000 % within 50 ms at 5,000/s, $within_20ms_100 % within 20 ms at 100/s (engine histogram, commit included)
@@ -109,7 +110,7 @@ json.dump(dict(
     command="RABBITMQ_QUEUE_TYPE=$RABBITMQ_QUEUE_TYPE BENCH_VOTES=$VOTES BENCH_NAIVE_SECONDS=$NAIVE_SECONDS BENCH_LATENCY_SECONDS=$LATENCY_SECONDS bench/e2e.sh",
     machine="""$machine""", votes=$VOTES, cores=$(nproc),
     ceiling_rate=$ceiling, engine_rate=$engine_rate, naive_rate=$naive_rate,
-    engine_cpu_us=$cpu_us, broker_cpu_us=$broker_us, postgres_cpu_us=$pg_us, cpu_bound_rate=$cpu_bound,
+    engine_cpu_us=$cpu_us, broker_cpu_us=$broker_us, postgres_cpu_us=$pg_us, cpu_bound_rate=$cpu_bound, busy_pct=$busy,
     engine_rss_mib=$rss_mib, exact=True,
     latency=[latency(5000, $p50_5000, $p99_5000, $p999_5000, $confirm_p99_5000, $after_p99_5000, 50, $within_50ms_5000),
              latency(100, $p50_100, $p99_100, $p999_100, None, None, 20, $within_20ms_100)],

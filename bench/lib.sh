@@ -36,12 +36,16 @@ fresh_wal() {
 empty_queue() { "$BIN/loadgen" drain --queue "$QUEUE" --idle-ms 500 --json >/dev/null; }
 # CPU ticks used so far by every process named $1 (the broker; PostgreSQL with all its
 # processes: the engine's backends, WAL writer, checkpointer...), to show where each vote's CPU goes.
+# "busy total" jiffies of the whole machine so far (/proc/stat; idle and iowait are not busy).
+machine_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
+busy_pct() { py "round(100 * ($3 - $1) / max($4 - $2, 1), 1)"; }
 ticks_of() { local t=0 p; for p in $(pgrep -x "$1"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
 
 # engine_drain [ENV=VALUE ...]: an empty database, the backlog, then the engine ($ENGINE_BIN,
 # default the release build) with these settings on top of its defaults, until `loadgen verify`
 # has seen every vote counted exactly. Leaves the engine running (pid in $engine) and sets
-# engine_rate, cpu_us, broker_us, pg_us, rss_mib, cpu_bound. Exits 1 if the count is not exact.
+# engine_rate, cpu_us, broker_us, pg_us, rss_mib, cpu_bound, busy (share of the machine's cores
+# busy during the drain, %). Exits 1 if the count is not exact.
 engine_drain() {
   reset_db
   prefill
@@ -52,13 +56,15 @@ engine_drain() {
   # noticeable share of these two cores.)
   "$BIN/loadgen" verify --database-url "$DB_URL" --expected "$WORK/expected.json" --poll 20ms --timeout 600s \
     --json >"$WORK/verify.json" &
-  local verifier=$! beam0 pg0 beam1 pg1 utime stime hwm_kib seconds tick
-  beam0=$(ticks_of beam.smp); pg0=$(ticks_of postgres)
+  local verifier=$! beam0 pg0 beam1 pg1 utime stime hwm_kib seconds tick machine0 machine1
+  beam0=$(ticks_of beam.smp); pg0=$(ticks_of postgres); machine0=$(machine_ticks)
   env RABBITMQ_QUEUE=$QUEUE DATABASE_URL=$DB_URL PROMETHEUS_PORT=$PORT RUN_MIGRATIONS=false LOG_LEVEL=warn "$@" \
     "${ENGINE_BIN:-$BIN/vote-engine}" 2>"$WORK/engine.log" &
   engine=$!
   wait "$verifier" || { echo "engine count NOT exact: $(cat "$WORK/verify.json")" >&2; exit 1; }
-  beam1=$(ticks_of beam.smp); pg1=$(ticks_of postgres)
+  beam1=$(ticks_of beam.smp); pg1=$(ticks_of postgres); machine1=$(machine_ticks)
+  # shellcheck disable=SC2086 # two numbers each
+  busy=$(busy_pct $machine0 $machine1)
   read -r utime stime < <(awk '{print $14, $15}' "/proc/$engine/stat")
   hwm_kib=$(awk '/VmHWM/ {print $2}' "/proc/$engine/status")
   seconds=$(json "$WORK/verify.json" "d['verify']['reached_seconds']")

@@ -23,6 +23,7 @@ CEILING_RATIO = 0.85
 NAIVE_RATIO = 10
 ENGINE_CPU_US = 5
 RSS_MIB = 64
+BUSY_PCT = 90
 P99_MS = {5000: 50, 100: 20}
 
 
@@ -53,6 +54,8 @@ def render(d):
         ("engine CPU per vote", n(d["engine_cpu_us"], " µs"), f"<= {ENGINE_CPU_US} µs: {verdict(d['engine_cpu_us'] <= ENGINE_CPU_US)}"),
         ("RabbitMQ + PostgreSQL CPU per vote", f"{d['broker_cpu_us']} + {d['postgres_cpu_us']} µs: "
          f"{d['cores']} cores allow at most {n(d['cpu_bound_rate'])} votes/s", ""),
+        ("cores busy during the drain", "not recorded" if d.get("busy_pct") is None else f"{d['busy_pct']} %",
+         f">= {BUSY_PCT} %: {verdict(d['busy_pct'] >= BUSY_PCT)}" if d.get("busy_pct") is not None else ""),
         ("engine peak RSS", n(d["engine_rss_mib"], " MiB"), f"<= {RSS_MIB} MiB: {verdict(d['engine_rss_mib'] <= RSS_MIB)}"),
     ]
     for lat in d["latency"]:

@@ -51,6 +51,21 @@ pub async fn migrate(database: &DbTarget, shutdown: &CancellationToken) -> anyho
     }
 }
 
+/// Declares what the engine consumes from: the shard set whole when sharded, else each queue
+/// with its dead-letter queue (idempotent).
+pub async fn declare(settings: &Settings) -> Result<(), vote_mq::Error> {
+    let name = "vote-engine-declare";
+    if let Some(set) = &settings.shard_set {
+        return set.declare(&settings.amqp_url, name).await;
+    }
+    for topology in &settings.queues {
+        let config =
+            vote_mq::SubscriptionConfig { topology: topology.clone(), bindings: None, prefetch: 1, name: name.to_owned() };
+        vote_mq::declare_topology(&settings.amqp_url, &config).await?;
+    }
+    Ok(())
+}
+
 /// A built engine, ready to run.
 pub struct Application {
     settings: Settings,

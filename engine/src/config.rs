@@ -33,6 +33,9 @@ pub struct Cli {
 pub enum Command {
     /// Consume, count and ack votes until SIGTERM/SIGINT (the default).
     Run,
+    /// Declare the broker topology and exit: the vote queue, or with VOTE_SHARDS the exchange and
+    /// every shard with its dead-letter queue (for producers that start before any engine).
+    Declare,
     /// Apply the database migrations and exit (run as the schema owner when the engine itself
     /// runs with a role that has no DDL rights).
     Migrate,

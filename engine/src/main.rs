@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use vote_engine::app::migrate;
+use vote_engine::app::{declare, migrate};
 use vote_engine::config::parse_cli;
 use vote_engine::{Application, Command, recount};
 use vote_runtime::shutdown;
@@ -26,6 +26,10 @@ fn main() -> ExitCode {
         let stop = shutdown::on_signal();
         match command {
             Command::Recount { law } => return Ok(recount::command(&settings.database, law.as_deref()).await),
+            Command::Declare => {
+                declare(&settings).await?;
+                tracing::info!(broker = %settings.amqp_url, queues = settings.queues.len(), "topology declared");
+            }
             Command::Migrate => {
                 let applied = migrate(&settings.database, &stop).await?;
                 tracing::info!(applied, database = %settings.database, "migrations applied");

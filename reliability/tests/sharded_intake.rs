@@ -22,13 +22,16 @@ struct Intake {
 }
 
 impl Intake {
-    /// Declares the intake as an engine run with VOTE_SHARDS=4 does.
+    /// Declares the intake with `vote-engine declare`, as an operator does before producers
+    /// start.
     async fn declare(name: &str) -> Self {
         let target = Target::fresh(name).await;
         let exchange = format!("{}.votes", target.queue);
         let set = ShardSet::new(&exchange, &target.queue, SHARDS, QueueType::Quorum, "votes.dlx");
-        set.declare(&target.amqp(), "reliability-shards").await.expect("RabbitMQ with the consistent-hash plugin");
-        Self { target, set }
+        let intake = Self { target, set };
+        let (status, output) = intake.engine("0").args(["declare"]).run_to_exit(Duration::from_secs(30)).await;
+        assert!(status.success(), "vote-engine declare failed ({status}):\n{output}");
+        intake
     }
 
     /// Publishes `count` messages over `laws` equally popular laws to the exchange, all
