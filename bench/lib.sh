@@ -36,9 +36,33 @@ fresh_wal() {
 empty_queue() { "$BIN/loadgen" drain --queue "$QUEUE" --idle-ms 500 --json >/dev/null; }
 # CPU ticks used so far by every process named $1 (the broker; PostgreSQL with all its
 # processes: the engine's backends, WAL writer, checkpointer...), to show where each vote's CPU goes.
-# "busy total" jiffies of the whole machine so far (/proc/stat; idle and iowait are not busy).
-machine_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
-busy_pct() { py "round(100 * ($3 - $1) / max($4 - $2, 1), 1)"; }
+# The machine's busy share over a drain: a sampler of /proc/stat (one process, every 50 ms) runs
+# in the background; busy_between START END (Unix seconds) gives the share of the cores busy
+# between the two samples nearest those times, in % (idle and iowait are not busy). The drain is
+# timed from the engine's start to the moment its count reached the total: `loadgen verify` goes
+# on checking for a second after that, which must not count as the engine's idle time.
+start_cpu_sampler() {
+  python3 -u - >"$WORK/cpu-samples" <<'PY' &
+import time
+while True:
+    f = open("/proc/stat").readline().split()[1:9]
+    v = list(map(int, f))
+    print(time.time(), v[0] + v[1] + v[2] + v[5] + v[6] + v[7], sum(v), flush=True)
+    time.sleep(0.05)
+PY
+  cpu_sampler=$!
+}
+stop_cpu_sampler() { kill "$cpu_sampler" 2>/dev/null || true; wait "$cpu_sampler" 2>/dev/null || true; }
+busy_between() {
+  python3 - "$WORK/cpu-samples" "$1" "$2" <<'PY'
+import sys
+rows = [tuple(map(float, line.split())) for line in open(sys.argv[1]) if len(line.split()) == 3]
+start, end = float(sys.argv[2]), float(sys.argv[3])
+near = lambda t: min(rows, key=lambda r: abs(r[0] - t))
+a, b = near(start), near(end)
+print(round(100 * (b[1] - a[1]) / max(b[2] - a[2], 1), 1))
+PY
+}
 ticks_of() { local t=0 p; for p in $(pgrep -x "$1"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
 
 # engine_drain [ENV=VALUE ...]: an empty database, the backlog, then the engine ($ENGINE_BIN,
@@ -56,18 +80,19 @@ engine_drain() {
   # noticeable share of these two cores.)
   "$BIN/loadgen" verify --database-url "$DB_URL" --expected "$WORK/expected.json" --poll 20ms --timeout 600s \
     --json >"$WORK/verify.json" &
-  local verifier=$! beam0 pg0 beam1 pg1 utime stime hwm_kib seconds tick machine0 machine1
-  beam0=$(ticks_of beam.smp); pg0=$(ticks_of postgres); machine0=$(machine_ticks)
+  local verifier=$! beam0 pg0 beam1 pg1 utime stime hwm_kib seconds tick started
+  start_cpu_sampler
+  beam0=$(ticks_of beam.smp); pg0=$(ticks_of postgres); started=$(date +%s.%N)
   env RABBITMQ_QUEUE=$QUEUE DATABASE_URL=$DB_URL PROMETHEUS_PORT=$PORT RUN_MIGRATIONS=false LOG_LEVEL=warn "$@" \
     "${ENGINE_BIN:-$BIN/vote-engine}" 2>"$WORK/engine.log" &
   engine=$!
   wait "$verifier" || { echo "engine count NOT exact: $(cat "$WORK/verify.json")" >&2; exit 1; }
-  beam1=$(ticks_of beam.smp); pg1=$(ticks_of postgres); machine1=$(machine_ticks)
-  # shellcheck disable=SC2086 # two numbers each
-  busy=$(busy_pct $machine0 $machine1)
+  beam1=$(ticks_of beam.smp); pg1=$(ticks_of postgres)
+  stop_cpu_sampler
   read -r utime stime < <(awk '{print $14, $15}' "/proc/$engine/stat")
   hwm_kib=$(awk '/VmHWM/ {print $2}' "/proc/$engine/status")
   seconds=$(json "$WORK/verify.json" "d['verify']['reached_seconds']")
+  busy=$(busy_between "$started" "$(py "$started + $seconds")")
   tick=$(getconf CLK_TCK)
   engine_rate=$(py "round($VOTES / $seconds)")
   cpu_us=$(py "round(($utime + $stime) / $tick / $VOTES * 1e6, 2)")
