@@ -59,8 +59,12 @@ pub async fn declare(settings: &Settings) -> Result<(), vote_mq::Error> {
         return set.declare(&settings.amqp_url, name).await;
     }
     for topology in &settings.queues {
-        let config =
-            vote_mq::SubscriptionConfig { topology: topology.clone(), bindings: None, prefetch: 1, name: name.to_owned() };
+        let config = vote_mq::SubscriptionConfig {
+            topology: topology.clone(),
+            bindings: None,
+            prefetch: 1,
+            name: name.to_owned(),
+        };
         vote_mq::declare_topology(&settings.amqp_url, &config).await?;
     }
     Ok(())

@@ -76,7 +76,12 @@ pub fn scalar(value: &Value) -> String {
 
 /// The files of `docker/k8s/` ending in `.yaml`, sorted.
 pub fn k8s_files() -> Result<Vec<PathBuf>, Error> {
-    let dir = docker_dir().join("k8s");
+    k8s_files_in("k8s")
+}
+
+/// The files of the kit folder `relative` (e.g. `k8s/sharded`) ending in `.yaml`, sorted.
+pub fn k8s_files_in(relative: &str) -> Result<Vec<PathBuf>, Error> {
+    let dir = docker_dir().join(relative);
     let entries = std::fs::read_dir(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
     let mut files = Vec::new();
     for entry in entries {
@@ -91,8 +96,13 @@ pub fn k8s_files() -> Result<Vec<PathBuf>, Error> {
 
 /// Every document of every file of `docker/k8s/`, with the file it comes from.
 pub fn k8s_documents() -> Result<Vec<(PathBuf, Value)>, Error> {
+    k8s_documents_in("k8s")
+}
+
+/// Every document of every file of the kit folder `relative`, with the file it comes from.
+pub fn k8s_documents_in(relative: &str) -> Result<Vec<(PathBuf, Value)>, Error> {
     let mut all = Vec::new();
-    for path in k8s_files()? {
+    for path in k8s_files_in(relative)? {
         let text = std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
         for document in yaml_documents(&path.display().to_string(), &text)? {
             all.push((path.clone(), document));

@@ -527,6 +527,66 @@ fn kustomization_lists_every_manifest() {
     );
 }
 
+#[test]
+fn sharded_engines_cover_every_shard_once_and_keda_scales_each_set_on_its_shards() {
+    let base = kit::k8s_documents().unwrap();
+    let documents = kit::k8s_documents_in("k8s/sharded").unwrap();
+    let kustomization = kit::yaml_file("k8s/sharded/kustomization.yaml").unwrap();
+    let listed: BTreeSet<String> = kustomization["resources"].as_array().unwrap().iter().map(scalar).collect();
+    let files: BTreeSet<String> = kit::k8s_files_in("k8s/sharded")
+        .unwrap()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .filter(|f| f != "kustomization.yaml")
+        .collect();
+    assert_eq!(listed, files, "the sharded kustomization lists every manifest");
+
+    let config = kit::named(&documents, "ConfigMap", "vote-engine-shards").expect("the shard sets' ConfigMap");
+    let shards: u16 = scalar(&config["data"]["VOTE_SHARDS"]).parse().expect("VOTE_SHARDS");
+    let queue = scalar(&config["data"]["RABBITMQ_QUEUE"]);
+    let mut covered = Vec::new();
+    let deployments = kit::of_kind(&documents, "Deployment");
+    assert!(deployments.len() >= 2, "several shard sets");
+    for deployment in deployments {
+        let name = deployment["metadata"]["name"].as_str().unwrap();
+        let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+        assert!(container["image"].as_str().is_some_and(|i| i.starts_with("vote-platform/vote-engine:")), "{name}");
+        assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz", "{name}");
+        assert_eq!(container["envFrom"][0]["configMapRef"]["name"], "vote-engine-shards", "{name}");
+        let env = container["env"].as_array().unwrap();
+        let indexes = env.iter().find(|e| e["name"] == "SHARD_INDEXES").map(|e| scalar(&e["value"])).unwrap();
+        let own: BTreeSet<String> = indexes.split(',').map(|i| format!("{queue}.{}", i.trim())).collect();
+        covered.extend(indexes.split(',').map(|i| i.trim().parse::<u16>().unwrap()));
+        for reference in env.iter().filter_map(|e| e["valueFrom"]["secretKeyRef"].as_object()) {
+            let secret = kit::named(&base, "Secret", reference["name"].as_str().unwrap()).expect("a base Secret");
+            assert!(secret["stringData"][reference["key"].as_str().unwrap()].is_string(), "{name}: {reference:?}");
+        }
+
+        // Its ScaledObject watches exactly its own shards.
+        let scaled = kit::of_kind(&documents, "ScaledObject")
+            .into_iter()
+            .find(|s| s["spec"]["scaleTargetRef"]["name"] == name)
+            .unwrap_or_else(|| panic!("no ScaledObject scales {name}"));
+        assert!(scaled["spec"]["minReplicaCount"].as_u64() >= Some(1), "{name}: its shards are always consumed");
+        let triggers = scaled["spec"]["triggers"].as_array().unwrap();
+        let watched: BTreeSet<String> = triggers.iter().map(|t| scalar(&t["metadata"]["queueName"])).collect();
+        assert_eq!(watched, own, "{name}: scaled on the depth of its own shards");
+        for trigger in triggers {
+            assert_eq!(trigger["type"], "rabbitmq");
+            assert_eq!(trigger["metadata"]["mode"], "QueueLength");
+            let auth = scalar(&trigger["authenticationRef"]["name"]);
+            let auth = kit::named(&documents, "TriggerAuthentication", &auth).expect("its TriggerAuthentication");
+            let host = &auth["spec"]["secretTargetRef"][0];
+            assert_eq!(host["parameter"], "host");
+            let secret = kit::named(&base, "Secret", host["name"].as_str().unwrap()).expect("a base Secret");
+            let url = scalar(&secret["stringData"][host["key"].as_str().unwrap()]);
+            assert!(url.starts_with("amqp://engine:"), "KEDA reads the depth as the engine's broker user: {url}");
+        }
+    }
+    covered.sort_unstable();
+    assert_eq!(covered, (0..shards).collect::<Vec<_>>(), "every shard consumed by exactly one set");
+}
+
 /// The host and port of the URL under `key` in the credentials Secret.
 fn secret_url_host(documents: &[(std::path::PathBuf, Value)], key: &str) -> String {
     let secret = kit::named(documents, "Secret", "vote-platform-credentials").expect("the credentials Secret");
