@@ -10,11 +10,13 @@
 #
 #   bench/capacity.sh                  # 300,000 votes
 #   BENCH_VOTES=600000 bench/capacity.sh
+#   BENCH_PARTS=c bench/capacity.sh    # only some of (a), (b), (c)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source bench/lib.sh
 VOTES=${BENCH_VOTES:-300000}
+PARTS=${BENCH_PARTS:-abc}
 bench_setup vote-engine vote-loadgen
 sql() { psql -X -h 127.0.0.1 -U postgres -d "$DB" -tAc "$1"; }
 
@@ -52,16 +54,17 @@ drain() {
   results_bytes=$(sql "SELECT pg_total_relation_size('vote_results')")
 }
 
-say "(a) $VOTES votes over 100 laws"
-drain 100
-row_a="| 100 laws | $(py "f'{$rate:,}'") | $cpu | $wal_per_vote | $audit_table + $audit_indexes | $results_bytes |"
-echo "$row_a" >&2
+rows=() broker=""
+for part in a b; do
+  [[ $PARTS == *$part* ]] || continue
+  laws=$([ "$part" = a ] && echo 100 || echo 1)
+  say "($part) $VOTES votes over $laws law(s)"
+  drain "$laws"
+  rows+=("| $laws law(s) | $(py "f'{$rate:,}'") | $cpu | $wal_per_vote | $audit_table + $audit_indexes | $results_bytes |")
+  echo "${rows[-1]}" >&2
+done
 
-say "(b) the same backlog on one law"
-drain 1
-row_b="| 1 law | $(py "f'{$rate:,}'") | $cpu | $wal_per_vote | $audit_table + $audit_indexes | $results_bytes |"
-echo "$row_b" >&2
-
+if [[ $PARTS == *c* ]]; then
 say "(c) the broker alone: messages of 1 and of 100 votes"
 # 100-vote messages: JSON arrays of votes as a batch envelope would carry them (the broker does
 # not look inside): 10,000 of them, published one by one with confirms.
@@ -79,23 +82,21 @@ fresh_wal
   --connections 4 --window 4000 --no-progress --expected "$WORK/expected.json" --json >/dev/null
 "$BIN/loadgen" drain --queue "$QUEUE" --idle-ms 1000 --json >"$WORK/drain-1.json"
 fresh_wal
-"$BIN/loadgen" send <"$WORK/batched.txt" >/dev/null
+"$BIN/loadgen" send --queue "$QUEUE" <"$WORK/batched.txt" >/dev/null
 "$BIN/loadgen" drain --queue "$QUEUE" --idle-ms 1000 --json >"$WORK/drain-100.json"
 single=$(json "$WORK/drain-1.json" "round(d['rate'])")
 batched=$(json "$WORK/drain-100.json" "round(d['rate'])")
 bytes=$(awk '{ s += length($0) } END { print int(s / NR) }' "$WORK/batched.txt")
-
-commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- 2>/dev/null || echo +changes)"
-cat <<TABLE
-$(date -u '+%F %H:%M UTC'), commit $commit, $(nproc) cores, \`BENCH_VOTES=$VOTES bench/capacity.sh\`:
-
-| backlog | votes/s | CPU µs/vote: engine / RabbitMQ / PostgreSQL | WAL bytes/vote | vote_audit bytes/vote: table + indexes | vote_results bytes |
-|---|---|---|---|---|---|
-$row_a
-$row_b
-
-| broker alone (\`loadgen drain\`) | messages/s | votes/s |
+broker="| broker alone (\`loadgen drain\`) | messages/s | votes/s |
 |---|---|---|
 | 1 vote per message | $(py "f'{$single:,}'") | $(py "f'{$single:,}'") |
-| 100 votes per message ($bytes bytes) | $(py "f'{$batched:,}'") | $(py "f'{$batched * 100:,}'") |
-TABLE
+| 100 votes per message ($bytes bytes) | $(py "f'{$batched:,}'") | $(py "f'{$batched * 100:,}'") |"
+fi
+
+commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- 2>/dev/null || echo +changes)"
+drains=""
+[ ${#rows[@]} -eq 0 ] || drains="| backlog | votes/s | CPU µs/vote: engine / RabbitMQ / PostgreSQL | WAL bytes/vote | vote_audit bytes/vote: table + indexes | vote_results bytes |
+|---|---|---|---|---|---|
+$(printf '%s\n' "${rows[@]}")"
+printf '%s, commit %s, %s cores, `BENCH_VOTES=%s BENCH_PARTS=%s bench/capacity.sh`:\n\n%s\n\n%s\n' \
+  "$(date -u '+%F %H:%M UTC')" "$commit" "$(nproc)" "$VOTES" "$PARTS" "$drains" "$broker"
