@@ -69,9 +69,14 @@ pub struct RawSettings {
     /// Type of the vote queue: quorum or classic. Must match the queue if it already exists.
     #[arg(long, env = "RABBITMQ_QUEUE_TYPE", value_name = "RABBITMQ_QUEUE_TYPE", default_value = "quorum")]
     pub rabbitmq_queue_type: String,
-    /// Unacked deliveries in flight; must exceed BATCH_SIZE [default: BATCH_SIZE x (MAX_INFLIGHT_BATCHES + 2)].
+    /// Unacked deliveries in flight; with VOTES_PER_MESSAGE, must carry more than BATCH_SIZE
+    /// votes [default: BATCH_SIZE x (MAX_INFLIGHT_BATCHES + 2) / VOTES_PER_MESSAGE].
     #[arg(long, env = "RABBITMQ_PREFETCH_COUNT", value_name = "RABBITMQ_PREFETCH_COUNT")]
     pub rabbitmq_prefetch_count: Option<u32>,
+    /// Votes a message carries on average: 1, or more when producers send `vote.batch`
+    /// messages; sizes the default prefetch in messages.
+    #[arg(long, env = "VOTES_PER_MESSAGE", value_name = "VOTES_PER_MESSAGE", default_value_t = 1)]
+    pub votes_per_message: usize,
     /// Direct exchange invalid votes are dead-lettered through.
     #[arg(long, env = "DEAD_LETTER_EXCHANGE", value_name = "DEAD_LETTER_EXCHANGE", default_value = "votes.dlx")]
     pub dead_letter_exchange: String,
@@ -181,15 +186,19 @@ impl Validate for RawSettings {
         let batch_timeout = seconds("BATCH_TIMEOUT_SECONDS", self.batch_timeout_seconds, false)?;
         let retry_delay = seconds("RETRY_DELAY_SECONDS", self.retry_delay_seconds, true)?;
         let shutdown_timeout = seconds("SHUTDOWN_TIMEOUT_SECONDS", self.shutdown_timeout_seconds, true)?;
+        let votes_per_message = at_least_one("VOTES_PER_MESSAGE", self.votes_per_message)?;
         let prefetch = match self.rabbitmq_prefetch_count {
-            Some(p) if p as usize <= batch_size => {
+            Some(p) if p as usize * votes_per_message <= batch_size => {
                 return Err(ConfigError::new(
                     "RABBITMQ_PREFETCH_COUNT",
-                    format!("must exceed BATCH_SIZE ({batch_size}) so the next batch fills while one commits"),
+                    format!(
+                        "must carry more than BATCH_SIZE ({batch_size}) votes at VOTES_PER_MESSAGE \
+                         ({votes_per_message}) so the next batch fills while one commits"
+                    ),
                 ));
             }
             Some(p) => p,
-            None => (batch_size * (max_inflight_batches + 2)) as u32,
+            None => (batch_size * (max_inflight_batches + 2)).div_ceil(votes_per_message) as u32,
         };
         let prefetch = u16::try_from(prefetch).map_err(|_| {
             ConfigError::new(
@@ -342,6 +351,15 @@ mod tests {
     }
 
     #[test]
+    fn the_default_prefetch_holds_the_same_votes_whatever_a_message_carries() {
+        let (_, one) = parse(&[]).unwrap();
+        let (_, hundred) = parse(&["--votes-per-message", "100"]).unwrap();
+        assert_eq!((one.prefetch, hundred.prefetch), (4000, 40));
+        let (_, given) = parse(&["--votes-per-message", "100", "--rabbitmq-prefetch-count", "11"]).unwrap();
+        assert_eq!(given.prefetch, 11);
+    }
+
+    #[test]
     fn an_engine_consumes_the_shards_it_is_given_and_declares_them_all() {
         let (_, s) = parse(&["--vote-shards", "4", "--shard-indexes", "3, 1"]).unwrap();
         let consumed: Vec<_> = s.queues.iter().map(|q| (q.queue.as_str(), q.dead_letter_queue.as_str())).collect();
@@ -384,6 +402,8 @@ mod tests {
             (vec!["--batch-size", "0"], "BATCH_SIZE"),
             (vec!["--batch-timeout-seconds=-1"], "BATCH_TIMEOUT_SECONDS"),
             (vec!["--rabbitmq-prefetch-count", "50"], "RABBITMQ_PREFETCH_COUNT"),
+            (vec!["--rabbitmq-prefetch-count", "5", "--votes-per-message", "100"], "RABBITMQ_PREFETCH_COUNT"),
+            (vec!["--votes-per-message", "0"], "VOTES_PER_MESSAGE"),
             (vec!["--amqp-url", "http://guest:topsecret@h/"], "AMQP_URL"),
             (vec!["--log-level", "loud!"], "LOG_LEVEL"),
             (vec!["--prometheus-port", "70000"], "PROMETHEUS_PORT"),

@@ -1,6 +1,8 @@
-//! Pipeline step 2: a delivery's bytes become a validated [`Vote`] or a [`RejectReason`].
+//! Pipeline step 2: a delivery's bytes become validated [`Vote`]s or a [`RejectReason`].
 //!
-//! Accepted inputs: the seed JSON vote, or a `vote.cast` event envelope whose `data` is one.
+//! Accepted inputs: the seed JSON vote, a `vote.cast` event envelope whose `data` is one, or a
+//! `vote.batch` envelope whose `data` is an array of them: each element is then decoded (and
+//! refused) on its own, so one bad vote does not cost the others.
 //! Every rule of the contract is checked here, so anything that reaches the batcher can be
 //! stored; the reasons form a small fixed set so they can be metric labels.
 
@@ -16,6 +18,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_FIELD_BYTES: usize = 128;
 /// Event type of the envelope form.
 pub const VOTE_CAST_EVENT: &str = "vote.cast";
+/// Event type of the envelope carrying many votes.
+pub const VOTE_BATCH_EVENT: &str = "vote.batch";
 
 /// A vote's choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -95,7 +99,8 @@ pub enum RejectReason {
     InvalidChoice,
     /// `timestamp` is not RFC 3339.
     InvalidTimestamp,
-    /// An envelope whose `event_type` is not `vote.cast`.
+    /// An envelope whose `event_type` is neither `vote.cast` nor `vote.batch` (nor `vote.batch`
+    /// inside a `vote.batch`).
     UnknownEventType,
     /// The database refused the vote even alone in its transaction (a poison row).
     DbRejected,
@@ -164,7 +169,55 @@ struct Fields<'a> {
     #[serde(borrow, default)]
     event_type: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    data: Option<Box<Wire<'a>>>,
+    data: Option<Data<'a>>,
+}
+
+/// An envelope's `data`: one vote (an object) or, for `vote.batch`, the raw elements of an array.
+enum Data<'a> {
+    One(Box<Wire<'a>>),
+    Many(Vec<&'a serde_json::value::RawValue>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Data<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOrArray<'a>(std::marker::PhantomData<Data<'a>>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for ObjectOrArray<'a> {
+            type Value = Data<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object or array")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                Fields::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|f| Data::One(Box::new(Wire(f))))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Data::Many(items))
+            }
+        }
+        deserializer.deserialize_any(ObjectOrArray(std::marker::PhantomData))
+    }
+}
+
+/// What a message carries.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decoded<'a> {
+    /// One vote: the seed form or a `vote.cast` envelope.
+    One(Vote),
+    /// A `vote.batch` envelope's votes, each decoded on its own.
+    Many(Vec<Part<'a>>),
+}
+
+/// One element of a `vote.batch` message.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Part<'a> {
+    /// The element's own bytes: its body when it is dead-lettered alone.
+    pub body: &'a [u8],
+    /// The vote, or why it is refused.
+    pub vote: Result<Vote, Rejection>,
 }
 
 /// [`Fields`], read from a JSON object and nothing else.
@@ -186,25 +239,68 @@ impl<'de: 'a, 'a> Deserialize<'de> for Wire<'a> {
     }
 }
 
-/// Decodes and validates one message body.
+/// Decodes and validates a message body holding one vote; a `vote.batch` message is refused
+/// (its votes are for [`decode_message`]).
 pub fn decode(body: &[u8]) -> Result<Vote, Rejection> {
+    match decode_message(body)? {
+        Decoded::One(vote) => Ok(vote),
+        Decoded::Many(_) => Err(Rejection { reason: RejectReason::UnknownEventType, detail: "event_type" }),
+    }
+}
+
+/// Decodes and validates one message body: one vote, or the votes of a `vote.batch`.
+pub fn decode_message(body: &[u8]) -> Result<Decoded<'_>, Rejection> {
     let reject = |reason, detail| Rejection { reason, detail };
     if body.len() > MAX_BODY_BYTES {
         return Err(reject(RejectReason::BodyTooLarge, "body"));
     }
     let text = std::str::from_utf8(body).map_err(|_| reject(RejectReason::InvalidUtf8, "body"))?;
-    let Wire(wire) = serde_json::from_str(text).map_err(|e| match e.classify() {
+    let Wire(mut wire) = serde_json::from_str(text).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => reject(RejectReason::WrongType, "field type"),
         _ => reject(RejectReason::InvalidJson, "body"),
     })?;
-    let vote = match wire.event_type {
-        None => wire,
-        Some(kind) if kind == VOTE_CAST_EVENT => match wire.data {
-            Some(data) => data.0,
-            None => return Err(reject(RejectReason::MissingField, "data")),
-        },
-        Some(_) => return Err(reject(RejectReason::UnknownEventType, "event_type")),
-    };
+    let wrong_type = || reject(RejectReason::WrongType, "field type");
+    let (event_type, data) = (wire.event_type.take(), wire.data.take());
+    match (event_type.as_deref(), data) {
+        (None, Some(Data::Many(_))) => Err(wrong_type()),
+        (None, _) => validate(wire.into_vote()),
+        (Some(VOTE_CAST_EVENT), Some(Data::One(data))) => validate(data.0.into_vote()),
+        (Some(VOTE_CAST_EVENT), Some(Data::Many(_))) => Err(wrong_type()),
+        (Some(VOTE_BATCH_EVENT), Some(Data::Many(items))) if !items.is_empty() => Ok(Decoded::Many(
+            items
+                .into_iter()
+                .map(|raw| {
+                    let body = raw.get().as_bytes();
+                    Part { body, vote: decode(body) }
+                })
+                .collect(),
+        )),
+        (Some(VOTE_BATCH_EVENT), Some(Data::Many(_))) => Err(reject(RejectReason::EmptyField, "data")),
+        (Some(VOTE_BATCH_EVENT), Some(Data::One(_))) => Err(wrong_type()),
+        (Some(VOTE_CAST_EVENT | VOTE_BATCH_EVENT), None) => Err(reject(RejectReason::MissingField, "data")),
+        (Some(_), _) => Err(reject(RejectReason::UnknownEventType, "event_type")),
+    }
+}
+
+/// The five vote fields of a [`Fields`].
+struct WireVote<'a> {
+    vote_hash: Option<Cow<'a, str>>,
+    citizen_id: Option<Cow<'a, str>>,
+    law_id: Option<Cow<'a, str>>,
+    choice: Option<Cow<'a, str>>,
+    timestamp: Option<Cow<'a, str>>,
+}
+
+impl<'a> Fields<'a> {
+    fn into_vote(self) -> WireVote<'a> {
+        let Self { vote_hash, citizen_id, law_id, choice, timestamp, .. } = self;
+        WireVote { vote_hash, citizen_id, law_id, choice, timestamp }
+    }
+}
+
+/// Checks the five fields of one vote.
+fn validate<'b>(vote: WireVote<'_>) -> Result<Decoded<'b>, Rejection> {
+    let reject = |reason, detail| Rejection { reason, detail };
     let vote_hash = field(vote.vote_hash, "vote_hash")?;
     let citizen_id = field(vote.citizen_id, "citizen_id")?;
     let law_id = field(vote.law_id, "law_id")?;
@@ -216,13 +312,13 @@ pub fn decode(body: &[u8]) -> Result<Vote, Rejection> {
     let timestamp = field(vote.timestamp, "timestamp")?;
     let timestamp =
         OffsetDateTime::parse(&timestamp, &Rfc3339).map_err(|_| reject(RejectReason::InvalidTimestamp, "timestamp"))?;
-    Ok(Vote {
+    Ok(Decoded::One(Vote {
         vote_hash: vote_hash.into_owned(),
         citizen_id: citizen_id.into_owned(),
         law_id: law_id.into_owned(),
         choice,
         timestamp,
-    })
+    }))
 }
 
 fn field<'a>(value: Option<Cow<'a, str>>, name: &'static str) -> Result<Cow<'a, str>, Rejection> {
@@ -366,5 +462,37 @@ mod tests {
         let v = decode(GOOD.replace(r#""oui""#, r#""non""#).as_bytes()).unwrap();
         assert_eq!(v.choice, Choice::Non);
         assert_eq!(decode(&encode(&v)).unwrap(), v);
+    }
+
+    #[test]
+    fn a_vote_batch_decodes_each_vote_on_its_own_with_its_own_bytes() {
+        let bad = GOOD.replace(r#""oui""#, r#""maybe""#);
+        let cast = format!(r#"{{"event_type":"vote.cast","data":{GOOD}}}"#);
+        let body = format!(r#"{{"event_type":"vote.batch","data":[{GOOD}, {bad},{cast}]}}"#);
+        let Ok(Decoded::Many(parts)) = decode_message(body.as_bytes()) else { panic!("a batch") };
+        let bodies: Vec<&[u8]> = parts.iter().map(|p| p.body).collect();
+        assert_eq!(bodies, [GOOD.as_bytes(), bad.as_bytes(), cast.as_bytes()]);
+        assert_eq!(parts[0].vote, decode(GOOD.as_bytes()));
+        assert_eq!(parts[1].vote.as_ref().map_err(|r| r.reason), Err(RejectReason::InvalidChoice));
+        assert_eq!(parts[2].vote, decode(GOOD.as_bytes()));
+        assert_eq!(decode(body.as_bytes()).map_err(|r| r.reason), Err(RejectReason::UnknownEventType));
+        assert_eq!(decode_message(GOOD.as_bytes()), Ok(Decoded::One(decode(GOOD.as_bytes()).unwrap())));
+    }
+
+    #[test]
+    fn a_vote_batch_must_carry_an_array_of_votes() {
+        let reason = |body: String| decode_message(body.as_bytes()).map_err(|r| r.reason).err();
+        let batch = |data: &str| format!(r#"{{"event_type":"vote.batch","data":{data}}}"#);
+        assert_eq!(reason(batch("[]")), Some(RejectReason::EmptyField));
+        assert_eq!(reason(batch(GOOD)), Some(RejectReason::WrongType));
+        assert_eq!(reason(batch("7")), Some(RejectReason::WrongType));
+        assert_eq!(reason(r#"{"event_type":"vote.batch"}"#.to_owned()), Some(RejectReason::MissingField));
+        assert_eq!(reason(format!(r#"{{"event_type":"vote.cast","data":[{GOOD}]}}"#)), Some(RejectReason::WrongType));
+        let bare_with_array = GOOD.replace(r#""oui","#, r#""oui","data":[1],"#);
+        assert_eq!(reason(bare_with_array), Some(RejectReason::WrongType));
+        // A batch inside a batch is one refused vote, not a deeper batch.
+        let nested = batch(&format!("[{}]", batch(&format!("[{GOOD}]"))));
+        let Ok(Decoded::Many(parts)) = decode_message(nested.as_bytes()) else { panic!("a batch") };
+        assert_eq!(parts[0].vote.as_ref().map_err(|r| r.reason), Err(RejectReason::UnknownEventType));
     }
 }

@@ -17,7 +17,7 @@ use vote_runtime::CancellationToken;
 
 use crate::batch::{BatchPolicy, Batcher};
 use crate::dead_letter::DeadLetters;
-use crate::decode::{RejectReason, Rejection, Vote, decode};
+use crate::decode::{Decoded, RejectReason, Rejection, Vote, decode_message};
 use crate::metrics::Metrics;
 use crate::source::{Session, SourceConfig};
 use crate::store::{Store, WriteResult};
@@ -188,9 +188,24 @@ impl Pipeline {
     }
 
     fn accept(&self, state: &mut LoopState, delivery: BulkDelivery, now: Instant) {
-        match decode(&delivery.body) {
-            Ok(vote) => state.batcher.push(Pending { tag: delivery.tag, vote, body: delivery.body }, now),
-            Err(rejection) => self.dead_letter(state, delivery.tag, delivery.body, rejection),
+        let tag = delivery.tag;
+        match decode_message(&delivery.body) {
+            Ok(Decoded::One(vote)) => state.batcher.push(Pending { tag, vote, body: delivery.body }, now),
+            Ok(Decoded::Many(parts)) => {
+                if let Some(session) = state.session.as_mut() {
+                    session.expect_parts(tag, parts.len());
+                }
+                // Each vote goes its own way, with its own bytes as its body; the delivery is
+                // acked once all of them are committed or dead-lettered.
+                for part in parts {
+                    let body = part.body.to_vec();
+                    match part.vote {
+                        Ok(vote) => state.batcher.push(Pending { tag, vote, body }, now),
+                        Err(rejection) => self.dead_letter(state, tag, body, rejection),
+                    }
+                }
+            }
+            Err(rejection) => self.dead_letter(state, tag, delivery.body, rejection),
         }
     }
 

@@ -1,6 +1,10 @@
 //! Pipeline step 1: the broker side. A [`Session`] is one consuming connection to the vote
 //! queue, with the ack tracker for its delivery tags. When the connection is lost the session is
 //! dropped whole: its tags die with it and are never used on a new channel.
+//!
+//! A delivery carrying many votes (`vote.batch`) is settled once every one of its votes is.
+
+use std::collections::HashMap;
 
 use vote_mq::{AmqpUrl, BulkConsumer, BulkDelivery, QueueTopology, ShardSet};
 
@@ -26,6 +30,16 @@ pub struct Session {
     consumer: BulkConsumer,
     /// Settled/unsettled state of this session's deliveries.
     pub tracker: AckTracker,
+    /// Deliveries carrying several votes, by tag: how many are not settled yet.
+    parts: HashMap<u64, Parts>,
+}
+
+/// The unsettled votes of a delivery that carries several.
+struct Parts {
+    remaining: usize,
+    /// The delivery went back to the queue (a dead letter of one of its votes was not
+    /// confirmed): it is not rejected twice.
+    requeued: bool,
 }
 
 impl Session {
@@ -37,7 +51,7 @@ impl Session {
             set.declare(&config.url, &name).await?;
         }
         let consumer = BulkConsumer::declare_and_open(&config.url, &config.topology, config.prefetch, &name).await?;
-        Ok(Self { epoch, consumer, tracker: AckTracker::new() })
+        Ok(Self { epoch, consumer, tracker: AckTracker::new(), parts: HashMap::new() })
     }
 
     /// The next delivery; `None` when the connection or channel is gone. Cancel-safe.
@@ -54,10 +68,31 @@ impl Session {
         Some(delivery)
     }
 
-    /// Marks tags settled and acks the newly contiguous prefix (multiple=true).
+    /// Says that delivery `tag` carries `votes` votes, each settled (or requeued) on its own.
+    pub fn expect_parts(&mut self, tag: u64, votes: usize) {
+        if votes > 1 {
+            self.parts.insert(tag, Parts { remaining: votes, requeued: false });
+        }
+    }
+
+    /// Counts one vote of delivery `tag` as done; true when the delivery is done.
+    fn part_done(&mut self, tag: u64) -> bool {
+        let Some(parts) = self.parts.get_mut(&tag) else { return true };
+        parts.remaining -= 1;
+        if parts.remaining > 0 {
+            return false;
+        }
+        self.parts.remove(&tag);
+        true
+    }
+
+    /// Marks votes settled (a tag once per vote it carries) and acks the newly contiguous
+    /// prefix (multiple=true).
     pub fn settle(&mut self, tags: impl IntoIterator<Item = u64>) -> Result<(), vote_mq::Error> {
         for tag in tags {
-            self.tracker.settle(tag);
+            if self.part_done(tag) {
+                self.tracker.settle(tag);
+            }
         }
         if let Some(up_to) = self.tracker.take_ack() {
             self.consumer.ack(up_to, true)?;
@@ -66,8 +101,17 @@ impl Session {
     }
 
     /// Returns one delivery to the queue (to be delivered again) and counts it as settled: a
-    /// later multiple ack no longer covers it.
+    /// later multiple ack no longer covers it. For a delivery of several votes this counts one
+    /// of them, and the delivery goes back once (its votes already counted are deduplicated
+    /// when it comes again).
     pub fn requeue(&mut self, tag: u64) -> Result<(), vote_mq::Error> {
+        if let Some(parts) = self.parts.get_mut(&tag) {
+            let again = std::mem::replace(&mut parts.requeued, true);
+            self.part_done(tag);
+            if again {
+                return self.settle([]);
+            }
+        }
         self.consumer.reject(tag, true)?;
         self.tracker.rejected(tag);
         self.settle([])

@@ -37,6 +37,9 @@ pub struct PublishConfig {
     /// Publish to this consistent-hash exchange instead (the sharded intake, declared by the
     /// engine), with each vote's law id as routing key.
     pub exchange: Option<String>,
+    /// Votes per AMQP message: above 1, consecutive votes go together in `vote.batch`
+    /// envelopes (garbage is still sent alone).
+    pub votes_per_message: usize,
     /// Its type, if it has to be declared.
     pub queue_type: QueueType,
     /// Stop after this many messages (duplicates and garbage included).
@@ -68,6 +71,7 @@ impl PublishConfig {
         Self {
             queue: queue.to_owned(),
             exchange: None,
+            votes_per_message: 1,
             queue_type: crate::DEFAULT_QUEUE_TYPE,
             count: Some(count),
             duration: None,
@@ -91,6 +95,14 @@ impl PublishConfig {
         }
         if self.window == 0 {
             return bad("--window must be at least 1");
+        }
+        if self.votes_per_message == 0 || self.votes_per_message > 300 {
+            return bad("--votes-per-message must be between 1 and 300 (a message is at most 64 KiB)");
+        }
+        if self.votes_per_message > 1 && self.exchange.is_some() {
+            return bad(
+                "--votes-per-message above 1 mixes laws in a message: not with --exchange, which routes by law",
+            );
         }
         if self.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
             return bad("--rate must be a positive number");
@@ -173,6 +185,7 @@ pub async fn publish(url: &AmqpUrl, config: &PublishConfig) -> Result<PublishRep
             route: Route { exchange: config.exchange.clone(), queue: config.queue.clone(), law_ids: law_ids.clone() },
             window: config.window,
             chunk,
+            votes_per_message: config.votes_per_message,
             pacer: Pacer { start, per_second: per_connection_rate, sent: 0 },
             stall_timeout: config.stall_timeout,
             record_confirm_times: config.record_confirm_times,
@@ -297,7 +310,9 @@ impl Pacer {
 
 struct InFlight {
     confirmation: Confirmation,
-    message: Message,
+    /// What the AMQP message carried: one message of the stream, or several votes in a
+    /// `vote.batch`.
+    messages: Vec<Message>,
     sent_at: Instant,
     /// The publish time written into the message, in Unix microseconds.
     stamped_us: i64,
@@ -342,6 +357,44 @@ impl Route {
     }
 }
 
+/// The next AMQP message's worth of the stream (retries first): one message, or with
+/// `votes_per_message` > 1 up to that many consecutive votes (garbage always goes alone).
+fn next_group(
+    retries: &mut VecDeque<Message>,
+    fresh: &mut VecDeque<Message>,
+    votes_per_message: usize,
+) -> Vec<Message> {
+    let mut group = Vec::with_capacity(votes_per_message.min(1024));
+    while group.len() < votes_per_message {
+        let source = if retries.is_empty() { &mut *fresh } else { &mut *retries };
+        let Some(next) = source.front() else { break };
+        let vote = next.kind.vote().is_some();
+        if !group.is_empty() && (!vote || votes_per_message == 1) {
+            break;
+        }
+        group.extend(source.pop_front());
+        if !vote {
+            break;
+        }
+    }
+    group
+}
+
+/// A `vote.batch` envelope of `messages` (votes, bare or `vote.cast` envelopes) into `out`.
+fn render_batch(messages: &[Message], stamp: &Stamp, out: &mut Vec<u8>) {
+    let mut vote = Vec::with_capacity(320);
+    out.clear();
+    out.extend_from_slice(br#"{"event_type":"vote.batch","data":["#);
+    for (i, message) in messages.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        message.render_into(stamp, &mut vote);
+        out.extend_from_slice(&vote);
+    }
+    out.extend_from_slice(b"]}");
+}
+
 /// One connection's publishing loop.
 struct Worker {
     shared: Arc<Shared>,
@@ -349,6 +402,7 @@ struct Worker {
     route: Route,
     window: usize,
     chunk: usize,
+    votes_per_message: usize,
     pacer: Pacer,
     stall_timeout: Duration,
     record_confirm_times: bool,
@@ -394,13 +448,15 @@ impl Worker {
                             let now = Instant::now();
                             let micros = (now - done.sent_at).as_micros().max(1) as u64;
                             latency.saturating_record(micros);
-                            if self.record_confirm_times {
-                                confirm_times.push((done.stamped_us, micros));
+                            for message in &done.messages {
+                                if self.record_confirm_times {
+                                    confirm_times.push((done.stamped_us, micros));
+                                }
+                                tally.record(message);
                             }
-                            tally.record(&done.message);
                             last_progress = now;
                             last_confirm = now;
-                            unreported += 1;
+                            unreported += done.messages.len() as u64;
                             if unreported >= PROGRESS_EVERY {
                                 self.shared.confirmed.fetch_add(unreported, Ordering::Relaxed);
                                 unreported = 0;
@@ -408,24 +464,32 @@ impl Worker {
                         }
                         Err(e) => {
                             tracing::debug!(error = %e, "confirm failed, publishing again");
-                            tally.republished += 1;
-                            retries.push_back(done.message);
+                            tally.republished += done.messages.len() as u64;
+                            retries.extend(done.messages);
                         }
                     }
                 }
                 () = pace(slot), if want_send => {
-                    let Some(message) = retries.pop_front().or_else(|| fresh.pop_front()) else { continue };
+                    let messages = next_group(&mut retries, &mut fresh, self.votes_per_message);
+                    let Some(first) = messages.first() else { continue };
                     let (stamp, stamped_us) = Stamp::now_with_unix_micros();
-                    message.render_into(&stamp, &mut outgoing.body);
-                    self.route.address(&message, &mut outgoing);
+                    if self.votes_per_message > 1 && first.kind.vote().is_some() {
+                        render_batch(&messages, &stamp, &mut outgoing.body);
+                    } else {
+                        first.render_into(&stamp, &mut outgoing.body);
+                    }
+                    self.route.address(first, &mut outgoing);
+                    let carried = messages.len() as u64;
                     match self.publisher.send(&outgoing).await {
                         Ok(confirmation) => {
-                            self.pacer.sent += 1;
+                            self.pacer.sent += carried;
                             backoff.reset();
-                            inflight.push_back(InFlight { confirmation, message, sent_at: Instant::now(), stamped_us });
+                            inflight.push_back(InFlight { confirmation, messages, sent_at: Instant::now(), stamped_us });
                         }
                         Err(e) => {
-                            retries.push_front(message);
+                            for message in messages.into_iter().rev() {
+                                retries.push_front(message);
+                            }
                             if last_progress.elapsed() >= self.stall_timeout {
                                 return Err(Error::Stalled(format!("nothing confirmed for {:?}: {e}", self.stall_timeout)));
                             }
@@ -469,5 +533,69 @@ async fn front(inflight: &mut VecDeque<InFlight>) -> Result<(), vote_mq::Error> 
 async fn pace(slot: Option<Instant>) {
     if let Some(at) = slot {
         tokio::time::sleep_until(at).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::MessageKind;
+
+    fn stream(seed: u64, n: usize) -> Vec<Message> {
+        let config = GeneratorConfig { seed, invalid_ratio: 0.2, ..GeneratorConfig::default() };
+        let mut generator = Generator::new(config).unwrap();
+        (0..n).map(|_| generator.next_message()).collect()
+    }
+
+    #[test]
+    fn votes_travel_in_groups_and_garbage_alone_in_stream_order() {
+        let messages = stream(7, 400);
+        let mut fresh: VecDeque<Message> = messages.iter().cloned().collect();
+        let mut retries = VecDeque::new();
+        let mut groups = Vec::new();
+        loop {
+            let group = next_group(&mut retries, &mut fresh, 5);
+            if group.is_empty() {
+                break;
+            }
+            groups.push(group);
+        }
+        for group in &groups {
+            assert!(!group.is_empty() && group.len() <= 5);
+            if group.iter().any(|m| matches!(m.kind, MessageKind::Invalid(_))) {
+                assert_eq!(group.len(), 1, "garbage goes alone");
+            }
+        }
+        assert!(groups.iter().any(|g| g.len() == 5), "votes fill groups");
+        let flattened: Vec<&[u8]> = groups.iter().flatten().map(|m| m.body.as_slice()).collect();
+        let original: Vec<&[u8]> = messages.iter().map(|m| m.body.as_slice()).collect();
+        assert_eq!(flattened, original, "nothing lost, duplicated or reordered");
+
+        // Retries go first.
+        let mut retries: VecDeque<Message> =
+            messages.iter().filter(|m| m.kind.vote().is_some()).take(2).cloned().collect();
+        let mut fresh: VecDeque<Message> =
+            messages.iter().filter(|m| m.kind.vote().is_some()).skip(2).cloned().collect();
+        let group = next_group(&mut retries, &mut fresh, 5);
+        assert_eq!(group.len(), 5);
+        assert!(retries.is_empty());
+        assert_eq!(next_group(&mut VecDeque::new(), &mut fresh.clone(), 1).len(), 1);
+    }
+
+    #[test]
+    fn a_batch_envelope_holds_each_vote_as_rendered_alone() {
+        let votes: Vec<Message> = stream(9, 100).into_iter().filter(|m| m.kind.vote().is_some()).take(4).collect();
+        let stamp = Stamp::now();
+        let mut body = Vec::new();
+        render_batch(&votes, &stamp, &mut body);
+        let parsed: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(parsed["event_type"], "vote.batch");
+        let data = parsed["data"].as_array().expect("an array");
+        assert_eq!(data.len(), 4);
+        for (element, vote) in data.iter().zip(&votes) {
+            let mut alone = Vec::new();
+            vote.render_into(&stamp, &mut alone);
+            assert_eq!(element, &serde_json::from_slice::<serde_json::Value>(&alone).unwrap());
+        }
     }
 }

@@ -30,6 +30,10 @@ pub struct LoadArgs {
     /// Unconfirmed messages allowed per connection.
     #[arg(long, default_value_t = 1000)]
     pub window: usize,
+    /// Votes per message: above 1, consecutive votes travel together in `vote.batch` envelopes
+    /// (garbage still alone); --count and --rate still count votes and messages of the stream.
+    #[arg(long, default_value_t = 1)]
+    pub votes_per_message: usize,
     /// Number of laws (ids `<law-prefix>00001`...).
     #[arg(long, default_value_t = 100)]
     pub laws: u32,
@@ -89,6 +93,7 @@ impl LoadArgs {
         PublishConfig {
             queue: queue.queue.clone(),
             exchange: queue.exchange.clone(),
+            votes_per_message: self.votes_per_message,
             queue_type: queue.queue_type,
             count,
             duration: self.duration,
