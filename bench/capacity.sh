@@ -5,7 +5,9 @@
 #   (b) the same backlog on a single law: every batch updates one vote_results row (the
 #       landslide hot spot);
 #   (c) the broker alone (`loadgen drain`) with messages of 1 vote and of 100 votes: how much of
-#       the broker's cost is per message rather than per byte.
+#       the broker's cost is per message rather than per byte;
+#   (d) the engine's drain of the (a) backlog sent as `vote.batch` messages of 100 votes, beside
+#       the same votes one per message, alternating, 2 rounds.
 # Prints the figures as a Markdown table (paste it into SCALING.md with the command and date).
 #
 #   bench/capacity.sh                  # 300,000 votes
@@ -16,18 +18,20 @@ cd "$(dirname "$0")/.."
 
 source bench/lib.sh
 VOTES=${BENCH_VOTES:-300000}
-PARTS=${BENCH_PARTS:-abc}
+PARTS=${BENCH_PARTS:-abcd}
 bench_setup vote-engine vote-loadgen
 sql() { psql -X -h 127.0.0.1 -U postgres -d "$DB" -tAc "$1"; }
 
-# drain LAWS: the backlog over LAWS laws, drained by one engine with its defaults; sets rate,
+# drain LAWS [VOTES_PER_MESSAGE]: the backlog over LAWS laws (in messages of that many votes,
+# default 1), drained by one engine with its defaults; sets rate,
 # cpu (engine, RabbitMQ, PostgreSQL per vote), wal_per_vote and the table sizes per vote.
 drain() {
   reset_db
   DATABASE_URL=$DB_URL "$BIN/vote-engine" migrate >/dev/null 2>&1
   fresh_wal
   "$BIN/loadgen" publish --queue "$QUEUE" --count "$VOTES" --seed "$SEED" --law-prefix bench- --laws "$1" \
-    --citizens $((VOTES * 2)) --invalid-ratio 0 --duplicate-ratio 0.01 --connections 4 --window 4000 --no-progress \
+    --citizens $((VOTES * 2)) --invalid-ratio 0 --duplicate-ratio 0.01 --votes-per-message "${2:-1}" \
+    --connections 4 --window 4000 --no-progress \
     --expected "$WORK/expected.json" --json >"$WORK/publish.json"
   "$BIN/loadgen" verify --database-url "$DB_URL" --expected "$WORK/expected.json" --poll 20ms --timeout 600s \
     --json >"$WORK/verify.json" &
@@ -35,7 +39,7 @@ drain() {
   lsn0=$(sql "SELECT pg_current_wal_lsn()")
   beam0=$(ticks_of beam.smp); pg0=$(ticks_of postgres)
   env RABBITMQ_QUEUE=$QUEUE DATABASE_URL=$DB_URL PROMETHEUS_PORT=$PORT RUN_MIGRATIONS=false LOG_LEVEL=warn \
-    "$BIN/vote-engine" 2>"$WORK/engine.log" &
+    VOTES_PER_MESSAGE="${2:-1}" "$BIN/vote-engine" 2>"$WORK/engine.log" &
   engine=$!
   wait "$verifier" || { echo "NOT exact: $(cat "$WORK/verify.json")" >&2; exit 1; }
   beam1=$(ticks_of beam.smp); pg1=$(ticks_of postgres)
@@ -93,10 +97,24 @@ broker="| broker alone (\`loadgen drain\`) | messages/s | votes/s |
 | 100 votes per message ($bytes bytes) | $(py "f'{$batched:,}'") | $(py "f'{$batched * 100:,}'") |"
 fi
 
+batches=""
+if [[ $PARTS == *d* ]]; then
+  batches="| votes per message | round | votes/s | CPU µs/vote: engine / RabbitMQ / PostgreSQL |
+|---|---|---|---|"
+  for round in 1 2; do
+    for per in 1 100; do
+      say "(d) round $round: $VOTES votes over 100 laws, $per per message"
+      drain 100 "$per"
+      batches="$batches
+| $per | $round | $(py "f'{$rate:,}'") | $cpu |"
+    done
+  done
+fi
+
 commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- 2>/dev/null || echo +changes)"
 drains=""
 [ ${#rows[@]} -eq 0 ] || drains="| backlog | votes/s | CPU µs/vote: engine / RabbitMQ / PostgreSQL | WAL bytes/vote | vote_audit bytes/vote: table + indexes | vote_results bytes |
 |---|---|---|---|---|---|
 $(printf '%s\n' "${rows[@]}")"
-printf '%s, commit %s, %s cores, `BENCH_VOTES=%s BENCH_PARTS=%s bench/capacity.sh`:\n\n%s\n\n%s\n' \
-  "$(date -u '+%F %H:%M UTC')" "$commit" "$(nproc)" "$VOTES" "$PARTS" "$drains" "$broker"
+printf '%s, commit %s, %s cores, `BENCH_VOTES=%s BENCH_PARTS=%s bench/capacity.sh`:\n\n%s\n\n%s\n\n%s\n' \
+  "$(date -u '+%F %H:%M UTC')" "$commit" "$(nproc)" "$VOTES" "$PARTS" "$drains" "$broker" "$batches"
