@@ -141,7 +141,8 @@ impl Decoder {
             return Err(Error::Protocol(format!("frame on channel {channel}, which this connection never opened")));
         }
         let size = u32::from_be_bytes([unparsed[3], unparsed[4], unparsed[5], unparsed[6]]) as usize;
-        if size > FRAME_MAX as usize {
+        // The negotiated maximum counts the whole frame: head, payload and end marker.
+        if FRAME_HEAD + size + 1 > FRAME_MAX as usize {
             return Err(Error::Protocol(format!("frame of {size} bytes exceeds the negotiated maximum")));
         }
         if unparsed.len() < FRAME_HEAD + size + 1 {

@@ -134,6 +134,27 @@ fn a_broken_frame_is_an_error_after_the_deliveries_before_it() {
 }
 
 #[test]
+fn a_frame_of_the_negotiated_maximum_is_taken_and_a_larger_one_refused() {
+    // The maximum counts the 7-byte head and the end marker: a body frame carries at most
+    // FRAME_MAX - 8 bytes.
+    let largest = vec![b'v'; FRAME_MAX as usize - 8];
+    let mut bytes = Vec::new();
+    delivery(&mut bytes, 1, false, &[&largest]);
+    let (events, result) = decode_all(&bytes);
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(events, [delivered(1, &largest, false)]);
+
+    let mut bytes = Vec::new();
+    delivery(&mut bytes, 1, false, &[&vec![b'v'; FRAME_MAX as usize - 7]]);
+    let (events, result) = decode_all(&bytes);
+    assert!(events.is_empty());
+    match result {
+        Err(Error::Protocol(why)) => assert!(why.contains("exceeds"), "{why}"),
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+}
+
+#[test]
 fn a_frame_on_a_channel_never_opened_is_refused() {
     let mut bytes = Vec::new();
     method(&mut bytes, 2, BASIC_DELIVER, |p| short_str(p, "ctag"));

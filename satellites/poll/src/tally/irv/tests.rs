@@ -175,6 +175,60 @@ fn options_tied_in_every_round_are_eliminated_together() {
     assert_eq!(outcome.decision, Decision::Winner(1));
 }
 
+#[test]
+fn tied_options_eliminated_together_can_leave_a_condorcet_loser_alone() {
+    // Options 1 and 3 have 9 votes each in the first round and 11 each in the second, so they
+    // are eliminated together, and option 2 (12) is left alone to win, although each of the
+    // three others beats it head to head. The property test found it.
+    let ballots: Vec<Vec<OptionIndex>> = [
+        &[3][..],
+        &[3],
+        &[1],
+        &[2],
+        &[3],
+        &[0, 2],
+        &[0, 1],
+        &[3],
+        &[3],
+        &[0, 2],
+        &[1],
+        &[2],
+        &[1, 0, 3],
+        &[2],
+        &[1],
+        &[3, 1],
+        &[2],
+        &[2],
+        &[2],
+        &[0, 3, 1],
+        &[0, 2],
+        &[0, 1],
+        &[1],
+        &[2],
+        &[1, 0, 3],
+        &[1],
+        &[3, 0, 1],
+        &[3],
+        &[2],
+        &[1],
+        &[1],
+        &[3],
+        &[0, 3],
+        &[2],
+    ]
+    .iter()
+    .map(|b| b.to_vec())
+    .collect();
+    let outcome = count(4, &ballots);
+    assert_eq!(outcome.rounds[1].eliminated, [1, 3]);
+    assert_eq!(outcome.decision, Decision::Winner(2));
+    for o in [0, 1, 3] {
+        let for_o = ballots.iter().filter(|b| prefers(b, o, 2)).count();
+        let for_2 = ballots.iter().filter(|b| prefers(b, 2, o)).count();
+        assert!(for_o > for_2, "{o} beats 2 head to head: {for_o} against {for_2}");
+    }
+}
+
 /// Up to 6 options and 60 ballots, each a ranking of 1 to all options.
 fn poll() -> impl Strategy<Value = (usize, Vec<Vec<OptionIndex>>)> {
     (2usize..=6).prop_flat_map(|n| {
@@ -302,17 +356,27 @@ proptest! {
         }
     }
 
-    /// An option that loses head to head against every other option never wins.
+    /// A winner beats head to head every option still in the count when it wins (its majority
+    /// of the active ballots all prefer it). So an option that loses head to head against every
+    /// other one (a Condorcet loser) can only win alone in the count: after options tied for the
+    /// fewest in every round were eliminated together (the documented rule; see
+    /// `tied_options_eliminated_together_can_leave_a_condorcet_loser_alone`).
     #[test]
-    fn a_condorcet_loser_never_wins((n, ballots) in poll()) {
+    fn a_winner_beats_every_option_left_and_a_condorcet_loser_only_wins_alone((n, ballots) in poll()) {
         let outcome = count(n, &ballots);
         if let Decision::Winner(w) = outcome.decision {
-            let beaten_by_all = (0..n as OptionIndex).filter(|&o| o != w).all(|o| {
-                let for_o = ballots.iter().filter(|b| prefers(b, o, w)).count();
-                let for_w = ballots.iter().filter(|b| prefers(b, w, o)).count();
-                for_o > for_w
-            });
-            prop_assert!(!beaten_by_all);
+            let beats = |o: OptionIndex| {
+                ballots.iter().filter(|b| prefers(b, w, o)).count() > ballots.iter().filter(|b| prefers(b, o, w)).count()
+            };
+            let last = outcome.rounds.last().unwrap();
+            for &o in last.continuing.iter().filter(|&&o| o != w) {
+                prop_assert!(beats(o), "{w} won against {o}, still in the count, without beating it");
+            }
+            if (0..n as OptionIndex).filter(|&o| o != w).all(|o| !beats(o)) && n > 1 {
+                prop_assert_eq!(&last.continuing, &vec![w]);
+                let before = &outcome.rounds[outcome.rounds.len() - 2];
+                prop_assert!(before.eliminated.len() >= 2, "only a joint elimination leaves it alone");
+            }
         }
     }
 
