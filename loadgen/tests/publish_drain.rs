@@ -104,8 +104,19 @@ async fn drain_stops_at_its_count_and_leaves_the_rest_queued() {
     let drained = drain(&url, &partial).await.expect("drain");
     assert_eq!(drained.messages, 600);
     assert!(drained.rate() > 0.0);
-    // Deliveries beyond the limit were never acked, so they are back in the queue.
-    assert_eq!(vote_mq::admin::message_count(&url, &queue).await.expect("queue depth"), 400);
+    // Deliveries beyond the limit were never acked, so they come back to the queue: the broker
+    // returns them once it has seen the consumer's connection close, a moment after it answered
+    // the close.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut ready = 0;
+    while tokio::time::Instant::now() < deadline {
+        ready = vote_mq::admin::message_count(&url, &queue).await.expect("queue depth");
+        if ready >= 400 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ready, 400, "the 400 deliveries past the limit, and only they, are back");
     vote_mq::admin::delete_queue(&url, &queue).await.expect("delete queue");
     vote_mq::admin::delete_queue(&url, &format!("{queue}.dlq")).await.expect("delete dead-letter queue");
 }

@@ -3,7 +3,8 @@
 //! duplicates and revotes included, lands in the same shard, so the "first vote wins" rule of
 //! one queue holds per law across shards. Two engines consume two shards each; one is killed
 //! mid-drain, the other goes on with its shards, and the killed one restarted finishes its own:
-//! exact totals, every garbage message in its shard's dead-letter queue.
+//! exact totals, every garbage message in its shard's dead-letter queue. An engine can also be
+//! given a list of queues (RABBITMQ_QUEUES), each with its own dead-letter queue.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -143,4 +144,23 @@ async fn four_shards_two_engines_one_killed_mid_drain_count_exactly() {
         assert!(status.success(), "{status}");
     }
     intake.delete().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_given_several_queues_consumes_each_with_its_own_dead_letters() {
+    let first = Target::fresh("queues_list").await;
+    let second = Target { queue: format!("{}.b", first.queue), ..first.clone() };
+    let expected_first = publish_backlog(&first, 3_000, generator(10)).await;
+    let expected_second = publish_backlog(&second, 3_000, generator(10)).await;
+    let queues = format!("{},{}", first.queue, second.queue);
+    let engine = first.engine().args(["--rabbitmq-queues", queues.as_str()]).start().await;
+    assert_exact(&first, &expected_first, Duration::from_secs(60)).await;
+    assert_exact(&second, &expected_second, Duration::from_secs(60)).await;
+    // Each queue's garbage in its own dead-letter queue, and only there.
+    wait_for_dlq(&first, expected_first.invalid_sent, Duration::from_secs(30)).await;
+    wait_for_dlq(&second, expected_second.invalid_sent, Duration::from_secs(30)).await;
+    let (status, _, _) = engine.terminate(Duration::from_secs(30)).await;
+    assert!(status.success(), "{status}");
+    first.delete_queues().await;
+    second.delete_queues().await;
 }
