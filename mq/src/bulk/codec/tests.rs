@@ -171,7 +171,42 @@ fn a_frame_on_a_channel_never_opened_is_refused() {
 
 #[test]
 fn methods_on_the_wrong_channel_and_content_out_of_place_are_refused() {
-    let cases: [(&str, Vec<u8>); 5] = [
+    // A delivery's method frame, then frames written by hand.
+    let deliver = || {
+        let mut b = Vec::new();
+        delivery(&mut b, 1, false, &[]);
+        let header_frame = 7 + 15 + 1;
+        b.truncate(b.len() - header_frame);
+        b
+    };
+    let header = |b: &mut Vec<u8>, channel: u16| {
+        frame(b, FRAME_HEADER, channel, &[0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x10, 0, 2]);
+    };
+    let cases: [(&str, Vec<u8>); 9] = [
+        ("heartbeat on the consumer's channel", {
+            let mut b = Vec::new();
+            frame(&mut b, FRAME_HEARTBEAT, CHANNEL, &[]);
+            b
+        }),
+        ("content header on channel 0", {
+            let mut b = deliver();
+            header(&mut b, 0);
+            frame(&mut b, FRAME_BODY, CHANNEL, b"x");
+            b
+        }),
+        ("body on channel 0", {
+            let mut b = deliver();
+            header(&mut b, CHANNEL);
+            frame(&mut b, FRAME_BODY, 0, b"x");
+            b
+        }),
+        ("a second content header", {
+            let mut b = deliver();
+            header(&mut b, CHANNEL);
+            header(&mut b, CHANNEL);
+            frame(&mut b, FRAME_BODY, CHANNEL, b"x");
+            b
+        }),
         ("connection method on the consumer's channel", {
             let mut b = Vec::new();
             method(&mut b, CHANNEL, CONNECTION_CLOSE, |p| p.extend_from_slice(&[0, 200, 0]));
@@ -211,6 +246,58 @@ fn methods_on_the_wrong_channel_and_content_out_of_place_are_refused() {
         assert!(events.is_empty(), "{case}: {events:?}");
         assert!(matches!(result, Err(Error::Protocol(_))), "{case}: {result:?}");
     }
+}
+
+#[test]
+fn a_frames_payload_is_the_bytes_between_its_head_and_its_end() {
+    let mut bytes = Vec::new();
+    frame(&mut bytes, FRAME_BODY, CHANNEL, b"first payload");
+    frame(&mut bytes, FRAME_METHOD, 0, b"second");
+    let mut decoder = Decoder::new();
+    decoder.read_buffer().extend_from_slice(&bytes);
+    let first = decoder.next_frame().expect("valid").expect("a frame");
+    assert_eq!((first.kind, first.channel), (FRAME_BODY, CHANNEL));
+    assert_eq!(decoder.payload(&first), b"first payload");
+    let second = decoder.next_frame().expect("valid").expect("a frame");
+    assert_eq!((second.kind, second.channel), (FRAME_METHOD, 0));
+    assert_eq!(decoder.payload(&second), b"second");
+}
+
+#[test]
+fn every_control_method_is_named_with_its_arguments() {
+    fn close(code: u16, text: &'static str) -> impl FnOnce(&mut Vec<u8>) {
+        move |p| {
+            p.extend_from_slice(&code.to_be_bytes());
+            short_str(p, text);
+            p.extend_from_slice(&[0, 0, 0, 0]);
+        }
+    }
+    let mut bytes = Vec::new();
+    method(&mut bytes, 0, CONNECTION_CLOSE, close(320, "shutting down"));
+    method(&mut bytes, CHANNEL, CHANNEL_CLOSE, close(404, "no queue"));
+    method(&mut bytes, 0, CONNECTION_CLOSE_OK, |_| {});
+    method(&mut bytes, CHANNEL, BASIC_CANCEL, |p| {
+        short_str(p, "ctag");
+        p.push(0);
+    });
+    method(&mut bytes, CHANNEL, CHANNEL_FLOW, |p| p.push(0));
+    method(&mut bytes, CHANNEL, CHANNEL_FLOW, |p| p.push(1));
+    method(&mut bytes, CHANNEL, BASIC_QOS_OK, |_| {});
+    let (events, result) = decode_all(&bytes);
+    result.expect("a valid stream");
+    assert_eq!(
+        events,
+        [
+            Control::ConnectionClose { code: 320, text: "shutting down".to_owned() },
+            Control::ChannelClose { code: 404, text: "no queue".to_owned() },
+            Control::ConnectionCloseOk,
+            Control::Cancel,
+            Control::Flow { active: false },
+            Control::Flow { active: true },
+            Control::Ignored,
+        ]
+        .map(Event::Control)
+    );
 }
 
 #[test]
