@@ -106,6 +106,47 @@ fn method_frames_carry_their_size_and_end_marker() {
 }
 
 #[test]
+fn fields_written_for_the_handshake_read_back_as_written() {
+    let mut out = Vec::new();
+    out.push(7);
+    out.extend_from_slice(&0x0102u16.to_be_bytes());
+    out.extend_from_slice(&0x0304_0506u32.to_be_bytes());
+    out.extend_from_slice(&0x0708_090A_0B0C_0D0Eu64.to_be_bytes());
+    short_str(&mut out, "guest");
+    short_str(&mut out, &"x".repeat(300));
+    long_bytes(&mut out, b"\0guest\0guest");
+    long_bytes(&mut out, &[9; 3]); // as a field table of 3 bytes, skipped whole
+    out.push(42);
+    long_bytes(&mut out, b"en_US");
+
+    let mut r = Reader::new(&out);
+    assert_eq!(r.u8().unwrap(), 7);
+    assert_eq!(r.u16().unwrap(), 0x0102);
+    assert_eq!(r.u32().unwrap(), 0x0304_0506);
+    assert_eq!(r.u64().unwrap(), 0x0708_090A_0B0C_0D0E);
+    assert_eq!(r.short_str_value().unwrap(), "guest");
+    assert_eq!(r.short_str_value().unwrap(), "x".repeat(255), "a short string is cut to 255 bytes");
+    let ahead = Reader { bytes: r.bytes, at: r.at, failed: false };
+    assert_eq!(ahead.long_str().unwrap(), b"\0guest\0guest");
+    let mut r = r.table().table();
+    assert_eq!(r.u8().unwrap(), 42);
+    assert_eq!(r.long_str().unwrap(), b"en_US");
+}
+
+#[test]
+fn a_read_past_the_end_fails_and_every_read_after_it() {
+    let bytes = [0, 5, b'a', b'b'];
+    let mut r = Reader::new(&bytes);
+    assert_eq!(r.u8().unwrap(), 0);
+    assert!(r.short_str().is_err(), "5 bytes announced, 2 there");
+    assert!(r.u8().is_err(), "a failed reader stays failed, though a byte is left");
+    let mut skipped = Reader::new(&bytes).skip(3);
+    assert_eq!(skipped.u8().unwrap(), b'b');
+    assert!(Reader::new(&bytes).skip(5).u8().is_err());
+    assert_eq!(Reader::new(&[1, b'z', 9]).short_str().and_then(|r| r.u8()).unwrap(), 9);
+}
+
+#[test]
 fn deliveries_are_assembled_from_frames_split_anywhere() {
     let mut bytes = Vec::new();
     delivery(&mut bytes, 7, true, &[b"hello ", b"world"]);
