@@ -263,8 +263,8 @@ pub fn decode_message(body: &[u8]) -> Result<Decoded<'_>, Rejection> {
     let (event_type, data) = (wire.event_type.take(), wire.data.take());
     match (event_type.as_deref(), data) {
         (None, Some(Data::Many(_))) => Err(wrong_type()),
-        (None, _) => validate(wire.into_vote()),
-        (Some(VOTE_CAST_EVENT), Some(Data::One(data))) => validate(data.0.into_vote()),
+        (None, _) => validate(wire),
+        (Some(VOTE_CAST_EVENT), Some(Data::One(data))) => validate(data.0),
         (Some(VOTE_CAST_EVENT), Some(Data::Many(_))) => Err(wrong_type()),
         (Some(VOTE_BATCH_EVENT), Some(Data::Many(items))) if !items.is_empty() => Ok(Decoded::Many(
             items
@@ -282,24 +282,8 @@ pub fn decode_message(body: &[u8]) -> Result<Decoded<'_>, Rejection> {
     }
 }
 
-/// The five vote fields of a [`Fields`].
-struct WireVote<'a> {
-    vote_hash: Option<Cow<'a, str>>,
-    citizen_id: Option<Cow<'a, str>>,
-    law_id: Option<Cow<'a, str>>,
-    choice: Option<Cow<'a, str>>,
-    timestamp: Option<Cow<'a, str>>,
-}
-
-impl<'a> Fields<'a> {
-    fn into_vote(self) -> WireVote<'a> {
-        let Self { vote_hash, citizen_id, law_id, choice, timestamp, .. } = self;
-        WireVote { vote_hash, citizen_id, law_id, choice, timestamp }
-    }
-}
-
-/// Checks the five fields of one vote.
-fn validate<'b>(vote: WireVote<'_>) -> Result<Decoded<'b>, Rejection> {
+/// Checks the five vote fields of `vote` (its envelope fields are not looked at).
+fn validate<'b>(vote: Fields<'_>) -> Result<Decoded<'b>, Rejection> {
     let reject = |reason, detail| Rejection { reason, detail };
     let vote_hash = field(vote.vote_hash, "vote_hash")?;
     let citizen_id = field(vote.citizen_id, "citizen_id")?;

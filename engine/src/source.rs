@@ -47,10 +47,14 @@ impl Session {
     /// its whole set), then starts consuming on a connection of its own.
     pub async fn open(config: &SourceConfig, epoch: u64) -> Result<Self, vote_mq::Error> {
         let name = format!("vote-engine-{}-{}", std::process::id(), config.topology.queue);
-        if let Some(set) = &config.shard_set {
-            set.declare(&config.url, &name).await?;
-        }
-        let consumer = BulkConsumer::declare_and_open(&config.url, &config.topology, config.prefetch, &name).await?;
+        let consumer = match &config.shard_set {
+            // The set's declaration includes this shard.
+            Some(set) => {
+                set.declare(&config.url, &name).await?;
+                BulkConsumer::open(&config.url, &config.topology.queue, config.prefetch, &name).await?
+            }
+            None => BulkConsumer::declare_and_open(&config.url, &config.topology, config.prefetch, &name).await?,
+        };
         Ok(Self { epoch, consumer, tracker: AckTracker::new(), parts: HashMap::new() })
     }
 
@@ -77,6 +81,10 @@ impl Session {
 
     /// Counts one vote of delivery `tag` as done; true when the delivery is done.
     fn part_done(&mut self, tag: u64) -> bool {
+        // Most deliveries carry one vote: no lookup for them while no batch is in flight.
+        if self.parts.is_empty() {
+            return true;
+        }
         let Some(parts) = self.parts.get_mut(&tag) else { return true };
         parts.remaining -= 1;
         if parts.remaining > 0 {

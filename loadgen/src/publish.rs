@@ -369,7 +369,7 @@ fn next_group(
         let source = if retries.is_empty() { &mut *fresh } else { &mut *retries };
         let Some(next) = source.front() else { break };
         let vote = next.kind.vote().is_some();
-        if !group.is_empty() && (!vote || votes_per_message == 1) {
+        if !group.is_empty() && !vote {
             break;
         }
         group.extend(source.pop_front());
