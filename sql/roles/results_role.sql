@@ -14,27 +14,10 @@
 \set ON_ERROR_STOP on
 \connect :"dbname"
 
-SELECT format('CREATE ROLE %I', :'role')
-WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \gexec
-ALTER ROLE :"role" WITH LOGIN PASSWORD :'password'
-    NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+\ir login_role_base.sql
 -- Every statement runs read-only, whatever the service asks.
 ALTER ROLE :"role" IN DATABASE :"dbname" SET default_transaction_read_only = on;
 
--- Start from nothing in this database.
-REVOKE ALL ON DATABASE :"dbname" FROM :"role";
-REVOKE ALL ON SCHEMA public FROM :"role";
-REVOKE ALL ON ALL TABLES IN SCHEMA public FROM :"role";
-REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM :"role";
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM :"role";
-
--- PUBLIC's defaults would still let every role create objects here: temporary tables in any
--- version, tables in schema public before PostgreSQL 15.
-REVOKE TEMPORARY ON DATABASE :"dbname" FROM PUBLIC;
-REVOKE CREATE ON SCHEMA public FROM PUBLIC;
-
-GRANT CONNECT ON DATABASE :"dbname" TO :"role";
-GRANT USAGE ON SCHEMA public TO :"role";
 GRANT SELECT ON vote_results, recount_runs TO :"role";
 GRANT SELECT (vote_hash, law_id, recorded_at) ON vote_audit TO :"role";
 GRANT SELECT (vote_hash, law_id, reason, attempt_timestamp) ON duplicate_attempts TO :"role";
