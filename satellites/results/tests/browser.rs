@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use common::cdp::{Browser, Page};
+use common::chromium::{Browser, Tab};
 use common::{Database, Service};
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -133,7 +133,7 @@ struct Shown {
     rows: BTreeMap<String, (i64, i64)>,
 }
 
-async fn shown(page: &mut Page) -> Shown {
+async fn shown(page: &Tab) -> Shown {
     let text = page.eval(READ_PAGE).await;
     let Some(text) = text.as_str() else {
         return Shown { marker: Value::Null, total: -1, live: String::new(), rows: BTreeMap::new() };
@@ -155,7 +155,7 @@ async fn shown(page: &mut Page) -> Shown {
 }
 
 /// Waits until the page shows exactly `expected` (and its sum as the total).
-async fn wait_for_page(page: &mut Page, expected: &BTreeMap<String, (i64, i64)>) -> Shown {
+async fn wait_for_page(page: &Tab, expected: &BTreeMap<String, (i64, i64)>) -> Shown {
     let total: i64 = expected.values().map(|(o, n)| o + n).sum();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
@@ -183,10 +183,10 @@ async fn votes_counted_by_the_engine_appear_on_the_open_page_without_a_reload() 
     wait_for_votes(&database, 19).await;
     let service = Service::start(&database.url, &[]).await;
 
-    let browser = Browser::launch();
-    let mut page = browser.open(&service.url("/")).await;
+    let browser = Browser::launch().await;
+    let page = browser.open(&service.url("/")).await;
     let before = database_totals(&database).await;
-    let on_load = wait_for_page(&mut page, &before).await;
+    let on_load = wait_for_page(&page, &before).await;
     assert_eq!(on_load.rows[&"law-budget".to_owned()], (9, 3));
     page.eval("window.__marker = 'same page'").await;
 
@@ -198,7 +198,7 @@ async fn votes_counted_by_the_engine_appear_on_the_open_page_without_a_reload() 
     wait_for_votes(&database, 28).await;
     let after = database_totals(&database).await;
     assert_ne!(before, after);
-    let updated = wait_for_page(&mut page, &after).await;
+    let updated = wait_for_page(&page, &after).await;
     assert_eq!(updated.marker, "same page", "the page was not reloaded");
     assert_eq!(updated.live, "live");
     assert_eq!(updated.rows[&"law-budget".to_owned()], (9, 8));
@@ -212,7 +212,7 @@ async fn votes_counted_by_the_engine_appear_on_the_open_page_without_a_reload() 
     .await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let now = shown(&mut page).await;
+        let now = shown(&page).await;
         if now.rows.keys().collect::<Vec<_>>() == ["law-housing"] {
             break;
         }
@@ -220,7 +220,7 @@ async fn votes_counted_by_the_engine_appear_on_the_open_page_without_a_reload() 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    drop(browser);
+    browser.close().await;
     service.stop().await;
     engine.stop().await;
 }
@@ -290,14 +290,14 @@ async fn screenshot() {
         .await;
     assert!(vote_engine::recount::run(&database.db, None, &mut std::io::sink()).await.unwrap());
     let service = Service::start(&database.url, &[]).await;
-    let browser = Browser::launch();
-    let mut page = browser.open(&service.url("/")).await;
+    let browser = Browser::launch().await;
+    let page = browser.open(&service.url("/")).await;
     let expected = database_totals(&database).await;
-    wait_for_page(&mut page, &expected).await;
+    wait_for_page(&page, &expected).await;
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
     std::fs::create_dir_all(&docs).unwrap();
     page.screenshot(&docs.join("results-page.png"), 1280, 900, false).await;
     page.screenshot(&docs.join("results-page-phone.png"), 390, 844, true).await;
-    drop(browser);
+    browser.close().await;
     service.stop().await;
 }

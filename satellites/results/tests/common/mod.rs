@@ -116,4 +116,4 @@ impl Service {
             .expect("the service stopped cleanly");
     }
 }
-pub mod cdp;
+pub mod chromium;
