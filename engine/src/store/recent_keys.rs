@@ -13,50 +13,48 @@
 //! cannot know keys written before a restart or by another engine: such a vote makes the plain
 //! insert fail, and the store writes the batch again the careful way ([`PlainInserts`]).
 //!
-//! Memory is fixed: two generations of a blocked Bloom filter (every key's bits in one cache
-//! line). Keys go into the current generation; when it holds [`GENERATION_KEYS`] keys, the
-//! older one is cleared and becomes current, so the filter remembers between one and two
-//! generations of keys (0.5 to 1 million votes at two keys per vote) in 4 MiB.
+//! Memory is fixed: two generations of a Bloom filter (`fastbloom`). Keys go into the current
+//! generation; when it holds [`GENERATION_KEYS`] keys, the older one is cleared and becomes
+//! current, so the filter remembers between one and two generations of keys (0.5 to 1 million
+//! votes at two keys per vote) in 4 MiB.
 
 use std::hash::{BuildHasher, Hash};
+
+use fastbloom::BloomFilter;
 
 use crate::decode::Vote;
 
 /// Bits per generation: 2^24 (2 MiB).
 const GENERATION_BITS: usize = 1 << 24;
-/// 512-bit blocks (one cache line) per generation.
-const BLOCKS: usize = GENERATION_BITS / 512;
-/// Bits set per key, all in the key's block.
+/// Bits set per key.
 const BITS_PER_KEY: u32 = 7;
 /// Keys per generation before it rotates: under 1 % false positives per key at this fill.
 pub const GENERATION_KEYS: usize = 1_000_000;
 /// Most batches written with `ON CONFLICT` for every vote after plain inserts failed in a row.
 const MAX_PLAIN_INSERT_PAUSE: u32 = 256;
 
-/// One generation: a blocked Bloom filter.
+/// One generation: a Bloom filter and how many keys went into it.
 struct Generation {
-    blocks: Vec<[u64; 8]>,
+    filter: BloomFilter,
     keys: usize,
 }
 
 impl Generation {
     fn new() -> Self {
-        Self { blocks: vec![[0; 8]; BLOCKS], keys: 0 }
+        Self { filter: BloomFilter::with_num_bits(GENERATION_BITS).hashes(BITS_PER_KEY), keys: 0 }
     }
 
-    fn contains(&self, (block, bits): (usize, [u64; 8])) -> bool {
-        self.blocks[block].iter().zip(bits).all(|(word, bits)| word & bits == bits)
+    fn contains(&self, hash: u64) -> bool {
+        self.filter.contains_hash(hash)
     }
 
-    fn insert(&mut self, (block, bits): (usize, [u64; 8])) {
-        for (word, bits) in self.blocks[block].iter_mut().zip(bits) {
-            *word |= bits;
-        }
+    fn insert(&mut self, hash: u64) {
+        self.filter.insert_hash(hash);
         self.keys += 1;
     }
 
     fn clear(&mut self) {
-        self.blocks.fill([0; 8]);
+        self.filter.clear();
         self.keys = 0;
     }
 }
@@ -96,24 +94,13 @@ impl RecentKeys {
             .collect()
     }
 
-    /// The key's block and the bits it sets there.
-    fn probe(&self, key: impl Hash) -> (usize, [u64; 8]) {
-        let hash = self.hasher.hash_one(key);
-        let block = hash as usize & (BLOCKS - 1);
-        let mut bits = [0u64; 8];
-        // Positions within the block: the top 9 bits of the hash times successive powers of an
-        // odd constant (each depends on every bit of the hash).
-        let mut x = hash;
-        for _ in 0..BITS_PER_KEY {
-            x = x.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            let position = (x >> 55) as usize;
-            bits[position / 64] |= 1 << (position % 64);
-        }
-        (block, bits)
+    /// The key's hash, computed once for both generations.
+    fn probe(&self, key: impl Hash) -> u64 {
+        self.hasher.hash_one(key)
     }
 
     /// Adds a key; returns whether it was new to both generations.
-    fn remember(&mut self, probe: (usize, [u64; 8])) -> bool {
+    fn remember(&mut self, probe: u64) -> bool {
         if self.current.contains(probe) {
             return false;
         }
