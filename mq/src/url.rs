@@ -8,6 +8,7 @@
 use std::fmt;
 
 use percent_encoding::percent_decode_str;
+use url::{Host, Url};
 
 use crate::Error;
 
@@ -83,53 +84,39 @@ impl AmqpUrl {
 
     fn parse_one(input: &str) -> Result<Self, Error> {
         let bad = |why: &str| Error::InvalidUrl(why.to_owned());
-        let (tls, rest) = if let Some(rest) = input.strip_prefix("amqp://") {
-            (false, rest)
-        } else if let Some(rest) = input.strip_prefix("amqps://") {
-            (true, rest)
-        } else {
-            return Err(bad("scheme must be amqp:// or amqps://"));
+        let tls = match input.split_once("://") {
+            Some(("amqp", _)) => false,
+            Some(("amqps", _)) => true,
+            _ => return Err(bad("scheme must be amqp:// or amqps://")),
         };
-        let (rest, query) = match rest.split_once('?') {
-            Some((r, q)) => (r, Some(q)),
-            None => (rest, None),
+        // The parser's errors name what is wrong, never the input, so no password leaks.
+        let url = Url::parse(input).map_err(|e| Error::InvalidUrl(format!("not a valid URI: {e}")))?;
+        let (username, password) = match (url.username(), url.password()) {
+            ("", None) => ("guest".to_owned(), "guest".to_owned()),
+            (user, pass) => (decode(user, "user name")?, decode(pass.unwrap_or(""), "password")?),
         };
-        let (authority, path) = match rest.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (rest, None),
+        let host = match url.host() {
+            None => "localhost".to_owned(),
+            Some(Host::Domain("")) => "localhost".to_owned(),
+            Some(Host::Domain(name)) => decode(name, "host")?,
+            Some(Host::Ipv4(address)) => address.to_string(),
+            Some(Host::Ipv6(address)) => address.to_string(),
         };
-        let (userinfo, hostport) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, authority),
-        };
-        let (username, password) = match userinfo {
-            Some(u) => {
-                let (user, pass) = u.split_once(':').unwrap_or((u, ""));
-                (decode(user, "user name")?, decode(pass, "password")?)
-            }
-            None => ("guest".to_owned(), "guest".to_owned()),
-        };
-        let (host, port) = split_host_port(hostport)?;
-        let host = if host.is_empty() { "localhost".to_owned() } else { decode(host, "host")? };
-        let port = match port {
-            Some(p) => p.parse::<u16>().map_err(|_| bad("port is not a number in 1..=65535"))?,
-            None if tls => 5671,
-            None => 5672,
-        };
+        let port = url.port().unwrap_or(if tls { 5671 } else { 5672 });
         // Per the spec an absent path means the default vhost "/", and an empty one means "".
         // RabbitMQ has no "" vhost, so both map to "/".
-        let vhost = match path {
-            None | Some("") => "/".to_owned(),
-            Some(p) if p.contains('/') => return Err(bad("vhost must be a single path segment (use %2f for /)")),
-            Some(p) => decode(p, "vhost")?,
+        let vhost = match url.path().strip_prefix('/').unwrap_or(url.path()) {
+            "" => "/".to_owned(),
+            p if p.contains('/') => return Err(bad("vhost must be a single path segment (use %2f for /)")),
+            p => decode(p, "vhost")?,
         };
         let mut heartbeat = Self::DEFAULT_HEARTBEAT;
         let mut ca_cert_file = None;
-        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            if let Some(v) = pair.strip_prefix("heartbeat=") {
-                heartbeat = v.parse().map_err(|_| bad("heartbeat must be a number of seconds"))?;
-            } else if let Some(v) = pair.strip_prefix("cacertfile=") {
-                ca_cert_file = Some(decode(v, "cacertfile")?);
+        for (key, value) in url.query_pairs() {
+            match key.as_ref() {
+                "heartbeat" => heartbeat = value.parse().map_err(|_| bad("heartbeat must be a number of seconds"))?,
+                "cacertfile" => ca_cert_file = Some(value.into_owned()),
+                _ => {}
             }
         }
         Ok(Self { tls, host, port, username, password, vhost, heartbeat, ca_cert_file, alternates: Vec::new() })
@@ -153,19 +140,6 @@ fn decode(s: &str, what: &str) -> Result<String, Error> {
         .decode_utf8()
         .map(|c| c.into_owned())
         .map_err(|_| Error::InvalidUrl(format!("{what} is not valid percent-encoded UTF-8")))
-}
-
-fn split_host_port(hostport: &str) -> Result<(&str, Option<&str>), Error> {
-    if let Some(rest) = hostport.strip_prefix('[') {
-        // IPv6 literal: [::1]:5672
-        let (host, after) =
-            rest.split_once(']').ok_or_else(|| Error::InvalidUrl("unterminated IPv6 address".to_owned()))?;
-        return Ok((host, after.strip_prefix(':')));
-    }
-    Ok(match hostport.rsplit_once(':') {
-        Some((h, p)) => (h, Some(p)),
-        None => (hostport, None),
-    })
 }
 
 impl fmt::Display for AmqpUrl {
