@@ -1,4 +1,4 @@
-//! The engine's input contract as loadgen relies on it (DESIGN.md: the vote format and its
+//! The engine's input contract as loadgen relies on it (docs/contract.md: the vote format and its
 //! validation rules). Stated here again rather than imported from the engine: the reference
 //! model that checks the engine must not share the engine's code, or it would share its bugs.
 
