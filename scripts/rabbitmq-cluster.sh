@@ -67,7 +67,7 @@ EOF
   chown -R rabbitmq:rabbitmq "$d"
 }
 
-is_up() { ctl "$1" -q status >/dev/null 2>&1; }
+is_up() { ctl "$1" -q ping >/dev/null 2>&1; }
 
 # Launches node N's VM unless the node answers already; await_node waits for it.
 launch_node() {
@@ -75,7 +75,9 @@ launch_node() {
   write_config "$n"
   if is_up "$n"; then return 0; fi
   log "starting $(node_name "$n") on 127.0.0.1:$(node_port "$n")"
-  as_rabbitmq "$n" /usr/lib/rabbitmq/bin/rabbitmq-server -detached >/dev/null 2>&1 || true
+  # Started from its own folder: the VM keeps its start directory for good, and once a caller's
+  # (a test checkout) is deleted the node can no longer run commands, `rabbitmqctl status` among them.
+  (cd "$(node_dir "$n")" && as_rabbitmq "$n" /usr/lib/rabbitmq/bin/rabbitmq-server -detached >/dev/null 2>&1) || true
 }
 
 await_node() {
