@@ -26,6 +26,11 @@ log() { printf 'rabbitmq-cluster: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || exec sudo -E "$0" "$@"
+SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+DIR=$(realpath -m "$DIR")
+# Nothing here depends on the caller's directory, and no node may keep it as its own: a node
+# whose working directory is deleted (a test checkout) can no longer run commands.
+cd /
 command -v rabbitmq-server >/dev/null 2>&1 || die "rabbitmq-server is not installed (scripts/setup-services.sh installs it)"
 id rabbitmq >/dev/null 2>&1 || die "no 'rabbitmq' user: is the rabbitmq-server package installed?"
 
@@ -75,8 +80,7 @@ launch_node() {
   write_config "$n"
   if is_up "$n"; then return 0; fi
   log "starting $(node_name "$n") on 127.0.0.1:$(node_port "$n")"
-  # Started from its own folder: the VM keeps its start directory for good, and once a caller's
-  # (a test checkout) is deleted the node can no longer run commands, `rabbitmqctl status` among them.
+  # Started from its own folder, which it keeps as its working directory for good.
   (cd "$(node_dir "$n")" && as_rabbitmq "$n" /usr/lib/rabbitmq/bin/rabbitmq-server -detached >/dev/null 2>&1) || true
 }
 
@@ -129,7 +133,7 @@ case ${1:-} in
   up)
     start_nodes "${NODES[@]}"
     for n in "${NODES[@]}"; do join_node "$n"; done
-    log "cluster up: $("$0" urls)"
+    log "cluster up: $("$SELF" urls)"
     ;;
   down) for n in 3 2 1; do stop_node "$n"; done ;;
   status)
@@ -166,6 +170,6 @@ case ${1:-} in
     done
     die "no node is up" ;;
   ctl) check_node_arg "${2:-}"; n=$2; shift 2; ctl "$n" "$@" ;;
-  reset) "$0" down; log "erasing $DIR"; rm -rf "$DIR" ;;
+  reset) "$SELF" down; log "erasing $DIR"; rm -rf "$DIR" ;;
   *) die "usage: $0 up|down|status|start N|stop N|kill N|port N|urls|leader QUEUE|ctl N ...|reset" ;;
 esac
