@@ -80,6 +80,7 @@ launch_node() {
   write_config "$n"
   if is_up "$n"; then return 0; fi
   log "starting $(node_name "$n") on 127.0.0.1:$(node_port "$n")"
+  rm -f "$(node_dir "$n")/erl_crash.dump"
   # Started from its own folder, which it keeps as its working directory for good.
   (cd "$(node_dir "$n")" && as_rabbitmq "$n" /usr/lib/rabbitmq/bin/rabbitmq-server -detached >/dev/null 2>&1) || true
 }
@@ -87,7 +88,16 @@ launch_node() {
 await_node() {
   local n=$1
   for _ in $(seq 1 60); do ctl "$n" -q ping >/dev/null 2>&1 && break; sleep 0.5; done
-  ctl "$n" -q await_startup --timeout 300 >/dev/null 2>&1 || die "$(node_name "$n") did not start; see $(node_dir "$n")/log"
+  ctl "$n" -q await_startup --timeout 300 >/dev/null 2>&1 || die "$(node_name "$n") did not start: $(why_down "$n")"
+}
+
+# What a node that did not start left behind: its crash slogan and the end of its log.
+why_down() {
+  local d
+  d=$(node_dir "$1")
+  if [ -f "$d/erl_crash.dump" ]; then sed -n 's/^Slogan: /crash: /p' "$d/erl_crash.dump"; fi
+  echo "last lines of $d/log/$(node_name "$1").log:"
+  tail -n 20 "$d/log/$(node_name "$1").log" 2>/dev/null || echo "(no log)"
 }
 
 # Nodes are launched together before any is awaited: a clustered node that was not the last
