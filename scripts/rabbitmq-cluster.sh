@@ -87,7 +87,7 @@ launch_node() {
 
 await_node() {
   local n=$1
-  for _ in $(seq 1 60); do ctl "$n" -q ping >/dev/null 2>&1 && break; sleep 0.5; done
+  for _ in $(seq 1 60); do is_up "$n" && break; sleep 0.5; done
   ctl "$n" -q await_startup --timeout 300 >/dev/null 2>&1 || die "$(node_name "$n") did not start: $(why_down "$n")"
 }
 

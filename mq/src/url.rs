@@ -96,8 +96,7 @@ impl AmqpUrl {
             (user, pass) => (decode(user, "user name")?, decode(pass.unwrap_or(""), "password")?),
         };
         let host = match url.host() {
-            None => "localhost".to_owned(),
-            Some(Host::Domain("")) => "localhost".to_owned(),
+            None | Some(Host::Domain("")) => "localhost".to_owned(),
             Some(Host::Domain(name)) => decode(name, "host")?,
             Some(Host::Ipv4(address)) => address.to_string(),
             Some(Host::Ipv6(address)) => address.to_string(),
