@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Runs the whole test suite against real local servers (started or installed first).
+# Runs the whole test suite against real local servers (started or installed first), with
+# Debian's Chromium for the results page's browser test.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+SCRIPT=test.sh
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+require_rust
 scripts/setup-services.sh
+# The browser tests drive Chromium headless; only the tests need it (about 360 MB installed).
+[ -x /usr/bin/chromium ] || apt_install chromium
 # Tests create one database each (test_*); drop those left by earlier runs.
 psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'test\_%'" |
   while read -r db; do [ -n "$db" ] && dropdb -h 127.0.0.1 -U postgres --if-exists "$db"; done
@@ -11,7 +17,9 @@ psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT datname FROM pg_database 
 # consumer, no declare) for 10 minutes, so runs do not pile up queues. It matches no other names.
 # rabbitmqctl needs the broker's cookie (root or the rabbitmq user); without it the tests still
 # run, and their queues stay.
-rabbitmqctl -q set_policy --apply-to queues --priority 0 test-scratch-queues \
-  '^[a-z][a-z_.-]*_[0-9]+_[0-9]+_[0-9]+([._-][a-z]+)*$' '{"expires": 600000}' >/dev/null 2>&1 ||
-  echo "test.sh: could not set the test-scratch-queues policy (rabbitmqctl); test queues will stay" >&2
+if ! out=$(rabbitmqctl -q set_policy --apply-to queues --priority 0 test-scratch-queues \
+  '^[a-z][a-z_.-]*_[0-9]+_[0-9]+_[0-9]+([._-][a-z]+)*$' '{"expires": 600000}' 2>&1); then
+  log "could not set the test-scratch-queues policy, so test queues will stay: $(printf '%s' "$out" | head -n 1)"
+fi
+log "building and running every test (about 5 minutes to build on 2 cores the first time, 6 to run)"
 exec cargo test --workspace --all-targets "$@"

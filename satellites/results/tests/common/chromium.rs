@@ -1,5 +1,5 @@
 //! A headless Chromium driven by `chromiumoxide`: open a page, evaluate JavaScript in it, take
-//! a screenshot. Chromium comes from Debian (`scripts/setup-services.sh` installs it); CHROMIUM
+//! a screenshot. Chromium comes from Debian (`scripts/test.sh` installs it); CHROMIUM
 //! names another binary.
 
 use std::path::{Path, PathBuf};
