@@ -27,10 +27,14 @@ PORT=${POSTGRES_HA_PORT:-5440}
 DIR=$(realpath -m "${POSTGRES_HA_DIR:-/var/tmp/vote-postgres-ha}")
 HOST=127.0.0.1
 NODES=(1 2)
-# How fast the monitor declares a node unhealthy (ms), and so how soon it fails over or stops
-# waiting for a lost secondary; the defaults (20 s, checks every 5 s) are for wide networks.
-UNHEALTHY_TIMEOUT_MS=${POSTGRES_HA_UNHEALTHY_MS:-4000}
+# Timings, shorter than pg_auto_failover's defaults (made for wide networks) so that a lost node
+# is noticed in seconds. A primary that reaches neither the monitor nor its secondary demotes
+# itself after NETWORK_PARTITION_S; the monitor promotes only after PRIMARY_DEMOTE_MS, which must
+# be longer, so that an isolated old primary has stopped taking writes by then.
+UNHEALTHY_TIMEOUT_MS=4000
 HEALTH_CHECK_PERIOD_MS=1000
+NETWORK_PARTITION_S=10
+PRIMARY_DEMOTE_MS=15000
 NFT_TABLE=vote_postgres_ha_$PORT
 
 log() { printf 'postgres-ha: %s\n' "$*" >&2; }
@@ -74,9 +78,9 @@ psql_at() { local port=$1; shift; psql -X -h "$HOST" -p "$port" -U postgres -v O
 created() { [ -f "$(pgdata_of "$1")/PG_VERSION" ] && [ -d "$DIR/config/pg_autoctl$(pgdata_of "$1")" ]; }
 # A keeper leads its own process group, which holds its services and PostgreSQL.
 group_file() { echo "$DIR/run/$(name_of "$1").group"; }
-keeper_group() { cat "$(group_file "$1")" 2>/dev/null; }
+keeper_group() { cat "$(group_file "$1")" 2>/dev/null || true; }
 keeper_running() { local g; g=$(keeper_group "$1"); [ -n "$g" ] && kill -0 -- "-$g" 2>/dev/null; }
-postmaster_pid() { head -n 1 "$(pgdata_of "$1")/postmaster.pid" 2>/dev/null; }
+postmaster_pid() { head -n 1 "$(pgdata_of "$1")/postmaster.pid" 2>/dev/null || true; }
 
 # Starts node N's keeper in the background, in a session of its own so it outlives this script.
 run_keeper() {
@@ -112,8 +116,9 @@ create_monitor() {
     --auth trust --no-ssl --pgctl "$(bindir)/pg_ctl" >>"$DIR/log/monitor.log" 2>&1 ||
     die "cannot create the monitor; see $DIR/log/monitor.log"
   autoctl config set --pgdata "$(pgdata_of 0)" postgresql.listen_addresses "$HOST" >/dev/null
-  printf "pgautofailover.health_check_period = %s\npgautofailover.node_considered_unhealthy_timeout = %s\n" \
-    "$HEALTH_CHECK_PERIOD_MS" "$UNHEALTHY_TIMEOUT_MS" >>"$(pgdata_of 0)/postgresql.conf"
+  printf 'pgautofailover.%s = %s\n' health_check_period "$HEALTH_CHECK_PERIOD_MS" \
+    node_considered_unhealthy_timeout "$UNHEALTHY_TIMEOUT_MS" primary_demote_timeout "$PRIMARY_DEMOTE_MS" \
+    >>"$(pgdata_of 0)/postgresql.conf"
 }
 
 create_node() {
@@ -123,6 +128,7 @@ create_node() {
     --listen "$HOST" --name "$(name_of "$n")" --auth trust --no-ssl --pgctl "$(bindir)/pg_ctl" \
     --monitor "$(monitor_url)" >>"$DIR/log/$(name_of "$n").log" 2>&1 ||
     die "cannot create $(name_of "$n"); see $DIR/log/$(name_of "$n").log"
+  autoctl config set --pgdata "$(pgdata_of "$n")" timeout.network_partition_timeout "$NETWORK_PARTITION_S" >/dev/null
 }
 
 # pg_basebackup (run by pg_autoctl for a new secondary) waits for a spread checkpoint, minutes on
