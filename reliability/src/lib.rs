@@ -26,6 +26,6 @@ pub use check::{
 };
 pub use engine::{EngineCommand, EngineProcess, engine_binary};
 pub use ha::{CommitProbe, DirectWrite, PostgresHa, ProbeReport, direct_write};
-pub use replicas::{PostgresPair, ScratchPostgres, rabbitmq_cluster, run_script};
+pub use replicas::{PostgresPair, RabbitCluster, ScratchPostgres, rabbitmq_cluster, run_script};
 pub use target::{Target, via};
 pub use tls::{CaFile, Pki, pki};

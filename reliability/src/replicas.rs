@@ -32,6 +32,27 @@ pub fn rabbitmq_cluster(args: &[&str]) -> String {
     run_script("rabbitmq-cluster.sh", args, &[])
 }
 
+/// The local 3-node RabbitMQ cluster, up for as long as this value lives: dropping it heals any
+/// partition and stops every node (their data is kept), so no test leaves the cluster running.
+pub struct RabbitCluster(());
+
+impl RabbitCluster {
+    /// Starts the nodes that are down and joins them.
+    pub fn up() -> Self {
+        rabbitmq_cluster(&["up"]);
+        Self(())
+    }
+}
+
+impl Drop for RabbitCluster {
+    /// Never panics, since it also runs while a failed test unwinds.
+    fn drop(&mut self) {
+        for args in [["heal"], ["down"]] {
+            let _ = Command::new(scripts_dir().join("rabbitmq-cluster.sh")).args(args).output();
+        }
+    }
+}
+
 pub(crate) fn scripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts")
 }
