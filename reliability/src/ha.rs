@@ -57,6 +57,13 @@ impl PostgresHa {
         self.script(&["primary"]).trim().parse().expect("postgres-ha.sh primary prints a node number")
     }
 
+    /// The node the monitor holds primary now, or `None` while there is none (mid-failover).
+    pub fn try_primary(&self) -> Option<u8> {
+        let output =
+            Command::new(scripts_dir().join("postgres-ha.sh")).arg("primary").envs(self.env()).output().ok()?;
+        String::from_utf8_lossy(&output.stdout).trim().parse().ok()
+    }
+
     /// The node that is not [`PostgresHa::primary`].
     pub fn secondary(&self) -> u8 {
         3 - self.primary()

@@ -728,3 +728,37 @@ fn k8s_postgres_ha_overlay_runs_cloudnativepg_and_points_every_database_url_at_i
     assert_eq!(urls.as_object().unwrap().len(), patched, "the patch holds only the database URLs");
     assert!(patched >= 6, "{patched} database URLs");
 }
+
+/// The compose profile "ha": a pg_auto_failover monitor and two nodes built from
+/// `docker/postgres-ha/`, started in order, with the application role's password from `.env`;
+/// every service's database URL names the servers of POSTGRES_SERVERS (the single server by
+/// default), and `.env.example` shows the value that points them at the two nodes.
+#[test]
+fn compose_ha_profile_runs_pg_auto_failover_and_every_database_url_can_reach_it() {
+    let compose = kit::compose().unwrap();
+    for (name, command, after) in
+        [("pg-monitor", "monitor", None), ("pg-node1", "node", Some("pg-monitor")), ("pg-node2", "node", Some("pg-node1"))]
+    {
+        let service = compose_service(&compose, name);
+        assert_eq!(service["profiles"][0], "ha", "{name}");
+        assert_eq!(service["build"]["context"], "./postgres-ha", "{name}");
+        assert_eq!(service["hostname"], name);
+        assert_eq!(service["command"][0], command, "{name}");
+        if let Some(after) = after {
+            assert_eq!(service["depends_on"][after]["condition"], "service_healthy", "{name} starts after {after}");
+        }
+    }
+    for file in ["postgres-ha/Dockerfile", "postgres-ha/entrypoint.sh"] {
+        assert!(kit::kit_path_exists(file), "{file}");
+    }
+    let entrypoint = kit::read("postgres-ha/entrypoint.sh").unwrap();
+    assert!(entrypoint.contains("pg-monitor:5432/pg_auto_failover"), "the nodes register with pg-monitor");
+    for (name, service) in compose["services"].as_object().unwrap() {
+        if let Some(url) = compose_environment(service).get("DATABASE_URL") {
+            assert!(url.contains("@${POSTGRES_SERVERS:-postgres:5432}/"), "{name}: {url}");
+            assert!(url.ends_with("?target_session_attrs=read-write"), "{name}: only the primary takes writes");
+        }
+    }
+    let example = kit::read(".env.example").unwrap();
+    assert!(example.contains("POSTGRES_SERVERS=pg-node1:5432,pg-node2:5432"), ".env.example shows the ha servers");
+}
