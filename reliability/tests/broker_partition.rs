@@ -18,8 +18,9 @@ const BACKLOG: u64 = 20_000;
 const LIVE: u64 = 30_000;
 const LIVE_RATE: f64 = 1_000.0;
 /// Votes that must be counted after the cut, beyond what was counted when it struck, to call
-/// counting resumed (more than the batches that may have been committing at that moment).
-const RESUMED_AFTER: u64 = 1_000;
+/// counting resumed: more than the engine holds unacked (800: `--batch-size 200`, the default
+/// prefetch), which it may count without the broker.
+const RESUMED_AFTER: u64 = 2_000;
 /// How long the node stays cut off: past the 10-12.5 s in which the others declare it down.
 const HOLD: Duration = Duration::from_secs(30);
 
