@@ -204,7 +204,8 @@ async fn probe(target: DbTarget, mut client: Option<tokio_postgres::Client>, sto
         };
         // Only the commit is timed: connecting while no server is writable is not waiting.
         let started = Instant::now();
-        let outcome = tokio::time::timeout(PROBE_COMMIT_LIMIT, c.execute("INSERT INTO commit_probe VALUES (now())", &[])).await;
+        let outcome =
+            tokio::time::timeout(PROBE_COMMIT_LIMIT, c.execute("INSERT INTO commit_probe VALUES (now())", &[])).await;
         report.longest_wait = report.longest_wait.max(started.elapsed());
         match outcome {
             Ok(Ok(_)) => {

@@ -51,7 +51,8 @@ async fn survives(name: &str, fault: Fault) {
     let db_url = set.url(&dbname);
     let db = DbTarget::parse(&db_url).expect("the set's multi-host URL parses");
     db.create_database_if_missing().await.expect("the set's primary answers");
-    let target = Target { db, db_url, amqp_url: testing::amqp_url(), queue: testing::unique_name(&format!("rel_{name}")) };
+    let target =
+        Target { db, db_url, amqp_url: testing::amqp_url(), queue: testing::unique_name(&format!("rel_{name}")) };
 
     let backlog = publish_backlog(&target, BACKLOG, generator(50)).await;
     let mut engine = target.engine().args(["--batch-size", "100", "--retry-delay-seconds", "0.2"]).start().await;

@@ -736,9 +736,11 @@ fn k8s_postgres_ha_overlay_runs_cloudnativepg_and_points_every_database_url_at_i
 #[test]
 fn compose_ha_profile_runs_pg_auto_failover_and_every_database_url_can_reach_it() {
     let compose = kit::compose().unwrap();
-    for (name, command, after) in
-        [("pg-monitor", "monitor", None), ("pg-node1", "node", Some("pg-monitor")), ("pg-node2", "node", Some("pg-node1"))]
-    {
+    for (name, command, after) in [
+        ("pg-monitor", "monitor", None),
+        ("pg-node1", "node", Some("pg-monitor")),
+        ("pg-node2", "node", Some("pg-node1")),
+    ] {
         let service = compose_service(&compose, name);
         assert_eq!(service["profiles"][0], "ha", "{name}");
         assert_eq!(service["build"]["context"], "./postgres-ha", "{name}");
