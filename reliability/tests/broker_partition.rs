@@ -18,9 +18,10 @@ const BACKLOG: u64 = 20_000;
 const LIVE: u64 = 30_000;
 const LIVE_RATE: f64 = 1_000.0;
 /// Votes that must be counted after the cut, beyond what was counted when it struck, to call
-/// counting resumed: more than the engine holds unacked (800: `--batch-size 200`, the default
-/// prefetch), which it may count without the broker.
-const RESUMED_AFTER: u64 = 2_000;
+/// counting resumed: more than the engine may hold unacked ([`PREFETCH`]) and count without
+/// the broker.
+const RESUMED_AFTER: u64 = 1_000;
+const PREFETCH: &str = "300";
 /// How long the node stays cut off: past the 10-12.5 s in which the others declare it down.
 const HOLD: Duration = Duration::from_secs(30);
 
@@ -59,7 +60,11 @@ async fn survives(name: &str, cut: Cut) -> Duration {
     };
     target.amqp_url = order.map(node_url).join(",");
 
-    let mut engine = target.engine().args(["--batch-size", "200", "--retry-delay-seconds", "0.2"]).start().await;
+    let mut engine = target
+        .engine()
+        .args(["--batch-size", "100", "--rabbitmq-prefetch-count", PREFETCH, "--retry-delay-seconds", "0.2"])
+        .start()
+        .await;
     let live_config = PublishConfig { rate: Some(LIVE_RATE), ..PublishConfig::new(&target.queue, LIVE, generator(20)) };
     let amqp = target.amqp();
     let producer = tokio::spawn(async move { publish(&amqp, &live_config).await });
