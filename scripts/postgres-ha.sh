@@ -33,6 +33,8 @@ NODES=(1 2)
 # be longer, so that an isolated old primary has stopped taking writes by then.
 UNHEALTHY_TIMEOUT_MS=4000
 HEALTH_CHECK_PERIOD_MS=1000
+HEALTH_CHECK_RETRIES=1
+HEALTH_CHECK_RETRY_DELAY_MS=1000
 NETWORK_PARTITION_S=10
 PRIMARY_DEMOTE_MS=15000
 NFT_TABLE=vote_postgres_ha_$PORT
@@ -118,6 +120,7 @@ create_monitor() {
   autoctl config set --pgdata "$(pgdata_of 0)" postgresql.listen_addresses "$HOST" >/dev/null
   printf 'pgautofailover.%s = %s\n' health_check_period "$HEALTH_CHECK_PERIOD_MS" \
     node_considered_unhealthy_timeout "$UNHEALTHY_TIMEOUT_MS" primary_demote_timeout "$PRIMARY_DEMOTE_MS" \
+    health_check_max_retries "$HEALTH_CHECK_RETRIES" health_check_retry_delay "$HEALTH_CHECK_RETRY_DELAY_MS" \
     >>"$(pgdata_of 0)/postgresql.conf"
 }
 

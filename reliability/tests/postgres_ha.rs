@@ -8,7 +8,10 @@
 //! - the primary's machine lost, then its keeper started again: the secondary is promoted, the
 //!   old primary rejoins as a secondary and never takes a write sent to it directly;
 //! - the monitor unreachable for longer than a primary's partition timeout: no failover, the
-//!   primary keeps its role (its secondary is still connected) and counting goes on.
+//!   primary keeps its role (its secondary is still connected) and counting goes on;
+//! - the monitor unreachable and the secondary's machine lost: the primary, alone, fences itself
+//!   (takes no write) after its partition timeout; once the monitor is back and the secondary
+//!   started again, counting resumes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,6 +45,7 @@ enum Fault {
     SecondaryLost,
     PrimaryLostThenBack,
     MonitorCut,
+    PrimaryIsolated,
 }
 
 async fn survives(name: &str, fault: Fault) {
@@ -144,8 +148,8 @@ async fn survives(name: &str, fault: Fault) {
             let refused = seen.iter().filter(|w| **w == DirectWrite::ReadOnly).count();
             println!(
                 "{name}: node{primary}'s machine lost at {counted_at_fault} votes; node{promoted} promoted {:.1} s \
-                 after the loss, {RESUMED_AFTER} more counted {:.2} s after it; node{primary} started again: a \
-                 secondary {:.1} s later; {} direct writes tried meanwhile, {refused} refused as read-only, none \
+                 after the loss, {RESUMED_AFTER} more counted {:.2} s after the loss; node{primary} started again: \
+                 a secondary {:.1} s later; {} direct writes tried meanwhile, {refused} refused as read-only, none \
                  accepted",
                 promoted_in.as_secs_f64(),
                 resumed_in.as_secs_f64(),
@@ -181,6 +185,45 @@ async fn survives(name: &str, fault: Fault) {
             assert_eq!(still_primary, DirectWrite::Accepted, "the primary kept taking writes while cut off");
             assert_eq!(set.primary(), primary, "no failover without the monitor");
             assert_eq!(seen.failures, 0, "no commit failed while the monitor was unreachable");
+        }
+        Fault::PrimaryIsolated => {
+            let secondary = 3 - primary;
+            let old = set.node(primary, &dbname);
+            let struck = Instant::now();
+            set.cut_monitor();
+            set.kill(secondary);
+            // From now on, a write sent straight to the primary every 50 ms: it must stop being
+            // taken within the partition timeout (10 s) and a margin for the keeper's loop.
+            let mut last_accepted = None;
+            let fenced = loop {
+                let write = direct_write(&old).await;
+                if write == DirectWrite::Accepted {
+                    last_accepted = Some(struck.elapsed());
+                }
+                if write != DirectWrite::Accepted && struck.elapsed() > Duration::from_secs(20) {
+                    break struck.elapsed();
+                }
+                assert!(struck.elapsed() < Duration::from_secs(60), "the isolated primary still takes writes");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            let counted_when_fenced = target.try_counted().await;
+            set.heal();
+            set.restart(secondary);
+            let healed = Instant::now();
+            wait_until("the set settles", Duration::from_secs(120), async || set.is_settled()).await;
+            let resumed_in = resumed(healed, Duration::from_secs(90)).await;
+            println!(
+                "{name}: monitor cut off and node{secondary}'s machine lost at {counted_at_fault} votes; node{primary} \
+                 took its last direct write {:.1} s after, none after it ({fenced:?} watched; {counted_when_fenced:?} \
+                 counted then); healed: primary node{}, counting again {:.2} s after the heal",
+                last_accepted.unwrap_or_default().as_secs_f64(),
+                set.primary(),
+                resumed_in.as_secs_f64()
+            );
+            assert!(
+                last_accepted.is_none_or(|t| t <= Duration::from_secs(15)),
+                "the isolated primary took writes until {last_accepted:?}"
+            );
         }
     }
     engine.assert_running("after the fault");
@@ -218,4 +261,9 @@ async fn the_old_primary_back_after_failover_rejoins_as_secondary_and_refuses_wr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_monitor_cut_off_moves_no_primary_and_loses_no_vote() {
     survives("ha_monitor_cut", Fault::MonitorCut).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_cut_off_from_the_monitor_and_its_secondary_fences_itself() {
+    survives("ha_isolated", Fault::PrimaryIsolated).await;
 }
