@@ -75,7 +75,8 @@ autoctl_command() {
     XDG_DATA_HOME="$DIR/share" XDG_RUNTIME_DIR="$DIR/run" PATH="$(bindir):$PATH" pg_autoctl)
 }
 autoctl() { autoctl_command; "${AUTOCTL[@]}" "$@"; }
-psql_at() { local port=$1; shift; psql -X -h "$HOST" -p "$port" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
+# Never waits long for a server that does not answer (a cut monitor drops packets).
+psql_at() { local port=$1; shift; PGCONNECT_TIMEOUT=5 psql -X -h "$HOST" -p "$port" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
 
 created() { [ -f "$(pgdata_of "$1")/PG_VERSION" ] && [ -d "$DIR/config/pg_autoctl$(pgdata_of "$1")" ]; }
 # A keeper leads its own process group, which holds its services and PostgreSQL.
@@ -261,7 +262,7 @@ case ${1:-} in
   down) down ;;
   status)
     [ -d "$DIR" ] || { echo "no set under $DIR"; exit 0; }
-    autoctl show state --pgdata "$(pgdata_of 0)" 2>/dev/null || echo "the monitor on $HOST:$(port_of 0) does not answer"
+    PGCONNECT_TIMEOUT=5 autoctl show state --pgdata "$(pgdata_of 0)" 2>/dev/null || echo "the monitor on $HOST:$(port_of 0) does not answer"
     ;;
   url) url "${2:-}" ;;
   port) [[ ${2:-} =~ ^[012]$ ]] || die "a node number 0-2 is needed"; port_of "$2" ;;
