@@ -9,9 +9,10 @@
 //!   old primary rejoins as a secondary and never takes a write sent to it directly;
 //! - the monitor unreachable for longer than a primary's partition timeout: no failover, the
 //!   primary keeps its role (its secondary is still connected) and counting goes on;
-//! - the monitor unreachable and the secondary's machine lost: the primary, alone, fences itself
-//!   (takes no write) after its partition timeout; once the monitor is back and the secondary
-//!   started again, counting resumes.
+//! - the monitor unreachable, then the secondary's machine lost: the primary, alone, fences
+//!   itself (stops PostgreSQL) after its partition timeout, and no write sent to it directly is
+//!   acknowledged meanwhile; once the monitor is back and the secondary started again, counting
+//!   resumes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +37,9 @@ const HA_PORT: u16 = 5444;
 /// How long the secondary stays lost, and the monitor unreachable: past the monitor's unhealthy
 /// timeout and the nodes' network partition timeout (`scripts/postgres-ha.sh`).
 const HOLD: Duration = Duration::from_secs(15);
+
+/// Long enough for a keeper to notice the monitor is unreachable (a few failed tries).
+const MONITOR_NOTICED: Duration = Duration::from_secs(8);
 
 /// The tests share the set's ports: one at a time.
 static SET: Mutex<()> = Mutex::const_new(());
@@ -189,8 +193,12 @@ async fn survives(name: &str, fault: Fault) {
         Fault::PrimaryIsolated => {
             let secondary = 3 - primary;
             let old = set.node(primary, &dbname);
-            let struck = Instant::now();
+            // The keeper counts its partition timeout from the last time it saw its secondary
+            // after losing the monitor: it must see the monitor gone first (it retries for a few
+            // seconds), then the secondary.
             set.cut_monitor();
+            tokio::time::sleep(MONITOR_NOTICED).await;
+            let struck = Instant::now();
             set.kill(secondary);
             // From now on, a write sent straight to the primary every 50 ms. Its commits wait for the
             // lost secondary (no monitor can relax that), so none is acknowledged; after the
@@ -216,8 +224,8 @@ async fn survives(name: &str, fault: Fault) {
             wait_until("the set settles", Duration::from_secs(120), async || set.is_settled()).await;
             let resumed_in = resumed(healed, Duration::from_secs(90)).await;
             println!(
-                "{name}: monitor cut off and node{secondary}'s machine lost at {counted_at_fault} votes; writes sent \
-                 to node{primary} for {watched:?}: last acknowledged {last_accepted:?} after the cut, refused outright \
+                "{name}: monitor cut off, {MONITOR_NOTICED:?} later node{secondary}'s machine lost; writes sent to \
+                 node{primary} for {watched:?}: last acknowledged {last_accepted:?} after the loss, refused outright \
                  from {first_refused:?} on; {counted_when_fenced:?} counted then; healed: primary node{}, counting \
                  again {:.2} s after the heal",
                 set.primary(),
