@@ -74,11 +74,18 @@ impl PostgresHa {
         self.script(&["status"])
     }
 
-    /// Whether the monitor sees a primary and a secondary, each in its assigned state.
+    /// Whether the monitor sees a primary and a secondary, each in its assigned state and
+    /// passing the monitor's health checks (a node it cannot reach is marked `!`, and its state
+    /// is only the last one it reported).
     pub fn is_settled(&self) -> bool {
         let status = self.status();
-        let settled = |state: &str| status.lines().any(|l| l.split('|').filter(|c| c.trim() == state).count() == 2);
-        settled("primary") && settled("secondary")
+        let settled = |state: &str, connection: &str| {
+            status.lines().any(|line| {
+                let columns: Vec<&str> = line.split('|').map(str::trim).collect();
+                columns.len() == 7 && columns[4] == connection && columns[5] == state && columns[6] == state
+            })
+        };
+        settled("primary", "read-write") && settled("secondary", "read-only")
     }
 
     /// Node `n`'s machine lost: its keeper and its PostgreSQL killed at once.

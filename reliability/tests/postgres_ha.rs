@@ -226,9 +226,9 @@ async fn survives(name: &str, fault: Fault) {
             println!(
                 "{name}: monitor cut off, {MONITOR_NOTICED:?} later node{secondary}'s machine lost; writes sent to \
                  node{primary} for {watched:?}: last acknowledged {last_accepted:?} after the loss, refused outright \
-                 from {first_refused:?} on; {counted_when_fenced:?} counted then; healed: primary node{}, counting \
-                 again {:.2} s after the heal",
-                set.primary(),
+                 from {first_refused:?} on; {counted_when_fenced:?} counted then; healed: primary node{:?}, \
+                 counting again {:.2} s after the heal",
+                set.try_primary(),
                 resumed_in.as_secs_f64()
             );
             assert!(
