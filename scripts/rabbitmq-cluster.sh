@@ -14,7 +14,14 @@
 #   scripts/rabbitmq-cluster.sh urls      print the cluster's AMQP_URL (comma-separated)
 #   scripts/rabbitmq-cluster.sh leader Q  print the number of the node leading quorum queue Q
 #   scripts/rabbitmq-cluster.sh ctl N ... rabbitmqctl against node N
+#   scripts/rabbitmq-cluster.sh partition N  cut node N's inter-node traffic (nftables); clients
+#                                            still reach it
+#   scripts/rabbitmq-cluster.sh heal      remove every cut
 #   scripts/rabbitmq-cluster.sh reset     down, then erase the data folders
+#
+# Partitions are handled with pause_minority: a node that sees fewer than half of the cluster
+# pauses (closes its client connections) until the partition heals, so that the majority's
+# side is the only one taking messages.
 set -euo pipefail
 
 DIR=${RABBITMQ_CLUSTER_DIR:-/var/tmp/vote-rabbitmq-cluster}
@@ -37,6 +44,11 @@ id rabbitmq >/dev/null 2>&1 || die "no 'rabbitmq' user: is the rabbitmq-server p
 node_name() { echo "rabbit-$1@$HOST"; }
 node_port() { echo $((BASE_PORT + $1)); }
 node_dir() { echo "$DIR/rabbit-$1"; }
+node_dist_port() { echo $((25672 + $1)); }
+# Node N opens its connections to the other nodes from this loopback address of its own, so that
+# a firewall rule can tell its inter-node traffic from everyone else's.
+node_source_ip() { echo "127.0.0.$((10 + $1))"; }
+NFT_TABLE=vote_rabbitmq_partition
 
 # Every RabbitMQ command runs as the rabbitmq user, whose Erlang cookie every local node shares.
 as_rabbitmq() {
@@ -54,19 +66,21 @@ write_config() {
   cat >"$d/rabbitmq-env.conf" <<EOF
 NODENAME=$(node_name "$n")
 NODE_PORT=$(node_port "$n")
-DIST_PORT=$((25672 + n))
+DIST_PORT=$(node_dist_port "$n")
 MNESIA_BASE=$d/mnesia
 LOG_BASE=$d/log
 CONFIG_FILE=$d/rabbitmq.conf
 ENABLED_PLUGINS_FILE=$d/enabled_plugins
 PID_FILE=$d/pid
 ERL_EPMD_ADDRESS=127.0.0.1
-SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} -kernel inet_dist_connect_options [{ip,{$(node_source_ip "$n" | tr . ,)}}]"
 EOF
   cat >"$d/rabbitmq.conf" <<EOF
 listeners.tcp.local = 127.0.0.1:$(node_port "$n")
 loopback_users = none
 cluster_partition_handling = pause_minority
+# A peer that stops answering is declared down after 10-12.5 s instead of 60-75 s.
+net_ticktime = 10
 EOF
   echo '[rabbitmq_consistent_hash_exchange].' >"$d/enabled_plugins"
   chown -R rabbitmq:rabbitmq "$d"
@@ -81,6 +95,7 @@ launch_node() {
   if is_up "$n"; then return 0; fi
   log "starting $(node_name "$n") on 127.0.0.1:$(node_port "$n")"
   rm -f "$(node_dir "$n")/erl_crash.dump"
+  cat "$(node_dir "$n")/rabbitmq-env.conf" "$(node_dir "$n")/rabbitmq.conf" >"$(node_dir "$n")/launched.conf"
   # Started from its own folder, which it keeps as its working directory for good.
   (cd "$(node_dir "$n")" && as_rabbitmq "$n" /usr/lib/rabbitmq/bin/rabbitmq-server -detached >/dev/null 2>&1) || true
 }
@@ -137,15 +152,49 @@ kill_node() {
   for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
 }
 
+# Drops node N's inter-node packets: what it sends from its own address and what reaches its
+# distribution port. Its AMQP port is left alone: clients still reach it.
+partition_node() {
+  local n=$1
+  command -v nft >/dev/null 2>&1 || {
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null 2>&1 ||
+      die "cannot install nftables with apt-get"
+  }
+  nft list table inet "$NFT_TABLE" >/dev/null 2>&1 ||
+    nft add table inet "$NFT_TABLE" '{ chain output { type filter hook output priority 0; policy accept; }; }' ||
+    die "nft refused the table (is CAP_NET_ADMIN available?)"
+  nft add rule inet "$NFT_TABLE" output ip saddr "$(node_source_ip "$n")" drop
+  nft add rule inet "$NFT_TABLE" output ip daddr "$(node_source_ip "$n")" drop
+  nft add rule inet "$NFT_TABLE" output tcp dport "$(node_dist_port "$n")" drop
+  nft add rule inet "$NFT_TABLE" output tcp sport "$(node_dist_port "$n")" drop
+  log "$(node_name "$n") cut off from the other nodes"
+}
+
+heal() {
+  command -v nft >/dev/null 2>&1 || return 0
+  nft list table inet "$NFT_TABLE" >/dev/null 2>&1 || return 0
+  nft delete table inet "$NFT_TABLE"
+  log "partitions healed"
+}
+
 check_node_arg() { [[ ${1:-} =~ ^[123]$ ]] || die "a node number 1-3 is needed, got '${1:-}'"; }
 
 case ${1:-} in
   up)
+    # A node running with settings older than this script's is stopped, to start with them.
+    for n in "${NODES[@]}"; do
+      write_config "$n"
+      if is_up "$n" && ! cat "$(node_dir "$n")/rabbitmq-env.conf" "$(node_dir "$n")/rabbitmq.conf" |
+        cmp -s - "$(node_dir "$n")/launched.conf"; then
+        log "$(node_name "$n") runs with older settings"
+        stop_node "$n"
+      fi
+    done
     start_nodes "${NODES[@]}"
     for n in "${NODES[@]}"; do join_node "$n"; done
     log "cluster up: $("$SELF" urls)"
     ;;
-  down) for n in 3 2 1; do stop_node "$n"; done ;;
+  down) heal; for n in 3 2 1; do stop_node "$n"; done ;;
   status)
     for n in "${NODES[@]}"; do
       if is_up "$n"; then echo "$(node_name "$n") 127.0.0.1:$(node_port "$n") up"
@@ -180,6 +229,8 @@ case ${1:-} in
     done
     die "no node is up" ;;
   ctl) check_node_arg "${2:-}"; n=$2; shift 2; ctl "$n" "$@" ;;
+  partition) check_node_arg "${2:-}"; partition_node "$2" ;;
+  heal) heal ;;
   reset) "$SELF" down; log "erasing $DIR"; rm -rf "$DIR" ;;
-  *) die "usage: $0 up|down|status|start N|stop N|kill N|port N|urls|leader QUEUE|ctl N ...|reset" ;;
+  *) die "usage: $0 up|down|status|start N|stop N|kill N|port N|urls|leader QUEUE|ctl N ...|partition N|heal|reset" ;;
 esac

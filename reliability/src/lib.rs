@@ -10,10 +10,12 @@
 //! - [`target`]: a fresh database and unique queue per test, and what can be read from them;
 //! - [`check`]: publishing backlogs, the exact check, dead-letter inspection and polling;
 //! - [`replicas`]: a PostgreSQL primary with a synchronous standby, a 3-node RabbitMQ cluster;
+//! - [`ha`]: a PostgreSQL set that fails over by itself (pg_auto_failover), and commit probes;
 //! - [`tls`]: a test CA and server certificates.
 
 pub mod check;
 pub mod engine;
+pub mod ha;
 pub mod replicas;
 pub mod target;
 pub mod tls;
@@ -23,6 +25,7 @@ pub use check::{
     publish_backlog, publish_bodies, read_queue, vote_body, wait_for_dlq, wait_until, with_cleanup,
 };
 pub use engine::{EngineCommand, EngineProcess, engine_binary};
-pub use replicas::{PostgresPair, ScratchPostgres, rabbitmq_cluster, run_script};
+pub use ha::{CommitProbe, DirectWrite, PostgresHa, ProbeReport, direct_write};
+pub use replicas::{PostgresPair, RabbitCluster, ScratchPostgres, rabbitmq_cluster, run_script};
 pub use target::{Target, via};
 pub use tls::{CaFile, Pki, pki};

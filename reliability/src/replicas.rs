@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Runs one of the project's scripts with `env`, panicking with its output when it fails.
+/// Runs one of the project's scripts with `env`: its standard output. Panics with all it printed
+/// when it fails.
 pub fn run_script(script: &str, args: &[&str], env: &[(&str, String)]) -> String {
     let path = scripts_dir().join(script);
     let output = Command::new(&path)
@@ -14,9 +15,16 @@ pub fn run_script(script: &str, args: &[&str], env: &[(&str, String)]) -> String
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "{} {} failed ({}):\n{text}", path.display(), args.join(" "), output.status);
-    text
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{} {} failed ({}):\n{stdout}{}",
+        path.display(),
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
 }
 
 /// `scripts/rabbitmq-cluster.sh` with `args` (the local 3-node cluster): its output.
@@ -24,7 +32,28 @@ pub fn rabbitmq_cluster(args: &[&str]) -> String {
     run_script("rabbitmq-cluster.sh", args, &[])
 }
 
-fn scripts_dir() -> PathBuf {
+/// The local 3-node RabbitMQ cluster, up for as long as this value lives: dropping it heals any
+/// partition and stops every node (their data is kept), so no test leaves the cluster running.
+pub struct RabbitCluster(());
+
+impl RabbitCluster {
+    /// Starts the nodes that are down and joins them.
+    pub fn up() -> Self {
+        rabbitmq_cluster(&["up"]);
+        Self(())
+    }
+}
+
+impl Drop for RabbitCluster {
+    /// Never panics, since it also runs while a failed test unwinds.
+    fn drop(&mut self) {
+        for args in [["heal"], ["down"]] {
+            let _ = Command::new(scripts_dir().join("rabbitmq-cluster.sh")).args(args).output();
+        }
+    }
+}
+
+pub(crate) fn scripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts")
 }
 

@@ -116,6 +116,13 @@ impl Target {
         self.scalar(COUNTED_SQL).await as u64
     }
 
+    /// Votes counted so far, or `None` while no server of the target answers (mid-failover).
+    pub async fn try_counted(&self) -> Option<u64> {
+        let client = tokio::time::timeout(Duration::from_secs(3), self.db.connect()).await.ok()?.ok()?;
+        let row = client.query_one(COUNTED_SQL, &[]).await.ok()?;
+        Some(row.get::<_, i64>(0) as u64)
+    }
+
     /// Messages ready in the vote queue (unacked ones not included).
     pub async fn queue_depth(&self) -> u32 {
         vote_mq::admin::message_count(&self.amqp(), &self.queue).await.expect("RabbitMQ must be running")

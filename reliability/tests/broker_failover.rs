@@ -41,7 +41,7 @@ enum Fault {
 
 async fn survives(name: &str, fault: Fault) {
     let _one_at_a_time = CLUSTER.lock().await;
-    rabbitmq_cluster(&["up"]);
+    let cluster = RabbitCluster::up();
     let mut target = Target::fresh(name).await;
     // Declared through node 1; a quorum queue's members are every node of the cluster.
     target.amqp_url = [1, 2, 3].map(node_url).join(",");
@@ -102,6 +102,7 @@ async fn survives(name: &str, fault: Fault) {
     let (status, _, _) = engine.terminate(Duration::from_secs(30)).await;
     assert!(status.success(), "{status}");
     target.delete_queues().await;
+    drop(cluster);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,9 +1,13 @@
 //! Soak, run on demand (ignored in the suite): a steady stream of votes for a long time against a
-//! 3-node broker cluster and a primary with a synchronous standby, with a fault every interval
-//! drawn in turn from: engine kill -9 (then started again), the broker node everyone is connected
-//! to killed (started again once counting resumed), a broker node stopped for 30 s, the engine's
-//! database backends killed, and once the database primary lost and its standby promoted. It ends
-//! exact (dead letters at least once), and the engine's RSS and `deliveries_unacked` do not grow.
+//! 3-node broker cluster and a PostgreSQL set that fails over by itself (pg_auto_failover,
+//! `scripts/postgres-ha.sh`), with a fault every interval drawn in turn from: engine kill -9
+//! (then started again), the broker node everyone is connected to killed (started again once
+//! counting resumed), the database primary's postmaster killed, a broker node cut off from the
+//! others for 30 s, the database secondary's machine lost for 15 s, the engine's database
+//! backends killed, the database primary's machine lost (then its keeper started again: it
+//! rejoins as a secondary), the database monitor unreachable for 15 s, a broker node stopped for
+//! 30 s. No command mends a database fault. It ends exact (dead letters at least once), and the
+//! engine's RSS and `deliveries_unacked` do not grow.
 //!
 //! ```sh
 //! cargo test --release -p vote-reliability --test soak -- --ignored --nocapture
@@ -18,8 +22,10 @@ use vote_reliability::*;
 use vote_runtime::postgres::DbTarget;
 use vote_runtime::testing;
 
-const PRIMARY_PORT: u16 = 5438;
-const STANDBY_PORT: u16 = 5439;
+/// The soak's own database set: the monitor on this port, the nodes on the next two.
+const HA_PORT: u16 = 5447;
+/// How long a cut or a lost secondary lasts.
+const HOLD: Duration = Duration::from_secs(15);
 
 fn setting(name: &str, default: f64) -> f64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -29,13 +35,26 @@ fn setting(name: &str, default: f64) -> f64 {
 enum Fault {
     EngineKill,
     BrokerKill,
-    BrokerStop,
+    DbPrimaryPostmasterKill,
+    BrokerPartition,
+    DbSecondaryLost,
     BackendKill,
-    DatabaseFailover,
+    DbPrimaryLost,
+    DbMonitorCut,
+    BrokerStop,
 }
 
-const FAULTS: [Fault; 5] =
-    [Fault::EngineKill, Fault::BrokerKill, Fault::BackendKill, Fault::BrokerStop, Fault::DatabaseFailover];
+const FAULTS: [Fault; 9] = [
+    Fault::EngineKill,
+    Fault::BrokerKill,
+    Fault::DbPrimaryPostmasterKill,
+    Fault::BrokerPartition,
+    Fault::DbSecondaryLost,
+    Fault::BackendKill,
+    Fault::DbPrimaryLost,
+    Fault::DbMonitorCut,
+    Fault::BrokerStop,
+];
 
 /// The engine's resident memory, in MiB.
 fn rss_mib(pid: u32) -> f64 {
@@ -55,10 +74,10 @@ async fn steady_votes_through_a_fault_every_interval_end_exact() {
     let interval = Duration::from_secs_f64(setting("SOAK_FAULT_SECONDS", 120.0));
     let duration = Duration::from_secs_f64(minutes * 60.0);
 
-    rabbitmq_cluster(&["up"]);
-    let pair = PostgresPair::start(PRIMARY_PORT, STANDBY_PORT);
+    let cluster = RabbitCluster::up();
+    let set = PostgresHa::start(HA_PORT);
     let dbname = testing::unique_name("test_rel_soak");
-    let db_url = pair.url(&dbname);
+    let db_url = set.url(&dbname);
     let db = DbTarget::parse(&db_url).expect("a multi-host URL parses");
     db.create_database_if_missing().await.expect("the scratch primary answers");
     let amqp_url = rabbitmq_cluster(&["urls"]).trim().to_owned();
@@ -78,7 +97,6 @@ async fn steady_votes_through_a_fault_every_interval_end_exact() {
     let started = Instant::now();
     let mut samples: Vec<(f64, f64, f64)> = Vec::new(); // (minute, RSS MiB, deliveries_unacked)
     let mut next_fault = started + interval;
-    let mut failed_over = false;
     let mut turn = 0;
     while started.elapsed() < duration {
         tokio::time::sleep(Duration::from_secs(10)).await;
@@ -91,12 +109,10 @@ async fn steady_votes_through_a_fault_every_interval_end_exact() {
             continue;
         }
         next_fault += interval;
-        let mut fault = FAULTS[turn % FAULTS.len()];
+        let fault = FAULTS[turn % FAULTS.len()];
         turn += 1;
-        if matches!(fault, Fault::DatabaseFailover) && failed_over {
-            fault = Fault::BackendKill;
-        }
         let counted = target.counted().await;
+        let (primary, secondary) = (set.primary(), set.secondary());
         let struck = Instant::now();
         match fault {
             Fault::EngineKill => {
@@ -112,14 +128,16 @@ async fn steady_votes_through_a_fault_every_interval_end_exact() {
             Fault::BackendKill => {
                 target.kill_backends().await;
             }
-            Fault::DatabaseFailover => {
-                pair.stop_primary_immediately();
-                pair.promote();
-                failed_over = true;
+            Fault::DbPrimaryPostmasterKill => set.kill_postgres(primary),
+            Fault::BrokerPartition => {
+                rabbitmq_cluster(&["partition", "3"]);
             }
+            Fault::DbSecondaryLost => set.kill(secondary),
+            Fault::DbPrimaryLost => set.kill(primary),
+            Fault::DbMonitorCut => set.cut_monitor(),
         }
         wait_until("counting resumes after the fault", Duration::from_secs(120), async || {
-            target.counted().await > counted + 1_000
+            target.try_counted().await.is_some_and(|now| now > counted + 1_000)
         })
         .await;
         println!(
@@ -136,7 +154,23 @@ async fn steady_votes_through_a_fault_every_interval_end_exact() {
                 tokio::time::sleep(Duration::from_secs(30).saturating_sub(struck.elapsed())).await;
                 rabbitmq_cluster(&["start", "2"]);
             }
+            Fault::BrokerPartition => {
+                tokio::time::sleep(Duration::from_secs(30).saturating_sub(struck.elapsed())).await;
+                rabbitmq_cluster(&["heal"]);
+            }
+            Fault::DbSecondaryLost | Fault::DbMonitorCut => {
+                tokio::time::sleep(HOLD.saturating_sub(struck.elapsed())).await;
+                if matches!(fault, Fault::DbMonitorCut) {
+                    set.heal();
+                } else {
+                    set.restart(secondary);
+                }
+            }
+            Fault::DbPrimaryLost => set.restart(primary),
             _ => {}
+        }
+        if !matches!(fault, Fault::EngineKill | Fault::BackendKill | Fault::BrokerKill | Fault::BrokerStop) {
+            wait_until("the database set settles", Duration::from_secs(120), async || set.is_settled()).await;
         }
         engine.assert_running("after the fault");
     }
@@ -164,5 +198,6 @@ async fn steady_votes_through_a_fault_every_interval_end_exact() {
     assert!(rss_late <= rss_early * 1.5 + 16.0, "RSS grew: {rss_early:.0} -> {rss_late:.0} MiB");
     assert!(unacked_late <= unacked_early.max(1.0) * 2.0 + 1_000.0, "unacked grew: {unacked_early} -> {unacked_late}");
     target.delete_queues().await;
-    drop(pair);
+    drop(set);
+    drop(cluster);
 }

@@ -650,3 +650,117 @@ fn k8s_runs_rabbitmq_and_postgres_with_volumes_probes_and_secret_passwords() {
         assert_eq!(secret_url_host(&documents, url_key), format!("{name}.{namespace}.svc.cluster.local:{port}"));
     }
 }
+
+/// The CloudNativePG overlay (`kubectl apply -k docker/k8s/postgres-ha/`): the base kit with its
+/// single PostgreSQL server replaced by a CloudNativePG `Cluster` whose commits wait for a
+/// standby only while one is healthy, every database URL of the base Secret pointed at the
+/// operator's read-write Service with the same user and database, and the roles' passwords
+/// read from a Secret of the form the operator reads.
+#[test]
+fn k8s_postgres_ha_overlay_runs_cloudnativepg_and_points_every_database_url_at_its_primary() {
+    let base = kit::k8s_documents().unwrap();
+    let documents = kit::k8s_documents_in("k8s/postgres-ha").unwrap();
+    let kustomization = kit::yaml_file("k8s/postgres-ha/kustomization.yaml").unwrap();
+    let resources: BTreeSet<String> = kustomization["resources"].as_array().unwrap().iter().map(scalar).collect();
+    let patches: BTreeSet<String> =
+        kustomization["patches"].as_array().unwrap().iter().map(|p| scalar(&p["path"])).collect();
+    assert!(resources.contains("../"), "the overlay builds on the base kit");
+    let files: BTreeSet<String> = kit::k8s_files_in("k8s/postgres-ha")
+        .unwrap()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .filter(|f| f != "kustomization.yaml")
+        .collect();
+    let listed: BTreeSet<String> = resources.iter().filter(|r| *r != "../").chain(&patches).cloned().collect();
+    assert_eq!(listed, files, "the overlay lists every file it holds");
+
+    let cluster = kit::of_kind(&documents, "Cluster").into_iter().next().expect("a CloudNativePG Cluster");
+    assert_eq!(cluster["apiVersion"], "postgresql.cnpg.io/v1");
+    let (name, namespace) = (scalar(&cluster["metadata"]["name"]), scalar(&cluster["metadata"]["namespace"]));
+    assert!(kit::named(&base, "Namespace", &namespace).is_some(), "the Cluster's namespace {namespace} is in the kit");
+    let spec = &cluster["spec"];
+    assert!(spec["instances"].as_u64() >= Some(3), "a primary and two standbys");
+    let synchronous = &spec["postgresql"]["synchronous"];
+    assert!(synchronous["number"].as_u64() >= Some(1), "a commit waits for a standby");
+    assert_eq!(synchronous["dataDurability"], "preferred", "a lost standby never blocks commits");
+    assert!(spec["storage"]["size"].is_string(), "a persistent volume per instance");
+    assert_eq!(spec["affinity"]["podAntiAffinityType"], "required", "one instance per Kubernetes node");
+
+    // The roles' passwords: the base Secret postgres, made basic-auth by the overlay.
+    let owner = scalar(&spec["bootstrap"]["initdb"]["owner"]);
+    let secret_name = scalar(&spec["bootstrap"]["initdb"]["secret"]["name"]);
+    let base_secret = kit::of_kind(&base, "Secret")
+        .into_iter()
+        .find(|s| s["metadata"]["name"] == secret_name.as_str() && s["metadata"]["namespace"] == namespace.as_str())
+        .unwrap_or_else(|| panic!("no Secret {secret_name} in {namespace} in the base kit"));
+    assert_eq!(scalar(&base_secret["stringData"]["username"]), owner, "the Secret names the owner");
+    let retyped = kit::named(&documents, "Secret", &secret_name).expect("the overlay retypes the password Secret");
+    assert_eq!(retyped["type"], "kubernetes.io/basic-auth");
+    let role = spec["managed"]["roles"].as_array().unwrap().iter().find(|r| r["name"] == owner.as_str()).unwrap();
+    assert_eq!(role["createdb"], true, "the services create their own databases");
+    assert_eq!(role["passwordSecret"]["name"], secret_name.as_str());
+
+    // The base server and its Service are deleted, and they exist to be deleted.
+    for (kind, patch) in [("StatefulSet", "without-statefulset.yaml"), ("Service", "without-service.yaml")] {
+        let deletion = documents
+            .iter()
+            .find(|(path, _)| path.ends_with(patch))
+            .map(|(_, d)| d)
+            .unwrap_or_else(|| panic!("no {patch}"));
+        assert_eq!(deletion["$patch"], "delete");
+        assert_eq!(deletion["kind"], kind);
+        let deleted = kit::named(&base, kind, deletion["metadata"]["name"].as_str().unwrap()).expect("in the base");
+        assert_eq!(deleted["metadata"]["namespace"], deletion["metadata"]["namespace"]);
+    }
+
+    // Every database URL of the base Secret, host swapped for the read-write Service.
+    let base_urls = kit::named(&base, "Secret", "vote-platform-credentials").unwrap()["stringData"].clone();
+    let urls = &kit::named(&documents, "Secret", "vote-platform-credentials").expect("the URL patch")["stringData"];
+    let primary = format!("{name}-rw.{namespace}.svc.cluster.local:5432");
+    let mut patched = 0;
+    for (key, url) in base_urls.as_object().unwrap().iter().filter(|(k, _)| k.ends_with("-database-url")) {
+        let url = scalar(url);
+        let (credentials, rest) = url.split_once('@').unwrap();
+        let (_, path) = rest.split_once('/').unwrap();
+        assert_eq!(scalar(&urls[key]), format!("{credentials}@{primary}/{path}"), "{key}");
+        patched += 1;
+    }
+    assert_eq!(urls.as_object().unwrap().len(), patched, "the patch holds only the database URLs");
+    assert!(patched >= 6, "{patched} database URLs");
+}
+
+/// The compose profile "ha": a pg_auto_failover monitor and two nodes built from
+/// `docker/postgres-ha/`, started in order, with the application role's password from `.env`;
+/// every service's database URL names the servers of POSTGRES_SERVERS (the single server by
+/// default), and `.env.example` shows the value that points them at the two nodes.
+#[test]
+fn compose_ha_profile_runs_pg_auto_failover_and_every_database_url_can_reach_it() {
+    let compose = kit::compose().unwrap();
+    for (name, command, after) in [
+        ("pg-monitor", "monitor", None),
+        ("pg-node1", "node", Some("pg-monitor")),
+        ("pg-node2", "node", Some("pg-node1")),
+    ] {
+        let service = compose_service(&compose, name);
+        assert_eq!(service["profiles"][0], "ha", "{name}");
+        assert_eq!(service["build"]["context"], "./postgres-ha", "{name}");
+        assert_eq!(service["hostname"], name);
+        assert_eq!(service["command"][0], command, "{name}");
+        if let Some(after) = after {
+            assert_eq!(service["depends_on"][after]["condition"], "service_healthy", "{name} starts after {after}");
+        }
+    }
+    for file in ["postgres-ha/Dockerfile", "postgres-ha/entrypoint.sh"] {
+        assert!(kit::kit_path_exists(file), "{file}");
+    }
+    let entrypoint = kit::read("postgres-ha/entrypoint.sh").unwrap();
+    assert!(entrypoint.contains("pg-monitor:5432/pg_auto_failover"), "the nodes register with pg-monitor");
+    for (name, service) in compose["services"].as_object().unwrap() {
+        if let Some(url) = compose_environment(service).get("DATABASE_URL") {
+            assert!(url.contains("@${POSTGRES_SERVERS:-postgres:5432}/"), "{name}: {url}");
+            assert!(url.ends_with("?target_session_attrs=read-write"), "{name}: only the primary takes writes");
+        }
+    }
+    let example = kit::read(".env.example").unwrap();
+    assert!(example.contains("POSTGRES_SERVERS=pg-node1:5432,pg-node2:5432"), ".env.example shows the ha servers");
+}
