@@ -13,6 +13,8 @@
 //! - [`http`]: JSON errors for every failure (axum's own rejections included), request
 //!   counting, the JSON 404;
 //! - [`input`]: checks of JSON request bodies and event payloads;
+//! - [`names`]: the rule for the names voters choose between (options, nominees, ballots) and
+//!   a poll's limits;
 //! - [`metrics`]: the counters every service has;
 //! - [`binary`]: what a binary's `main` does once its settings are parsed;
 //! - `testing` (feature `testing`): helpers for tests against the real servers; `hostile`:
@@ -26,6 +28,7 @@ pub mod hostile;
 pub mod http;
 pub mod input;
 pub mod metrics;
+pub mod names;
 pub mod outbox;
 pub mod schema;
 pub mod service;
