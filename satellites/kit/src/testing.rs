@@ -47,6 +47,7 @@ pub fn service_settings(exchange: &str, service_name: &str) -> ServiceSettings {
         exchange: exchange.to_owned(),
         service_name: service_name.to_owned(),
         http_port: 0,
+        http: crate::limits::HttpLimits::default(),
         queue_type: vote_mq::QueueType::Classic,
         logs: LogSettings { level: "info".to_owned(), format: Some(LogFormat::Text) },
         auth: test_auth_args(),
