@@ -111,6 +111,22 @@ async fn attacks_get_4xx_and_change_nothing() {
     let huge = json!({"title": "x".repeat(100 * 1024)}).to_string();
     attack(&w, "oversized body (100 KiB)", &agenda, &token(CALLER, &manager), &huge, 413).await;
     attack(&w, "oversized token (16 KiB)", &close, &"a".repeat(16 * 1024), "", 401).await;
+    let wrong_roles = token_with(CALLER, &[], |c| c["roles"] = json!(format!("manager:{meeting_id}")));
+    let answer = attack(&w, "a `roles` claim that is not a list", &close, &wrong_roles, "", 401).await;
+    assert_eq!(answer["error"], "the bearer token lacks a valid 'roles' claim");
+    let answer = attack(&w, "a `sub` with trailing whitespace (`\"v5 \"`)", &close, &token("v5 ", &manager), "", 401).await;
+    assert_eq!(answer["error"], "the bearer token lacks a valid 'sub' claim");
+    for (options, error) in [
+        (json!(["Bob", "Bob\u{200b}"]), "'options[1]' must not contain invisible or formatting characters (it holds U+200B)"),
+        (json!(["Bob", "Ｂob"]), "options must be distinguishable: 'Ｂob' is confusable with 'Bob'"),
+        (json!(["Bob", "\u{412}ob"]), "options must be distinguishable: '\u{412}ob' is confusable with 'Bob'"),
+        (json!(["Jos\u{e9}", "Jose\u{301}"]), "options must be distinct: 'Jos\u{e9}' is given twice"),
+        (json!(["\u{200b}", "Bob"]), "'options[0]' must not contain invisible or formatting characters (it holds U+200B)"),
+    ] {
+        let body = json!({"vote": {"meeting_id": meeting_id, "pollType": "single", "options": options}}).to_string();
+        let answer = attack(&w, &format!("look-alike options {options}"), &polls, &token(CALLER, &manager), &body, 400).await;
+        assert_eq!(answer["error"], error);
+    }
 
     // A header far over the server's limit is refused before any handler, with a 4xx.
     let before = snapshot(&w).await;
@@ -140,6 +156,8 @@ async fn attacks_get_4xx_and_change_nothing() {
     )
     .await;
     assert_eq!(answer["error"], "'voter_id' must be the authenticated caller");
+    let answer = attack(&w, "a ballot for a look-alike of an option", &ballots, &token("v2", &[]), r#"{"choice":"\u0410"}"#, 400).await;
+    assert_eq!(answer["error"], "'\u{410}' is not an option of this poll: it is confusable with the option 'A'");
     let before = snapshot(&w).await;
     let (status, replayed) = Http::as_caller("v1", &[]).post(&ballots, r#"{"choice":"A"}"#).await;
     assert_eq!((status, &replayed), (200, &receipt), "a replayed ballot answers the first one's receipt");
