@@ -129,7 +129,7 @@ impl ElectionState {
             }
             ELECTION_CANCEL => {
                 let data: ElectionStart = event_data(&event_type, event.data)?;
-                cancel(&tx, data.agenda_item_id).await?;
+                cancel(&tx, &data).await?;
             }
             VOTING_REFUSED => {
                 let data: VotingRefused = event_data(&event_type, event.data)?;
@@ -155,6 +155,7 @@ impl ElectionState {
             // Its create event is still queued or being retried: try again later (bounded).
             return Err(Error::NotYetKnown(format!("election {id}")));
         };
+        same_meeting(&election, data)?;
         if election.status != ElectionStatus::Nominating {
             tracing::info!(agenda_item_id = %id, status = ?election.status, "election started already");
             return Ok(());
@@ -221,11 +222,25 @@ impl ElectionState {
     }
 }
 
+/// [`Error::Invalid`] unless the event names the election's own meeting.
+fn same_meeting(election: &Election, data: &ElectionStart) -> Result<(), Error> {
+    if election.meeting_id == data.meeting_id {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "election {} belongs to meeting {}, not {}",
+            election.agenda_item_id, election.meeting_id, data.meeting_id
+        )))
+    }
+}
+
 /// Cancels the election at a manager's request, unless it is finalized (or cancelled already).
-async fn cancel(tx: &Transaction<'_>, id: Uuid) -> Result<(), Error> {
+async fn cancel(tx: &Transaction<'_>, data: &ElectionStart) -> Result<(), Error> {
+    let id = data.agenda_item_id;
     let Some(election) = store::lock_election(tx, id).await? else {
         return Err(Error::NotYetKnown(format!("election {id}")));
     };
+    same_meeting(&election, data)?;
     match election.status {
         ElectionStatus::Nominating | ElectionStatus::Voting | ElectionStatus::Failed => {
             store::cancel_election(tx, id, "cancelled by a manager of the meeting").await?;

@@ -277,3 +277,27 @@ async fn concurrent_nominations_on_a_one_connection_pool_all_answer_at_once() {
     assert_eq!(w.count("SELECT count(*) FROM nominations WHERE agenda_item_id = $1", item).await, 8);
     e.stop().await;
 }
+
+#[tokio::test]
+async fn a_start_or_cancel_naming_another_meeting_is_dead_lettered() {
+    let w = world().await;
+    let e = w.election_service().await;
+    let (meeting, item) = (Uuid::new_v4(), Uuid::new_v4());
+    w.publish(&create(meeting, item)).await;
+    let url = format!("{}/elections/{item}", e.base);
+    w.get_until(&url, |b| b["status"] == "nominating").await;
+    let other = Uuid::new_v4();
+    w.publish(&start(other, item)).await;
+    let cancel = json!({"meeting_id": other, "agenda_item_id": item});
+    w.publish(&Envelope::new("agenda.election.cancel", "meeting-service", cancel)).await;
+    let dead = w.dead_letters(&e, 2).await;
+    assert_eq!(dead.len(), 2);
+    for letter in &dead {
+        assert_eq!(
+            letter.header(REJECT_REASON_HEADER).unwrap(),
+            format!("rejected: election {item} belongs to meeting {meeting}, not {other}")
+        );
+    }
+    assert_eq!(w.get(&url).await.1["status"], "nominating");
+    e.stop().await;
+}
