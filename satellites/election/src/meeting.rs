@@ -85,7 +85,6 @@ impl MeetingState {
         store::get_meeting(&client, id).await?.ok_or_else(|| Error::NotFound(format!("meeting {id}")))
     }
 
-
     /// Appends an election item to the meeting's agenda and queues `agenda.election.create`.
     pub async fn add_election(&self, caller: &Caller, meeting_id: Uuid, body: &[u8]) -> Result<AgendaItem, Error> {
         let body = json_object(body)?;
@@ -161,9 +160,10 @@ impl MeetingState {
 /// asking the platform's record on `db`, the request's one connection.
 async fn require_manager(db: &Transaction<'_>, caller: &Caller, meeting_id: Uuid) -> Result<(), Error> {
     caller
-        .require_manager(&meeting_id.to_string(), |subject| async move {
-            store::is_manager(db, meeting_id, &subject).await
-        })
+        .require_manager(
+            &meeting_id.to_string(),
+            |subject| async move { store::is_manager(db, meeting_id, &subject).await },
+        )
         .await
 }
 

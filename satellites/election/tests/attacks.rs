@@ -114,17 +114,25 @@ async fn attacks_get_4xx_and_change_nothing() {
     let wrong_roles = token_with(CALLER, &[], |c| c["roles"] = json!(format!("manager:{meeting_id}")));
     let answer = attack(&w, "a `roles` claim that is not a list", &close, &wrong_roles, "", 401).await;
     assert_eq!(answer["error"], "the bearer token lacks a valid 'roles' claim");
-    let answer = attack(&w, "a `sub` with trailing whitespace (`\"v5 \"`)", &close, &token("v5 ", &manager), "", 401).await;
+    let answer =
+        attack(&w, "a `sub` with trailing whitespace (`\"v5 \"`)", &close, &token("v5 ", &manager), "", 401).await;
     assert_eq!(answer["error"], "the bearer token lacks a valid 'sub' claim");
     for (options, error) in [
-        (json!(["Bob", "Bob\u{200b}"]), "'options[1]' must not contain invisible or formatting characters (it holds U+200B)"),
+        (
+            json!(["Bob", "Bob\u{200b}"]),
+            "'options[1]' must not contain invisible or formatting characters (it holds U+200B)",
+        ),
         (json!(["Bob", "Ｂob"]), "options must be distinguishable: 'Ｂob' is confusable with 'Bob'"),
         (json!(["Bob", "\u{412}ob"]), "options must be distinguishable: '\u{412}ob' is confusable with 'Bob'"),
         (json!(["Jos\u{e9}", "Jose\u{301}"]), "options must be distinct: 'Jos\u{e9}' is given twice"),
-        (json!(["\u{200b}", "Bob"]), "'options[0]' must not contain invisible or formatting characters (it holds U+200B)"),
+        (
+            json!(["\u{200b}", "Bob"]),
+            "'options[0]' must not contain invisible or formatting characters (it holds U+200B)",
+        ),
     ] {
         let body = json!({"vote": {"meeting_id": meeting_id, "pollType": "single", "options": options}}).to_string();
-        let answer = attack(&w, &format!("look-alike options {options}"), &polls, &token(CALLER, &manager), &body, 400).await;
+        let answer =
+            attack(&w, &format!("look-alike options {options}"), &polls, &token(CALLER, &manager), &body, 400).await;
         assert_eq!(answer["error"], error);
     }
 
@@ -156,7 +164,15 @@ async fn attacks_get_4xx_and_change_nothing() {
     )
     .await;
     assert_eq!(answer["error"], "'voter_id' must be the authenticated caller");
-    let answer = attack(&w, "a ballot for a look-alike of an option", &ballots, &token("v2", &[]), r#"{"choice":"\u0410"}"#, 400).await;
+    let answer = attack(
+        &w,
+        "a ballot for a look-alike of an option",
+        &ballots,
+        &token("v2", &[]),
+        r#"{"choice":"\u0410"}"#,
+        400,
+    )
+    .await;
     assert_eq!(answer["error"], "'\u{410}' is not an option of this poll: it is confusable with the option 'A'");
     let before = snapshot(&w).await;
     let (status, replayed) = Http::as_caller("v1", &[]).post(&ballots, r#"{"choice":"A"}"#).await;
@@ -187,7 +203,8 @@ async fn an_elections_poll_cannot_be_pre_empted_while_the_poll_consumer_lags() {
     vote_mq::declare_topology(&settings.service.amqp_url, &held.subscription(&settings.service, "held"))
         .await
         .expect("declare the held-back queue");
-    let front = w.poll_service_on(vote_satellite_kit::testing::queue_settings("voting-front", &["meeting.created"])).await;
+    let front =
+        w.poll_service_on(vote_satellite_kit::testing::queue_settings("voting-front", &["meeting.created"])).await;
 
     let (status, meeting) = w.post(&format!("{}/meetings", m.base), r#"{"title":"AGM"}"#).await;
     assert_eq!(status, 201, "{meeting}");
@@ -197,12 +214,14 @@ async fn an_elections_poll_cannot_be_pre_empted_while_the_poll_consumer_lags() {
     let election_url = format!("{}/elections/{item_id}", e.base);
     w.get_until(&election_url, |b| b["status"] == "nominating").await;
     for nominee in ["Alice", "Bob"] {
-        let (status, _) = w.post(&format!("{election_url}/nominations"), &json!({"nominee": nominee}).to_string()).await;
+        let (status, _) =
+            w.post(&format!("{election_url}/nominations"), &json!({"nominee": nominee}).to_string()).await;
         assert_eq!(status, 200);
     }
     let (status, _) = w.post(&format!("{}/meetings/{meeting_id}/elections/{item_id}/start", m.base), "").await;
     assert_eq!(status, 200);
-    let poll_uuid = w.get_until(&election_url, |b| b["status"] == "voting").await["poll_uuid"].as_str().unwrap().to_owned();
+    let poll_uuid =
+        w.get_until(&election_url, |b| b["status"] == "voting").await["poll_uuid"].as_str().unwrap().to_owned();
 
     // Mallory manages a meeting of her own and asks for the election's poll id.
     let mallory_meeting = uuid::Uuid::new_v4().to_string();
@@ -210,9 +229,15 @@ async fn an_elections_poll_cannot_be_pre_empted_while_the_poll_consumer_lags() {
     let claim = json!({"vote": {"uuid": poll_uuid, "meeting_id": mallory_meeting, "pollType": "single", "options": ["X", "Y"]}});
     let before = snapshot(&w).await;
     let (status, answer) = mallory.post(&format!("{}/polls/", front.base), &claim.to_string()).await;
-    assert_eq!((status, answer["error"].as_str()), (400, Some("'vote.uuid' is chosen by the VotingService: leave it out")));
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("'vote.uuid' is chosen by the VotingService: leave it out"))
+    );
     assert_eq!(snapshot(&w).await, before, "the claim changed the database");
-    println!("| claim an election's reserved poll id over HTTP while the poll consumer lags | {status} `{}` | unchanged ({before}) |", answer["error"]);
+    println!(
+        "| claim an election's reserved poll id over HTTP while the poll consumer lags | {status} `{}` | unchanged ({before}) |",
+        answer["error"]
+    );
 
     // The poll consumer catches up: the election's own poll, its ballots, its result.
     let p = w.poll_service_on(held).await;

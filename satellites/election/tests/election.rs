@@ -213,8 +213,12 @@ async fn a_refused_poll_fails_the_election_and_a_cancel_ends_it() {
     w.publish(&Envelope::new("voting.refused", "voting-service", refused)).await;
     let election = w.get_until(&url, |b| b["status"] == "failed").await;
     assert_eq!(election["reason"], "the VotingService refused its poll: at most 100 options are allowed");
-    w.publish(&Envelope::new("agenda.election.cancel", "meeting-service", json!({"meeting_id": meeting, "agenda_item_id": item})))
-        .await;
+    w.publish(&Envelope::new(
+        "agenda.election.cancel",
+        "meeting-service",
+        json!({"meeting_id": meeting, "agenda_item_id": item}),
+    ))
+    .await;
     let election = w.get_until(&url, |b| b["status"] == "cancelled").await;
     assert_eq!(election["reason"], "cancelled by a manager of the meeting");
     // A poll completing afterwards changes nothing.
@@ -251,7 +255,10 @@ async fn nominations_stop_at_what_a_poll_takes_and_refuse_look_alikes() {
         assert_eq!(nominate(&w, &e.base, item, &format!("N{i}")).await.0, 200);
     }
     let (status, answer) = nominate(&w, &e.base, item, "One too many").await;
-    assert_eq!((status, answer["error"].as_str()), (409, Some(format!("election {item} has 100 nominees, the most a poll can take").as_str())));
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (409, Some(format!("election {item} has 100 nominees, the most a poll can take").as_str()))
+    );
     let (_, election) = w.get(&url).await;
     assert_eq!(election["nominees"].as_array().unwrap().len(), 100);
     e.stop().await;

@@ -144,13 +144,19 @@ async fn a_manager_cancels_an_election_item_once_and_others_may_not() {
     let cancel = format!("{}/meetings/{id}/elections/{item_id}/cancel", m.base);
     assert_eq!(w.post(&start, "").await.0, 200);
     let (status, answer) = vote_satellite_kit::testing::Http::as_caller("mallory", &[]).post(&cancel, "").await;
-    assert_eq!((status, answer["error"].as_str()), (403, Some(format!("only a manager of meeting {id} may do this").as_str())));
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (403, Some(format!("only a manager of meeting {id} may do this").as_str()))
+    );
     let (status, item) = w.post(&cancel, "").await;
     assert_eq!((status, item["status"].as_str()), (200, Some("cancelled")), "{item}");
     let event = next_event(&mut cancelled).await;
     assert_eq!(event.data, json!({"meeting_id": id, "agenda_item_id": item_id}));
     let (status, answer) = w.post(&cancel, "").await;
-    assert_eq!((status, answer["error"].as_str()), (409, Some(format!("agenda item {item_id} was cancelled already").as_str())));
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (409, Some(format!("agenda item {item_id} was cancelled already").as_str()))
+    );
     let (status, _) = w.post(&format!("{}/meetings/{id}/elections/{}/cancel", m.base, Uuid::new_v4()), "").await;
     assert_eq!(status, 404);
     cancelled.close().await;

@@ -118,7 +118,11 @@ pub fn finish(
 /// a NUL; a JSON body with a NUL in any string or key (400 naming the field, e.g.
 /// `vote.options[1]`). The database cannot store a NUL in text, and no identifier of this
 /// platform has one.
-pub async fn hostile_input(State(request_timeout): State<std::time::Duration>, request: Request, next: Next) -> Response {
+pub async fn hostile_input(
+    State(request_timeout): State<std::time::Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
     let (parts, body) = request.into_parts();
     if let Err(message) = check_uri(&parts.uri) {
         return error_response(StatusCode::BAD_REQUEST, &message);
@@ -132,7 +136,10 @@ pub async fn hostile_input(State(request_timeout): State<std::time::Duration>, r
         Ok(Err(_)) => return too_large(),
         Err(_) => {
             let ms = request_timeout.as_millis();
-            return error_response(StatusCode::REQUEST_TIMEOUT, &format!("the request body did not arrive within {ms} ms"));
+            return error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!("the request body did not arrive within {ms} ms"),
+            );
         }
     };
     if let Ok(value) = serde_json::from_slice::<Value>(&bytes)

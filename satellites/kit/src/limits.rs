@@ -100,8 +100,9 @@ impl Validate for HttpArgs {
         let rate = match NonZeroU32::new(self.http_rate_limit) {
             None => None,
             Some(per_second) => {
-                let burst = NonZeroU32::new(self.http_rate_burst)
-                    .ok_or_else(|| ConfigError::new("HTTP_RATE_BURST", "must be at least 1 while HTTP_RATE_LIMIT is on"))?;
+                let burst = NonZeroU32::new(self.http_rate_burst).ok_or_else(|| {
+                    ConfigError::new("HTTP_RATE_BURST", "must be at least 1 while HTTP_RATE_LIMIT is on")
+                })?;
                 Some(Quota::per_second(per_second).allow_burst(burst))
             }
         };

@@ -29,7 +29,9 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub fn name(field: &str, raw: &str) -> Result<String, Error> {
     let normalized: String = raw.trim().nfc().collect();
     if normalized.is_empty() || normalized.chars().count() > MAX_NAME_CHARS {
-        return Err(Error::Invalid(format!("'{field}' must be a non-empty name of at most {MAX_NAME_CHARS} characters")));
+        return Err(Error::Invalid(format!(
+            "'{field}' must be a non-empty name of at most {MAX_NAME_CHARS} characters"
+        )));
     }
     if let Some(c) = normalized.chars().find(|c| is_invisible(*c)) {
         return Err(Error::Invalid(format!(
@@ -115,7 +117,9 @@ mod tests {
 
     #[test]
     fn invisible_formatting_and_empty_names_are_refused() {
-        for raw in ["Ann\u{200b}", "\u{200b}", "A\u{202e}nn", "An\u{ad}n", "A\u{feff}", "A\tB", "A\u{2028}B", "\u{600}A"] {
+        for raw in
+            ["Ann\u{200b}", "\u{200b}", "A\u{202e}nn", "An\u{ad}n", "A\u{feff}", "A\tB", "A\u{2028}B", "\u{600}A"]
+        {
             let why = invalid(name("nominee", raw));
             assert!(why.starts_with("'nominee' must not contain invisible or formatting characters"), "{raw:?}: {why}");
         }
@@ -127,7 +131,10 @@ mod tests {
 
     #[test]
     fn equal_and_confusable_names_are_refused_naming_both() {
-        assert_eq!(invalid(check_distinct("options", &names(&["Bob", "Ann", "Bob"]))), "options must be distinct: 'Bob' is given twice");
+        assert_eq!(
+            invalid(check_distinct("options", &names(&["Bob", "Ann", "Bob"]))),
+            "options must be distinct: 'Bob' is given twice"
+        );
         assert_eq!(
             invalid(check_distinct("options", &names(&["José", "Jose\u{301}"]))),
             "options must be distinct: 'José' is given twice"

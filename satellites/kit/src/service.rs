@@ -24,9 +24,9 @@ use vote_runtime::http::{ReadinessCheck, bind, ops_router};
 
 use crate::auth::Authenticator;
 use crate::config::{Database, QueueSettings, ServiceSettings, Validate};
-use crate::serve::serve;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
+use crate::serve::serve;
 use crate::{Error, http};
 
 type Task = Pin<Box<dyn Future<Output = ()> + Send>>;

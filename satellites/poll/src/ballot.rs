@@ -4,10 +4,10 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use unicode_normalization::UnicodeNormalization;
 use uuid::Uuid;
 use vote_mq::Envelope;
 use vote_satellite_kit::auth::Caller;
-use unicode_normalization::UnicodeNormalization;
 use vote_satellite_kit::input::{Object, json_object, text_field};
 use vote_satellite_kit::names::{self, MAX_NAME_CHARS};
 

@@ -119,7 +119,10 @@ async fn an_http_caller_cannot_choose_the_poll_id() {
     let id = uuid::Uuid::new_v4();
     let body = format!(r#"{{"vote":{{"uuid":"{id}","meeting_id":"m-2","pollType":"single","options":["a","b"]}}}}"#);
     let (status, answer) = app.post("/polls/", &body).await;
-    assert_eq!((status, answer["error"].as_str()), (400, Some("'vote.uuid' is chosen by the VotingService: leave it out")));
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("'vote.uuid' is chosen by the VotingService: leave it out"))
+    );
     assert_eq!(app.poll_count("m-2").await, 0);
     let (status, answer) = app.get(&format!("/polls/{id}/")).await;
     assert_eq!(status, 404, "{answer}");

@@ -123,7 +123,8 @@ async fn a_voting_create_colliding_with_another_poll_is_refused_and_announced() 
     assert_eq!(event.data, json!({"uuid": uuid, "reason": format!("poll {uuid} exists already, with other options")}));
     // An invalid request naming a poll id is announced too.
     let other = uuid::Uuid::new_v4();
-    let look_alikes = json!({"vote": {"uuid": other, "meeting_id": "ev-7", "pollType": "single", "options": ["Bob", "Ｂob"]}});
+    let look_alikes =
+        json!({"vote": {"uuid": other, "meeting_id": "ev-7", "pollType": "single", "options": ["Bob", "Ｂob"]}});
     app.publish("voting.create", Envelope::new("voting.create", "t", look_alikes).to_bytes()).await;
     let event = vote_satellite_kit::testing::next_event(&mut refused).await;
     assert_eq!(event.data["uuid"], json!(other));

@@ -11,9 +11,9 @@ use prometheus::Registry;
 use tokio::net::TcpListener;
 use vote_runtime::CancellationToken;
 use vote_runtime::http::{ReadinessCheck, bind, ops_router};
+use vote_satellite_kit::Error;
 use vote_satellite_kit::limits::HttpLimits;
 use vote_satellite_kit::serve::serve;
-use vote_satellite_kit::Error;
 
 use crate::api::{AppState, router};
 use crate::config::Settings;
@@ -78,8 +78,13 @@ impl Application {
             })
         };
         let state = AppState { feed: handle, pool, metrics, stop: stop.clone() };
-        let app =
-            vote_satellite_kit::http::finish(router(state), ops_router(registry, readiness), kit_metrics, None, &limits);
+        let app = vote_satellite_kit::http::finish(
+            router(state),
+            ops_router(registry, readiness),
+            kit_metrics,
+            None,
+            &limits,
+        );
         let feed = tokio::spawn(feed.run(stop.clone()));
         let served = serve(listener, app, &limits, stop.clone()).await;
         stop.cancel();

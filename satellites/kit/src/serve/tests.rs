@@ -30,7 +30,10 @@ fn limits() -> HttpLimits {
 /// Serves the test router within `limits`; its address and the token that stops it.
 async fn start(limits: HttpLimits) -> (SocketAddr, CancellationToken) {
     let api = Router::new()
-        .route("/w", routing::post(|caller: Caller| async move { caller.subject().to_owned() }).get(|| async { "read" }))
+        .route(
+            "/w",
+            routing::post(|caller: Caller| async move { caller.subject().to_owned() }).get(|| async { "read" }),
+        )
         .route("/open", routing::post(|| async { "ok" }));
     let authenticator = Authenticator::from_settings(&settings()).unwrap();
     let metrics = Metrics::register(&Registry::new()).unwrap();
@@ -95,7 +98,8 @@ async fn idle_and_half_sent_connections_are_closed_after_the_header_timeout() {
 
 #[tokio::test]
 async fn connections_beyond_the_bound_wait_until_one_is_free() {
-    let (address, stop) = start(HttpLimits { max_connections: 2, header_timeout: Duration::from_secs(5), ..limits() }).await;
+    let (address, stop) =
+        start(HttpLimits { max_connections: 2, header_timeout: Duration::from_secs(5), ..limits() }).await;
     let first = TcpStream::connect(address).await.unwrap();
     let _second = TcpStream::connect(address).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -130,12 +134,11 @@ async fn write_requests_over_a_callers_rate_get_429_with_retry_after() {
     let (answer, _) = exchange(address, b"GET /w HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n", wait).await;
     assert_eq!(status(&answer), "200", "{answer}");
     let forged = post("/open", Some(&forged_token("alice", &[])));
-    let statuses: Vec<String> =
-        futures::future::join_all((0..3).map(|_| exchange(address, &forged, wait)))
-            .await
-            .into_iter()
-            .map(|(answer, _)| status(&answer).to_owned())
-            .collect();
+    let statuses: Vec<String> = futures::future::join_all((0..3).map(|_| exchange(address, &forged, wait)))
+        .await
+        .into_iter()
+        .map(|(answer, _)| status(&answer).to_owned())
+        .collect();
     assert_eq!(statuses.iter().filter(|s| *s == "429").count(), 1, "{statuses:?}");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (answer, _) = exchange(address, &post("/w", Some(&alice)), wait).await;
@@ -146,7 +149,8 @@ async fn write_requests_over_a_callers_rate_get_429_with_retry_after() {
 #[tokio::test]
 async fn a_request_line_that_is_not_http_gets_a_json_400() {
     let (address, stop) = start(limits()).await;
-    let (answer, closed) = exchange(address, b"GET /polls/\xff\xfe HTTP/1.1\r\nhost: x\r\n\r\n", Duration::from_secs(3)).await;
+    let (answer, closed) =
+        exchange(address, b"GET /polls/\xff\xfe HTTP/1.1\r\nhost: x\r\n\r\n", Duration::from_secs(3)).await;
     assert!(closed);
     let (head, body) = answer.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"), "{answer}");
