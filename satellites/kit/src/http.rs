@@ -107,7 +107,10 @@ pub fn finish(
     };
     let api = api.layer(middleware::from_fn_with_state(limits.request_timeout, hostile_input));
     let api = match limits.rate {
-        Some(quota) => api.layer(middleware::from_fn_with_state(RateLimit::new(quota, authenticator), rate_limit)),
+        Some(quota) => {
+            let limit = RateLimit::new(quota, authenticator, &limits.exempt_roles);
+            api.layer(middleware::from_fn_with_state(limit, rate_limit))
+        }
         None => api,
     };
     api.layer(middleware::from_fn(json_errors)).layer(middleware::from_fn_with_state(metrics, count))

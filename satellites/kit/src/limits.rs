@@ -4,7 +4,9 @@
 //!
 //! The caller of the rate limit is the subject of a valid bearer token, or the peer's address
 //! when there is none (or it does not verify), so that spoiled tokens cannot spread one client
-//! over many budgets. Reads are not limited. A refused request gets 429 with `Retry-After`
+//! over many budgets. Reads are not limited, nor are callers holding a role of
+//! `HTTP_RATE_LIMIT_EXEMPT_ROLES` (service accounts that write for many people, such as the
+//! order-callback). A refused request gets 429 with `Retry-After`
 //! (whole seconds) and a JSON error, before its body is read.
 
 use std::net::SocketAddr;
@@ -20,7 +22,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use vote_runtime::config::{ConfigError, Validate};
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, ORDER_CALLBACK_ROLE};
 use crate::http::error_response;
 
 /// Shortest timeout accepted, in milliseconds.
@@ -50,6 +52,15 @@ pub struct HttpArgs {
     /// Write requests one caller may make at once before the average applies.
     #[arg(long, env = "HTTP_RATE_BURST", value_name = "HTTP_RATE_BURST", default_value_t = 40)]
     pub http_rate_burst: u32,
+    /// Roles whose holders the rate limit lets through, comma-separated (service accounts
+    /// writing for many people); empty for none.
+    #[arg(
+        long,
+        env = "HTTP_RATE_LIMIT_EXEMPT_ROLES",
+        value_name = "HTTP_RATE_LIMIT_EXEMPT_ROLES",
+        default_value = ORDER_CALLBACK_ROLE
+    )]
+    pub http_rate_limit_exempt_roles: String,
 }
 
 impl Default for HttpArgs {
@@ -60,6 +71,7 @@ impl Default for HttpArgs {
             http_max_connections: 1024,
             http_rate_limit: 20,
             http_rate_burst: 40,
+            http_rate_limit_exempt_roles: ORDER_CALLBACK_ROLE.to_owned(),
         }
     }
 }
@@ -75,6 +87,8 @@ pub struct HttpLimits {
     pub max_connections: usize,
     /// HTTP_RATE_LIMIT and HTTP_RATE_BURST; `None` when off.
     pub rate: Option<Quota>,
+    /// HTTP_RATE_LIMIT_EXEMPT_ROLES.
+    pub exempt_roles: Vec<String>,
 }
 
 impl Default for HttpLimits {
@@ -111,6 +125,13 @@ impl Validate for HttpArgs {
             request_timeout: timeout("HTTP_REQUEST_TIMEOUT_MS", self.http_request_timeout_ms)?,
             max_connections: self.http_max_connections,
             rate,
+            exempt_roles: self
+                .http_rate_limit_exempt_roles
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect(),
         })
     }
 }
@@ -120,6 +141,7 @@ impl Validate for HttpArgs {
 pub struct RateLimit {
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
     authenticator: Option<Authenticator>,
+    exempt_roles: Arc<[String]>,
 }
 
 impl RateLimit {
@@ -127,7 +149,7 @@ impl RateLimit {
     /// Inside a Tokio runtime, callers that have their whole burst back are forgotten every
     /// [`FORGET_INTERVAL`] for as long as the limit is in use, so that its table holds only
     /// recent callers.
-    pub fn new(quota: Quota, authenticator: Option<Authenticator>) -> Self {
+    pub fn new(quota: Quota, authenticator: Option<Authenticator>, exempt_roles: &[String]) -> Self {
         let limiter = Arc::new(DefaultKeyedRateLimiter::keyed(quota));
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&limiter);
@@ -140,23 +162,25 @@ impl RateLimit {
                 }
             });
         }
-        Self { limiter, authenticator }
+        Self { limiter, authenticator, exempt_roles: exempt_roles.into() }
     }
 
     /// Whose budget a request spends: `sub:<subject>` of a token that verifies, else
-    /// `addr:<peer address>`. A verified caller is kept in the request for the handler.
-    fn key(&self, request: &mut Request) -> String {
+    /// `addr:<peer address>`; `None` for an exempt caller. A verified caller is kept in the
+    /// request for the handler.
+    fn key(&self, request: &mut Request) -> Option<String> {
         if let Some(authenticator) = &self.authenticator
             && let Ok(caller) = authenticator.authenticate(request.headers())
         {
+            let exempt = self.exempt_roles.iter().any(|role| caller.has_role(role));
             let key = format!("sub:{}", caller.subject());
             request.extensions_mut().insert(caller);
-            return key;
+            return (!exempt).then_some(key);
         }
-        match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        Some(match request.extensions().get::<ConnectInfo<SocketAddr>>() {
             Some(ConnectInfo(peer)) => format!("addr:{}", peer.ip()),
             None => "addr:unknown".to_owned(),
-        }
+        })
     }
 }
 
@@ -165,7 +189,7 @@ pub async fn rate_limit(State(limit): State<RateLimit>, mut request: Request, ne
     if !matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE) {
         return next.run(request).await;
     }
-    let key = limit.key(&mut request);
+    let Some(key) = limit.key(&mut request) else { return next.run(request).await };
     match limit.limiter.check_key(&key) {
         Ok(()) => next.run(request).await,
         Err(not_until) => {
@@ -195,6 +219,10 @@ mod tests {
         assert_eq!(limits.rate, Some(quota));
         let off = HttpArgs { http_rate_limit: 0, http_rate_burst: 0, ..HttpArgs::default() };
         assert_eq!(off.validate().unwrap().rate, None);
+        assert_eq!(limits.exempt_roles, [ORDER_CALLBACK_ROLE]);
+        let roles =
+            HttpArgs { http_rate_limit_exempt_roles: " gateway, ,order-callback".to_owned(), ..HttpArgs::default() };
+        assert_eq!(roles.validate().unwrap().exempt_roles, ["gateway", "order-callback"]);
         for (args, variable) in [
             (HttpArgs { http_header_timeout_ms: 99, ..HttpArgs::default() }, "HTTP_HEADER_TIMEOUT_MS"),
             (HttpArgs { http_request_timeout_ms: 300_001, ..HttpArgs::default() }, "HTTP_REQUEST_TIMEOUT_MS"),
