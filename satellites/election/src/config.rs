@@ -22,7 +22,7 @@ pub const ELECTION_DEFAULTS: Defaults = Defaults {
     about: "ElectionService: nominations, voting through the VotingService, finalization.",
     service_name: "election-service",
     http_port: "5012",
-    queue: Some(("election-service", "agenda.election.*,voting.completed", None)),
+    queue: Some(("election-service", "agenda.election.*,voting.completed,voting.refused", None)),
     database: Some("vote_election"),
 };
 
@@ -53,7 +53,7 @@ mod tests {
             (e.service.service_name.as_str(), e.queue.queue.as_str(), e.service.http_port),
             ("election-service", "election-service", 5012)
         );
-        assert_eq!(e.queue.bindings, ["agenda.election.*", "voting.completed"]);
+        assert_eq!(e.queue.bindings, ["agenda.election.*", "voting.completed", "voting.refused"]);
         assert_eq!(e.queue.dead_letter_queue, "election-service.dlq");
         assert_eq!(e.service.exchange, "events");
         assert_eq!(e.database.target.dbname(), "vote_election");

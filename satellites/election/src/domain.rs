@@ -11,10 +11,15 @@ pub const MEETING_CREATED: &str = "meeting.created";
 pub const ELECTION_CREATE: &str = "agenda.election.create";
 /// Event: an election agenda item was started (MeetingService).
 pub const ELECTION_START: &str = "agenda.election.start";
+/// Event: an election agenda item was cancelled by a manager (MeetingService).
+pub const ELECTION_CANCEL: &str = "agenda.election.cancel";
 /// Event: ElectionService asks the VotingService for a poll.
 pub const VOTING_CREATE: &str = "voting.create";
 /// Event: the VotingService closed a poll.
 pub const VOTING_COMPLETED: &str = "voting.completed";
+/// Event: the VotingService refused a `voting.create` (invalid, or its poll id is another
+/// poll's).
+pub const VOTING_REFUSED: &str = "voting.refused";
 
 /// A meeting with its agenda and managers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,7 +47,7 @@ pub struct AgendaItem {
     pub kind: String,
     /// Title.
     pub title: String,
-    /// `created` or `started`.
+    /// `created`, `started` or `cancelled`.
     pub status: String,
 }
 
@@ -56,8 +61,11 @@ pub enum ElectionStatus {
     Voting,
     /// The poll was closed.
     Finalized,
-    /// Started with fewer than two nominees: no poll.
+    /// Started with fewer than two nominees (no poll), or cancelled by a manager.
     Cancelled,
+    /// Its poll was refused, or the poll that completed is not the one it asked for; the
+    /// reason says which.
+    Failed,
 }
 
 impl ElectionStatus {
@@ -68,6 +76,7 @@ impl ElectionStatus {
             "voting" => Some(Self::Voting),
             "finalized" => Some(Self::Finalized),
             "cancelled" => Some(Self::Cancelled),
+            "failed" => Some(Self::Failed),
             _ => None,
         }
     }
@@ -88,7 +97,7 @@ pub struct Election {
     pub nominees: Vec<String>,
     /// The VotingService poll, once voting started.
     pub poll_uuid: Option<Uuid>,
-    /// Why it was cancelled.
+    /// Why it was cancelled or failed.
     pub reason: Option<String>,
     /// The poll's outcome, once finalized (`null` before).
     pub results: Option<ElectionResults>,
@@ -139,7 +148,7 @@ pub struct ElectionCreate {
     pub title: String,
 }
 
-/// `agenda.election.start` data.
+/// `agenda.election.start` and `agenda.election.cancel` data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ElectionStart {
     /// Meeting id.
@@ -148,24 +157,60 @@ pub struct ElectionStart {
     pub agenda_item_id: Uuid,
 }
 
-/// The part of `voting.completed` data the ElectionService reads: the poll's id and its
-/// results (absent from a VotingService older than results: the election is finalized
-/// without them).
+/// The part of `voting.completed` data the ElectionService reads: the poll, checked against
+/// the poll the election asked for before it counts, and its results (absent from a
+/// VotingService older than results: the election is finalized without them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VotingCompleted {
     /// The poll's id.
     pub uuid: Uuid,
+    /// The poll's meeting.
+    pub meeting_id: String,
+    /// The poll's type.
+    #[serde(rename = "pollType")]
+    pub poll_type: String,
+    /// The poll's options, in order.
+    pub options: Vec<String>,
     /// The poll's results.
     #[serde(default)]
     pub results: Option<ElectionResults>,
 }
+
+impl VotingCompleted {
+    /// Why this completed poll is not the one `election` asked for ([`voting_create`]), if it
+    /// is not.
+    pub fn mismatch(&self, election: &Election) -> Option<String> {
+        let uuid = self.uuid;
+        if self.meeting_id != election.meeting_id.to_string() {
+            Some(format!("poll {uuid} belongs to meeting {}, not to the election's", self.meeting_id))
+        } else if self.poll_type != POLL_TYPE {
+            Some(format!("poll {uuid} is of type '{}', not '{POLL_TYPE}'", self.poll_type))
+        } else if self.options != election.nominees {
+            Some(format!("poll {uuid} has the options {:?}, not the nominees {:?}", self.options, election.nominees))
+        } else {
+            None
+        }
+    }
+}
+
+/// `voting.refused` data: the poll id of the refused `voting.create` and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VotingRefused {
+    /// The poll id the `voting.create` asked for.
+    pub uuid: Uuid,
+    /// Why the VotingService refused it.
+    pub reason: String,
+}
+
+/// Type of the polls elections ask for.
+const POLL_TYPE: &str = "single";
 
 /// `voting.create` data: the VotingService's `{"vote": {...}}` with the poll id chosen here.
 pub fn voting_create(poll_uuid: Uuid, meeting_id: Uuid, nominees: &[String]) -> Value {
     serde_json::json!({"vote": {
         "uuid": poll_uuid,
         "meeting_id": meeting_id.to_string(),
-        "pollType": "single",
+        "pollType": POLL_TYPE,
         "options": nominees,
     }})
 }

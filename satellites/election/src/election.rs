@@ -3,21 +3,30 @@
 //! - `agenda.election.start`: closes nominations; with two nominees or more, moves to voting
 //!   and queues `voting.create` (nominees as options, a poll id chosen here so that
 //!   `voting.completed` finds the election); with fewer, cancels the election;
+//! - `agenda.election.cancel`: a manager cancelled the election (unless it is finalized);
 //! - `voting.completed`: finalizes the election voting on that poll and stores its results
-//!   (winner or tie, ballots, each nominee's votes).
+//!   (winner or tie, ballots, each nominee's votes), once the poll is checked to be the one the
+//!   election asked for (meeting, type, options); another poll under its id fails the election
+//!   and the event is dead-lettered with the reason;
+//! - `voting.refused`: the VotingService refused the election's poll: the election fails.
 //!
-//! A start that arrives before its create (the create is being retried) fails retriably and
-//! is tried again. Nominees are added over HTTP while nominations are open:
-//! - `POST /elections/{id}/nominations` `{"nominee"}` -> 200 election (409 once closed); any
-//!   authenticated caller
+//! A start or cancel that arrives before its create (the create is being retried) fails
+//! retriably and is tried again. Nominees are added over HTTP while nominations are open, by
+//! the same name rule as poll options and at most as many as a poll takes
+//! (`vote_satellite_kit::names`), so that a started election's poll is never refused for them:
+//! - `POST /elections/{id}/nominations` `{"nominee"}` -> 200 election (409 once closed or
+//!   full, 400 for a name equal or confusable with a nominee); any authenticated caller
 //! - `GET /elections/{id}` -> election (`id` is the agenda item id; public)
+//!
+//! Every request holds one pooled connection at a time, and answers from what its own
+//! transaction read, so a committed write never waits for a second connection.
 
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use deadpool_postgres::Pool;
+use deadpool_postgres::{Pool, Transaction};
 use prometheus::IntCounter;
 use uuid::Uuid;
 use vote_mq::Envelope;
@@ -26,20 +35,25 @@ use vote_satellite_kit::auth::Caller;
 use vote_satellite_kit::http::ApiError;
 use vote_satellite_kit::input::{event_data, json_object, parse_id, text_field};
 use vote_satellite_kit::metrics::counter;
+use vote_satellite_kit::names::{self, MAX_OPTIONS, MIN_OPTIONS};
 use vote_satellite_kit::outbox::Outbox;
 
 use crate::config::Settings;
 use crate::domain::{
-    ELECTION_CREATE, ELECTION_START, Election, ElectionCreate, ElectionStart, ElectionStatus, VOTING_COMPLETED,
-    VOTING_CREATE, VotingCompleted, voting_create,
+    ELECTION_CANCEL, ELECTION_CREATE, ELECTION_START, Election, ElectionCreate, ElectionStart, ElectionStatus,
+    VOTING_COMPLETED, VOTING_CREATE, VOTING_REFUSED, VotingCompleted, VotingRefused, voting_create,
 };
 use crate::{Error, service, store};
 
 /// Fewest nominees a poll can have.
-pub const MIN_NOMINEES: usize = 2;
+pub const MIN_NOMINEES: usize = MIN_OPTIONS;
+/// Most nominees an election may have: the most options a poll takes.
+pub const MAX_NOMINEES: usize = MAX_OPTIONS;
 
 /// Metric: elections finalized.
 pub const ELECTIONS_FINALIZED_TOTAL: &str = "elections_finalized_total";
+/// Metric: elections failed (their poll refused, or another poll completed under its id).
+pub const ELECTIONS_FAILED_TOTAL: &str = "elections_failed_total";
 
 /// What the HTTP and event handlers share.
 #[derive(Clone)]
@@ -48,6 +62,7 @@ pub struct ElectionState {
     outbox: Outbox,
     consumer: String,
     finalized: IntCounter,
+    failed: IntCounter,
 }
 
 impl ElectionState {
@@ -57,27 +72,40 @@ impl ElectionState {
         store::get_election(&client, id).await?.ok_or_else(|| Error::NotFound(format!("election {id}")))
     }
 
-    /// Adds a nominee while nominations are open (nominating someone twice is a no-op).
+    /// Adds a nominee while nominations are open (nominating someone twice is a no-op), under
+    /// the election's lock: at most [`MAX_NOMINEES`], none confusable with another.
     pub async fn nominate(&self, id: Uuid, body: &[u8]) -> Result<Election, Error> {
         let body = json_object(body)?;
-        let nominee = text_field(&body, "nominee")?;
+        let nominee = names::name("nominee", &text_field(&body, "nominee")?)?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let Some(election) = store::lock_election(&tx, id).await? else {
+        let Some(mut election) = store::lock_election(&tx, id).await? else {
             return Err(Error::NotFound(format!("election {id}")));
         };
         if election.status != ElectionStatus::Nominating {
             return Err(Error::Conflict(format!("nominations for election {id} are closed")));
         }
+        match names::clash(&nominee, &election.nominees) {
+            Some(same) if same == nominee => return Ok(election),
+            Some(other) => return Err(names::refusal("nominees", &nominee, other)),
+            None => {}
+        }
+        if election.nominees.len() >= MAX_NOMINEES {
+            return Err(Error::Conflict(format!(
+                "election {id} has {MAX_NOMINEES} nominees, the most a poll can take"
+            )));
+        }
         store::insert_nomination(&tx, id, &nominee).await?;
         tx.commit().await?;
-        self.get_election(id).await
+        election.nominees.push(nominee);
+        Ok(election)
     }
 
     /// Handles one event, once per `event_id` (the mark commits with the change).
     pub async fn handle_event(&self, event: Envelope) -> Result<(), Error> {
         let (event_id, event_type) = (event.event_id, event.event_type.clone());
-        if ![ELECTION_CREATE, ELECTION_START, VOTING_COMPLETED].contains(&event_type.as_str()) {
+        let handled = [ELECTION_CREATE, ELECTION_START, ELECTION_CANCEL, VOTING_COMPLETED, VOTING_REFUSED];
+        if !handled.contains(&event_type.as_str()) {
             tracing::debug!(%event_type, "ignoring event");
             return Ok(());
         }
@@ -87,6 +115,8 @@ impl ElectionState {
             tracing::info!(%event_id, "event already applied");
             return Ok(());
         }
+        // A refusal commits (the election failed, the event marked) and is then dead-lettered.
+        let mut refusal = None;
         match event_type.as_str() {
             ELECTION_CREATE => {
                 let data: ElectionCreate = event_data(&event_type, event.data)?;
@@ -97,32 +127,35 @@ impl ElectionState {
                 let data: ElectionStart = event_data(&event_type, event.data)?;
                 self.start(&tx, &data).await?;
             }
+            ELECTION_CANCEL => {
+                let data: ElectionStart = event_data(&event_type, event.data)?;
+                cancel(&tx, &data).await?;
+            }
+            VOTING_REFUSED => {
+                let data: VotingRefused = event_data(&event_type, event.data)?;
+                let reason = format!("the VotingService refused its poll: {}", data.reason);
+                self.fail(&tx, data.uuid, &reason).await?;
+            }
             _ => {
                 let data: VotingCompleted = event_data(&event_type, event.data)?;
-                let finalized = match &data.results {
-                    Some(results) => store::results::finalize_with_results(&tx, data.uuid, results).await?,
-                    None => store::finalize_election(&tx, data.uuid).await?,
-                };
-                match finalized {
-                    Some(id) => {
-                        self.finalized.inc();
-                        tracing::info!(agenda_item_id = %id, poll_uuid = %data.uuid, "election finalized");
-                    }
-                    None => tracing::info!(poll_uuid = %data.uuid, "no election voting on this poll"),
-                }
+                refusal = self.finalize(&tx, &data).await?;
             }
         }
         tx.commit().await?;
         self.outbox.wake();
-        Ok(())
+        match refusal {
+            Some(reason) => Err(Error::Conflict(reason)),
+            None => Ok(()),
+        }
     }
 
-    async fn start(&self, tx: &deadpool_postgres::Transaction<'_>, data: &ElectionStart) -> Result<(), Error> {
+    async fn start(&self, tx: &Transaction<'_>, data: &ElectionStart) -> Result<(), Error> {
         let id = data.agenda_item_id;
         let Some(election) = store::lock_election(tx, id).await? else {
             // Its create event is still queued or being retried: try again later (bounded).
             return Err(Error::NotYetKnown(format!("election {id}")));
         };
+        same_meeting(&election, data)?;
         if election.status != ElectionStatus::Nominating {
             tracing::info!(agenda_item_id = %id, status = ?election.status, "election started already");
             return Ok(());
@@ -139,6 +172,85 @@ impl ElectionState {
         tracing::info!(agenda_item_id = %id, %poll_uuid, nominees = election.nominees.len(), "voting started");
         Ok(())
     }
+
+    /// Finalizes the election voting on the completed poll when the poll is the one it asked
+    /// for; otherwise fails it and returns the reason, for the event to be dead-lettered.
+    async fn finalize(&self, tx: &Transaction<'_>, data: &VotingCompleted) -> Result<Option<String>, Error> {
+        let poll_uuid = data.uuid;
+        let election = match store::lock_election_by_poll(tx, poll_uuid).await? {
+            Some(election) if election.status == ElectionStatus::Voting => election,
+            Some(election) => {
+                tracing::info!(%poll_uuid, status = ?election.status, "the election on this poll is not voting");
+                return Ok(None);
+            }
+            None => {
+                tracing::info!(%poll_uuid, "no election voting on this poll");
+                return Ok(None);
+            }
+        };
+        if let Some(mismatch) = data.mismatch(&election) {
+            let reason = format!("the completed poll is not the poll this election asked for: {mismatch}");
+            self.fail(tx, poll_uuid, &reason).await?;
+            return Ok(Some(reason));
+        }
+        let finalized = match &data.results {
+            Some(results) => store::results::finalize_with_results(tx, poll_uuid, results).await?,
+            None => store::finalize_election(tx, poll_uuid).await?,
+        };
+        if let Some(id) = finalized {
+            self.finalized.inc();
+            tracing::info!(agenda_item_id = %id, %poll_uuid, "election finalized");
+        }
+        Ok(None)
+    }
+
+    /// Fails the election voting on `poll_uuid` with `reason` (an election not voting is left
+    /// as it is).
+    async fn fail(&self, tx: &Transaction<'_>, poll_uuid: Uuid, reason: &str) -> Result<(), Error> {
+        match store::lock_election_by_poll(tx, poll_uuid).await? {
+            Some(election) if election.status == ElectionStatus::Voting => {
+                store::fail_election(tx, election.agenda_item_id, reason).await?;
+                self.failed.inc();
+                tracing::warn!(agenda_item_id = %election.agenda_item_id, %poll_uuid, %reason, "election failed");
+            }
+            other => {
+                let status = other.map(|e| e.status);
+                tracing::info!(%poll_uuid, ?status, %reason, "no election voting on this poll to fail");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// [`Error::Invalid`] unless the event names the election's own meeting.
+fn same_meeting(election: &Election, data: &ElectionStart) -> Result<(), Error> {
+    if election.meeting_id == data.meeting_id {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "election {} belongs to meeting {}, not {}",
+            election.agenda_item_id, election.meeting_id, data.meeting_id
+        )))
+    }
+}
+
+/// Cancels the election at a manager's request, unless it is finalized (or cancelled already).
+async fn cancel(tx: &Transaction<'_>, data: &ElectionStart) -> Result<(), Error> {
+    let id = data.agenda_item_id;
+    let Some(election) = store::lock_election(tx, id).await? else {
+        return Err(Error::NotYetKnown(format!("election {id}")));
+    };
+    same_meeting(&election, data)?;
+    match election.status {
+        ElectionStatus::Nominating | ElectionStatus::Voting | ElectionStatus::Failed => {
+            store::cancel_election(tx, id, "cancelled by a manager of the meeting").await?;
+            tracing::info!(agenda_item_id = %id, from = ?election.status, "election cancelled by a manager");
+        }
+        ElectionStatus::Finalized | ElectionStatus::Cancelled => {
+            tracing::info!(agenda_item_id = %id, status = ?election.status, "election not cancelled: it is over");
+        }
+    }
+    Ok(())
 }
 
 /// Builds the ElectionService: connects to the database and the broker, binds the HTTP port and
@@ -146,7 +258,8 @@ impl ElectionState {
 pub async fn build(settings: Settings) -> Result<Application, Error> {
     let (mut service, pool, outbox) = service::open(&settings, &[VOTING_CREATE]).await?;
     let finalized = counter(service.registry(), ELECTIONS_FINALIZED_TOTAL, "Elections finalized.")?;
-    let state = ElectionState { pool, outbox, consumer: settings.service.service_name.clone(), finalized };
+    let failed = counter(service.registry(), ELECTIONS_FAILED_TOTAL, "Elections failed: poll refused or not theirs.")?;
+    let state = ElectionState { pool, outbox, consumer: settings.service.service_name.clone(), finalized, failed };
     service.consume(&settings.queue, state.clone(), |state, event| async move { state.handle_event(event).await });
     let api = Router::new()
         .route("/elections/{id}", get(show_election))

@@ -9,6 +9,11 @@
 //! - `POST /meetings/{id}/elections` `{"title"}` -> 201 agenda item (a manager of the meeting)
 //! - `POST /meetings/{id}/elections/{item_id}/start` -> 200 agenda item (409 when started; a
 //!   manager of the meeting)
+//! - `POST /meetings/{id}/elections/{item_id}/cancel` -> 200 agenda item (`cancelled`; 409 when
+//!   cancelled already; a manager of the meeting); publishes `agenda.election.cancel`
+//!
+//! Every request holds one pooled connection at a time: the manager check runs on the
+//! connection of the transaction it guards.
 
 use axum::Json;
 use axum::Router;
@@ -16,7 +21,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use deadpool_postgres::Pool;
+use deadpool_postgres::{Pool, Transaction};
 use prometheus::IntCounter;
 use uuid::Uuid;
 use vote_mq::Envelope;
@@ -29,8 +34,8 @@ use vote_satellite_kit::outbox::Outbox;
 
 use crate::config::Settings;
 use crate::domain::{
-    AgendaItem, ELECTION_CREATE, ELECTION_START, ElectionCreate, ElectionStart, MEETING_CREATED, Meeting,
-    MeetingCreated,
+    AgendaItem, ELECTION_CANCEL, ELECTION_CREATE, ELECTION_START, ElectionCreate, ElectionStart, MEETING_CREATED,
+    Meeting, MeetingCreated,
 };
 use crate::{Error, service, store};
 
@@ -80,16 +85,6 @@ impl MeetingState {
         store::get_meeting(&client, id).await?.ok_or_else(|| Error::NotFound(format!("meeting {id}")))
     }
 
-    /// [`Error::Forbidden`] unless `caller` manages the meeting (see [`Caller::require_manager`]).
-    async fn require_manager(&self, caller: &Caller, meeting_id: Uuid) -> Result<(), Error> {
-        caller
-            .require_manager(&meeting_id.to_string(), |subject| async move {
-                let client = self.pool.get().await?;
-                store::is_manager(&client, meeting_id, &subject).await
-            })
-            .await
-    }
-
     /// Appends an election item to the meeting's agenda and queues `agenda.election.create`.
     pub async fn add_election(&self, caller: &Caller, meeting_id: Uuid, body: &[u8]) -> Result<AgendaItem, Error> {
         let body = json_object(body)?;
@@ -99,7 +94,7 @@ impl MeetingState {
         if !store::lock_meeting(&tx, meeting_id).await? {
             return Err(Error::NotFound(format!("meeting {meeting_id}")));
         }
-        self.require_manager(caller, meeting_id).await?;
+        require_manager(&tx, caller, meeting_id).await?;
         let item = store::insert_agenda_item(&tx, Uuid::new_v4(), meeting_id, &title).await?;
         let event = ElectionCreate { meeting_id, agenda_item_id: item.id, title };
         self.outbox.add(&tx, ELECTION_CREATE, event).await?;
@@ -111,22 +106,32 @@ impl MeetingState {
 
     /// Starts an election item (once) and queues `agenda.election.start`.
     pub async fn start_election(&self, caller: &Caller, meeting_id: Uuid, item_id: Uuid) -> Result<AgendaItem, Error> {
-        if store::get_agenda_item(&self.pool.get().await?, item_id, meeting_id).await?.is_none() {
-            return Err(Error::NotFound(format!("agenda item {item_id} of meeting {meeting_id}")));
-        }
-        self.require_manager(caller, meeting_id).await?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        known_item(&tx, caller, meeting_id, item_id).await?;
         let Some(item) = store::start_agenda_item(&tx, item_id, meeting_id).await? else {
-            return match store::get_agenda_item(&tx, item_id, meeting_id).await? {
-                None => Err(Error::NotFound(format!("agenda item {item_id} of meeting {meeting_id}"))),
-                Some(_) => Err(Error::Conflict(format!("agenda item {item_id} was started already"))),
-            };
+            return Err(Error::Conflict(format!("agenda item {item_id} was started or cancelled already")));
         };
         self.outbox.add(&tx, ELECTION_START, ElectionStart { meeting_id, agenda_item_id: item_id }).await?;
         tx.commit().await?;
         self.outbox.wake();
         tracing::info!(%meeting_id, agenda_item_id = %item_id, "election started");
+        Ok(item)
+    }
+
+    /// Cancels an election item (once, started or not) and queues `agenda.election.cancel`: the
+    /// way out of an election that failed or will not finish.
+    pub async fn cancel_election(&self, caller: &Caller, meeting_id: Uuid, item_id: Uuid) -> Result<AgendaItem, Error> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        known_item(&tx, caller, meeting_id, item_id).await?;
+        let Some(item) = store::cancel_agenda_item(&tx, item_id, meeting_id).await? else {
+            return Err(Error::Conflict(format!("agenda item {item_id} was cancelled already")));
+        };
+        self.outbox.add(&tx, ELECTION_CANCEL, ElectionStart { meeting_id, agenda_item_id: item_id }).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        tracing::info!(%meeting_id, agenda_item_id = %item_id, "election cancelled");
         Ok(item)
     }
 
@@ -151,11 +156,31 @@ impl MeetingState {
     }
 }
 
+/// [`Error::Forbidden`] unless `caller` manages the meeting (see [`Caller::require_manager`]),
+/// asking the platform's record on `db`, the request's one connection.
+async fn require_manager(db: &Transaction<'_>, caller: &Caller, meeting_id: Uuid) -> Result<(), Error> {
+    caller
+        .require_manager(
+            &meeting_id.to_string(),
+            |subject| async move { store::is_manager(db, meeting_id, &subject).await },
+        )
+        .await
+}
+
+/// [`Error::NotFound`] unless the meeting has the item (the item row locked), then
+/// [`Error::Forbidden`] unless `caller` manages the meeting.
+async fn known_item(db: &Transaction<'_>, caller: &Caller, meeting_id: Uuid, item_id: Uuid) -> Result<(), Error> {
+    if store::lock_agenda_item(db, item_id, meeting_id).await?.is_none() {
+        return Err(Error::NotFound(format!("agenda item {item_id} of meeting {meeting_id}")));
+    }
+    require_manager(db, caller, meeting_id).await
+}
+
 /// Builds the MeetingService: connects to the database and the broker, binds the HTTP port and
 /// subscribes.
 pub async fn build(settings: Settings) -> Result<Application, Error> {
     let (mut service, pool, outbox) =
-        service::open(&settings, &[MEETING_CREATED, ELECTION_CREATE, ELECTION_START]).await?;
+        service::open(&settings, &[MEETING_CREATED, ELECTION_CREATE, ELECTION_START, ELECTION_CANCEL]).await?;
     let meetings_created = counter(service.registry(), MEETINGS_CREATED_TOTAL, "Meetings created.")?;
     let state = MeetingState { pool, outbox, consumer: settings.service.service_name.clone(), meetings_created };
     service.consume(&settings.queue, state.clone(), |state, event| async move { state.handle_event(event).await });
@@ -165,6 +190,7 @@ pub async fn build(settings: Settings) -> Result<Application, Error> {
         .route("/meetings/{id}", get(show_meeting))
         .route("/meetings/{id}/elections", post(add_election))
         .route("/meetings/{id}/elections/{item_id}/start", post(start_election))
+        .route("/meetings/{id}/elections/{item_id}/cancel", post(cancel_election))
         .with_state(state);
     Ok(service.with_api(api))
 }
@@ -196,4 +222,12 @@ async fn start_election(
     Path((id, item_id)): Path<(String, String)>,
 ) -> Result<Json<AgendaItem>, ApiError> {
     Ok(Json(s.start_election(&caller, parse_id(&id, "meeting")?, parse_id(&item_id, "agenda item")?).await?))
+}
+
+async fn cancel_election(
+    State(s): State<MeetingState>,
+    caller: Caller,
+    Path((id, item_id)): Path<(String, String)>,
+) -> Result<Json<AgendaItem>, ApiError> {
+    Ok(Json(s.cancel_election(&caller, parse_id(&id, "meeting")?, parse_id(&item_id, "agenda item")?).await?))
 }

@@ -61,9 +61,13 @@ pub async fn start_agenda_item(
     Ok(db.query_opt(query!("start_agenda_item"), &[&id, &meeting_id]).await?.as_ref().map(agenda_item))
 }
 
-/// The agenda item of that meeting.
-pub async fn get_agenda_item(db: &impl GenericClient, id: Uuid, meeting_id: Uuid) -> Result<Option<AgendaItem>, Error> {
-    Ok(db.query_opt(query!("get_agenda_item"), &[&id, &meeting_id]).await?.as_ref().map(agenda_item))
+/// The agenda item of that meeting, locked for the rest of the transaction.
+pub async fn lock_agenda_item(
+    db: &impl GenericClient,
+    id: Uuid,
+    meeting_id: Uuid,
+) -> Result<Option<AgendaItem>, Error> {
+    Ok(db.query_opt(query!("lock_agenda_item"), &[&id, &meeting_id]).await?.as_ref().map(agenda_item))
 }
 
 /// Grants `role` on the meeting to `user_id` (a no-op when held already).
@@ -87,6 +91,14 @@ pub async fn insert_election(db: &impl GenericClient, e: &ElectionCreate) -> Res
 /// The election, locked for the rest of the transaction.
 pub async fn lock_election(db: &impl GenericClient, id: Uuid) -> Result<Option<Election>, Error> {
     match db.query_opt(query!("lock_election"), &[&id]).await? {
+        Some(row) => Ok(Some(election(db, &row).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The election voting (or once voting) on `poll_uuid`, locked for the rest of the transaction.
+pub async fn lock_election_by_poll(db: &impl GenericClient, poll_uuid: Uuid) -> Result<Option<Election>, Error> {
+    match db.query_opt(query!("lock_election_by_poll"), &[&poll_uuid]).await? {
         Some(row) => Ok(Some(election(db, &row).await?)),
         None => Ok(None),
     }
@@ -116,6 +128,21 @@ pub async fn start_voting(db: &impl GenericClient, id: Uuid, poll_uuid: Uuid) ->
 pub async fn cancel_election(db: &impl GenericClient, id: Uuid, reason: &str) -> Result<(), Error> {
     db.execute(query!("cancel_election"), &[&id, &reason]).await?;
     Ok(())
+}
+
+/// Moves the election to `failed`, saying why.
+pub async fn fail_election(db: &impl GenericClient, id: Uuid, reason: &str) -> Result<(), Error> {
+    db.execute(query!("fail_election"), &[&id, &reason]).await?;
+    Ok(())
+}
+
+/// Marks the agenda item cancelled; `None` when it does not exist or was cancelled already.
+pub async fn cancel_agenda_item(
+    db: &impl GenericClient,
+    id: Uuid,
+    meeting_id: Uuid,
+) -> Result<Option<AgendaItem>, Error> {
+    Ok(db.query_opt(query!("cancel_agenda_item"), &[&id, &meeting_id]).await?.as_ref().map(agenda_item))
 }
 
 /// Finalizes the election voting on `poll_uuid`; `None` when no election is voting on it.

@@ -111,6 +111,30 @@ async fn attacks_get_4xx_and_change_nothing() {
     let huge = json!({"title": "x".repeat(100 * 1024)}).to_string();
     attack(&w, "oversized body (100 KiB)", &agenda, &token(CALLER, &manager), &huge, 413).await;
     attack(&w, "oversized token (16 KiB)", &close, &"a".repeat(16 * 1024), "", 401).await;
+    let wrong_roles = token_with(CALLER, &[], |c| c["roles"] = json!(format!("manager:{meeting_id}")));
+    let answer = attack(&w, "a `roles` claim that is not a list", &close, &wrong_roles, "", 401).await;
+    assert_eq!(answer["error"], "the bearer token lacks a valid 'roles' claim");
+    let answer =
+        attack(&w, "a `sub` with trailing whitespace (`\"v5 \"`)", &close, &token("v5 ", &manager), "", 401).await;
+    assert_eq!(answer["error"], "the bearer token lacks a valid 'sub' claim");
+    for (options, error) in [
+        (
+            json!(["Bob", "Bob\u{200b}"]),
+            "'options[1]' must not contain invisible or formatting characters (it holds U+200B)",
+        ),
+        (json!(["Bob", "Ｂob"]), "options must be distinguishable: 'Ｂob' is confusable with 'Bob'"),
+        (json!(["Bob", "\u{412}ob"]), "options must be distinguishable: '\u{412}ob' is confusable with 'Bob'"),
+        (json!(["Jos\u{e9}", "Jose\u{301}"]), "options must be distinct: 'Jos\u{e9}' is given twice"),
+        (
+            json!(["\u{200b}", "Bob"]),
+            "'options[0]' must not contain invisible or formatting characters (it holds U+200B)",
+        ),
+    ] {
+        let body = json!({"vote": {"meeting_id": meeting_id, "pollType": "single", "options": options}}).to_string();
+        let answer =
+            attack(&w, &format!("look-alike options {options}"), &polls, &token(CALLER, &manager), &body, 400).await;
+        assert_eq!(answer["error"], error);
+    }
 
     // A header far over the server's limit is refused before any handler, with a 4xx.
     let before = snapshot(&w).await;
@@ -140,6 +164,16 @@ async fn attacks_get_4xx_and_change_nothing() {
     )
     .await;
     assert_eq!(answer["error"], "'voter_id' must be the authenticated caller");
+    let answer = attack(
+        &w,
+        "a ballot for a look-alike of an option",
+        &ballots,
+        &token("v2", &[]),
+        r#"{"choice":"\u0410"}"#,
+        400,
+    )
+    .await;
+    assert_eq!(answer["error"], "'\u{410}' is not an option of this poll: it is confusable with the option 'A'");
     let before = snapshot(&w).await;
     let (status, replayed) = Http::as_caller("v1", &[]).post(&ballots, r#"{"choice":"A"}"#).await;
     assert_eq!((status, &replayed), (200, &receipt), "a replayed ballot answers the first one's receipt");
@@ -153,5 +187,71 @@ async fn attacks_get_4xx_and_change_nothing() {
     let (status, _) = delegate.post(&start, "").await;
     assert_eq!(status, 200, "a manager by token role may start the election");
     p.stop().await;
+    m.stop().await;
+}
+
+/// Finding: a manager of any meeting replaced an election's result by creating, over HTTP, the
+/// poll the election had reserved, while the poll-service had not consumed the election's
+/// `voting.create` yet. Here the poll consumer is held back deterministically: its queue
+/// collects the events while an instance that consumes nothing of the election's serves HTTP.
+#[tokio::test]
+async fn an_elections_poll_cannot_be_pre_empted_while_the_poll_consumer_lags() {
+    let w = world().await;
+    let (m, e) = (w.meeting_service().await, w.election_service().await);
+    let held = w.poll_queue();
+    let settings = w.poll_settings(held.clone());
+    vote_mq::declare_topology(&settings.service.amqp_url, &held.subscription(&settings.service, "held"))
+        .await
+        .expect("declare the held-back queue");
+    let front =
+        w.poll_service_on(vote_satellite_kit::testing::queue_settings("voting-front", &["meeting.created"])).await;
+
+    let (status, meeting) = w.post(&format!("{}/meetings", m.base), r#"{"title":"AGM"}"#).await;
+    assert_eq!(status, 201, "{meeting}");
+    let meeting_id = meeting["id"].as_str().unwrap().to_owned();
+    let (_, item) = w.post(&format!("{}/meetings/{meeting_id}/elections", m.base), r#"{"title":"Chair"}"#).await;
+    let item_id = item["id"].as_str().unwrap().to_owned();
+    let election_url = format!("{}/elections/{item_id}", e.base);
+    w.get_until(&election_url, |b| b["status"] == "nominating").await;
+    for nominee in ["Alice", "Bob"] {
+        let (status, _) =
+            w.post(&format!("{election_url}/nominations"), &json!({"nominee": nominee}).to_string()).await;
+        assert_eq!(status, 200);
+    }
+    let (status, _) = w.post(&format!("{}/meetings/{meeting_id}/elections/{item_id}/start", m.base), "").await;
+    assert_eq!(status, 200);
+    let poll_uuid =
+        w.get_until(&election_url, |b| b["status"] == "voting").await["poll_uuid"].as_str().unwrap().to_owned();
+
+    // Mallory manages a meeting of her own and asks for the election's poll id.
+    let mallory_meeting = uuid::Uuid::new_v4().to_string();
+    let mallory = Http::as_caller("mallory", &[&format!("manager:{mallory_meeting}")]);
+    let claim = json!({"vote": {"uuid": poll_uuid, "meeting_id": mallory_meeting, "pollType": "single", "options": ["X", "Y"]}});
+    let before = snapshot(&w).await;
+    let (status, answer) = mallory.post(&format!("{}/polls/", front.base), &claim.to_string()).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("'vote.uuid' is chosen by the VotingService: leave it out"))
+    );
+    assert_eq!(snapshot(&w).await, before, "the claim changed the database");
+    println!(
+        "| claim an election's reserved poll id over HTTP while the poll consumer lags | {status} `{}` | unchanged ({before}) |",
+        answer["error"]
+    );
+
+    // The poll consumer catches up: the election's own poll, its ballots, its result.
+    let p = w.poll_service_on(held).await;
+    let poll_url = format!("{}/polls/{poll_uuid}", p.base);
+    let poll = w.get_until(&format!("{poll_url}/"), |_| true).await;
+    assert_eq!((poll["meeting_id"].as_str(), &poll["options"]), (Some(meeting_id.as_str()), &json!(["Alice", "Bob"])));
+    let (status, _) = Http::as_caller("v1", &[]).post(&format!("{poll_url}/ballots"), r#"{"choice":"Bob"}"#).await;
+    assert_eq!(status, 201);
+    let (status, _) = w.post(&format!("{poll_url}/close"), "").await;
+    assert_eq!(status, 200);
+    let election = w.get_until(&election_url, |b| b["status"] == "finalized").await;
+    assert_eq!(election["results"]["winner"], "Bob");
+    p.stop().await;
+    front.stop().await;
+    e.stop().await;
     m.stop().await;
 }

@@ -130,3 +130,59 @@ async fn meeting_created_is_applied_once_and_bad_data_is_dead_lettered() {
     assert_eq!(metric(&metrics, r#"events_dead_lettered_total{reason="rejected"}"#), Some(1.0), "{metrics}");
     m.stop().await;
 }
+
+#[tokio::test]
+async fn a_manager_cancels_an_election_item_once_and_others_may_not() {
+    let w = world().await;
+    let mut cancelled = w.listen("agenda.election.cancel").await;
+    let m = w.meeting_service().await;
+    let (_, meeting) = w.post(&format!("{}/meetings", m.base), r#"{"title":"AGM"}"#).await;
+    let id = meeting["id"].as_str().unwrap().to_owned();
+    let (_, item) = w.post(&format!("{}/meetings/{id}/elections", m.base), r#"{"title":"Chair"}"#).await;
+    let item_id = item["id"].as_str().unwrap().to_owned();
+    let start = format!("{}/meetings/{id}/elections/{item_id}/start", m.base);
+    let cancel = format!("{}/meetings/{id}/elections/{item_id}/cancel", m.base);
+    assert_eq!(w.post(&start, "").await.0, 200);
+    let (status, answer) = vote_satellite_kit::testing::Http::as_caller("mallory", &[]).post(&cancel, "").await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (403, Some(format!("only a manager of meeting {id} may do this").as_str()))
+    );
+    let (status, item) = w.post(&cancel, "").await;
+    assert_eq!((status, item["status"].as_str()), (200, Some("cancelled")), "{item}");
+    let event = next_event(&mut cancelled).await;
+    assert_eq!(event.data, json!({"meeting_id": id, "agenda_item_id": item_id}));
+    let (status, answer) = w.post(&cancel, "").await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (409, Some(format!("agenda item {item_id} was cancelled already").as_str()))
+    );
+    let (status, _) = w.post(&format!("{}/meetings/{id}/elections/{}/cancel", m.base, Uuid::new_v4()), "").await;
+    assert_eq!(status, 404);
+    cancelled.close().await;
+    m.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_agenda_edits_on_a_one_connection_pool_all_answer_at_once() {
+    // With one pooled connection, adding an item held it for its transaction while the manager
+    // check asked for a second one: the request waited for the pool's timeout, then a 503.
+    let w = world().await;
+    let m = w.meeting_service_with_pool(1).await;
+    let (_, meeting) = w.post(&format!("{}/meetings", m.base), r#"{"title":"AGM"}"#).await;
+    let id = meeting["id"].as_str().unwrap().to_owned();
+    let url = format!("{}/meetings/{id}/elections", m.base);
+    let started = std::time::Instant::now();
+    let answers = futures::future::join_all((0..8).map(|_| w.post(&url, r#"{"title":"Seat"}"#))).await;
+    let took = started.elapsed();
+    for (status, body) in &answers {
+        assert_eq!(*status, 201, "{body}");
+    }
+    assert!(took < Duration::from_secs(5), "8 agenda items took {took:?}");
+    let shown = w.get(&format!("{}/meetings/{id}", m.base)).await.1;
+    assert_eq!(shown["agenda"].as_array().unwrap().len(), 8);
+    let item_id = shown["agenda"][0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = w.post(&format!("{url}/{item_id}/start"), "").await;
+    assert_eq!(status, 200, "starting holds one connection too");
+    m.stop().await;
+}

@@ -33,14 +33,14 @@ async fn results_are_stored_once_and_a_redelivery_or_a_later_event_changes_nothi
     let completed = Envelope::new(
         "voting.completed",
         "voting-service",
-        json!({"uuid": poll, "status": "closed", "options": ["A", "B"], "results": results(Some("B"), 1, 2)}),
+        json!({"uuid": poll, "meeting_id": meeting, "pollType": "single", "status": "closed", "options": ["A", "B"], "results": results(Some("B"), 1, 2)}),
     );
     w.publish(&completed).await;
     w.publish(&completed).await;
     let later = Envelope::new(
         "voting.completed",
         "voting-service",
-        json!({"uuid": poll, "status": "closed", "options": ["A", "B"], "results": results(None, 2, 2)}),
+        json!({"uuid": poll, "meeting_id": meeting, "pollType": "single", "status": "closed", "options": ["A", "B"], "results": results(None, 2, 2)}),
     );
     w.publish(&later).await;
     let election = w.get_until(&url, |b| b["status"] == "finalized").await;

@@ -15,6 +15,7 @@ use vote_runtime::config::{BrokerArgs, ExchangeArgs, LogArgs, LogSettings};
 pub use vote_runtime::config::{ConfigError, Database, DatabaseArgs, Validate, non_empty};
 
 use crate::auth::AuthArgs;
+use crate::limits::{HttpArgs, HttpLimits};
 
 /// Unacked deliveries the broker may push ahead of the one being handled.
 pub const PREFETCH: u16 = 16;
@@ -40,6 +41,9 @@ pub struct ServiceArgs {
     /// Port of the HTTP API, which also serves /metrics, /healthz and /readyz.
     #[arg(long, env = "HTTP_PORT", value_name = "HTTP_PORT")]
     pub http_port: u16,
+    /// Timeouts, connections and rate limit of the HTTP API.
+    #[command(flatten)]
+    pub http: HttpArgs,
     /// Type of the queues this service declares: `classic`, or `quorum` to replicate them on
     /// the nodes of a broker cluster (an existing queue must already have it).
     #[arg(long, env = "MQ_QUEUE_TYPE", value_name = "MQ_QUEUE_TYPE", default_value = "classic")]
@@ -99,6 +103,8 @@ pub struct ServiceSettings {
     pub service_name: String,
     /// HTTP port (0 picks a free one).
     pub http_port: u16,
+    /// HTTP_* limits.
+    pub http: HttpLimits,
     /// Type of the queues the service declares.
     pub queue_type: QueueType,
     /// LOG_LEVEL and LOG_FORMAT.
@@ -176,6 +182,7 @@ impl Validate for ServiceArgs {
             exchange: self.exchange.validate()?,
             service_name: non_empty("SERVICE_NAME", &self.service_name)?,
             http_port: self.http_port,
+            http: self.http.validate()?,
             queue_type: self.mq_queue_type.parse().map_err(|e: String| ConfigError::new("MQ_QUEUE_TYPE", e))?,
             logs: self.logs.validate()?,
             auth: self.auth,
@@ -313,6 +320,7 @@ mod tests {
         assert_eq!(s.queue.retry, RetryPolicy::default());
         assert_eq!(s.database.target.dbname(), "vote_test");
         assert_eq!(s.database.max_connections, 8);
+        assert_eq!(s.service.http, HttpLimits::default());
     }
 
     #[test]
@@ -385,6 +393,11 @@ mod tests {
             (vec!["--rabbitmq-port", "0"], "RABBITMQ_PORT"),
             (vec!["--mq-exchange-type", "direct"], "MQ_EXCHANGE_TYPE"),
             (vec!["--postgres-max-connections", "0"], "POSTGRES_MAX_CONNECTIONS"),
+            (vec!["--http-header-timeout-ms", "10"], "HTTP_HEADER_TIMEOUT_MS"),
+            (vec!["--http-request-timeout-ms", "x"], "HTTP_REQUEST_TIMEOUT_MS"),
+            (vec!["--http-max-connections", "0"], "HTTP_MAX_CONNECTIONS"),
+            (vec!["--http-rate-limit=-1"], "HTTP_RATE_LIMIT"),
+            (vec!["--http-rate-burst", "0"], "HTTP_RATE_BURST"),
         ] {
             let exit = parse(&args).unwrap_err();
             assert_eq!(exit.code, 2, "{}", exit.message);

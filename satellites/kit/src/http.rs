@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::auth::Authenticator;
+use crate::limits::{HttpLimits, RateLimit, rate_limit};
 use crate::metrics::Metrics;
 use crate::{Error, is_constraint_violation, is_refused_value};
 
@@ -87,26 +88,44 @@ pub fn error_response(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": message}))).into_response()
 }
 
-/// Adds `ops` (metrics, health), the JSON 404 fallback, the refusal of hostile input, the
-/// authenticator handlers' [`crate::auth::Caller`] uses, JSON error bodies and request
+/// Adds `ops` (metrics, health), the JSON 404 fallback, the refusal of hostile input (bodies
+/// slower than `limits.request_timeout` included), the per-caller rate limit of write requests,
+/// the authenticator handlers' [`crate::auth::Caller`] uses, JSON error bodies and request
 /// counting to a service's `api`. Without an authenticator (a service whose every endpoint is
 /// public), a handler asking for a caller answers 401.
-pub fn finish(api: Router, ops: Router, metrics: Metrics, authenticator: Option<Authenticator>) -> Router {
+pub fn finish(
+    api: Router,
+    ops: Router,
+    metrics: Metrics,
+    authenticator: Option<Authenticator>,
+    limits: &HttpLimits,
+) -> Router {
     let api = api.merge(ops).fallback(|| async { error_response(StatusCode::NOT_FOUND, "not found") });
-    let api = match authenticator {
-        Some(authenticator) => api.layer(Extension(authenticator)),
+    let api = match &authenticator {
+        Some(authenticator) => api.layer(Extension(authenticator.clone())),
         None => api,
     };
-    api.layer(middleware::from_fn(hostile_input))
-        .layer(middleware::from_fn(json_errors))
-        .layer(middleware::from_fn_with_state(metrics, count))
+    let api = api.layer(middleware::from_fn_with_state(limits.request_timeout, hostile_input));
+    let api = match limits.rate {
+        Some(quota) => {
+            let limit = RateLimit::new(quota, authenticator, &limits.exempt_roles);
+            api.layer(middleware::from_fn_with_state(limit, rate_limit))
+        }
+        None => api,
+    };
+    api.layer(middleware::from_fn(json_errors)).layer(middleware::from_fn_with_state(metrics, count))
 }
 
-/// Refuses, before routing: a body over [`MAX_BODY_BYTES`] (413); a path or query parameter
-/// that decodes to invalid UTF-8 or holds a NUL; a JSON body with a NUL in any string or key
-/// (400 naming the field, e.g. `vote.options[1]`). The database cannot store a NUL in text,
-/// and no identifier of this platform has one.
-pub async fn hostile_input(request: Request, next: Next) -> Response {
+/// Refuses, before routing: a body over [`MAX_BODY_BYTES`] (413) or not in within
+/// `request_timeout` (408); a path or query parameter that decodes to invalid UTF-8 or holds
+/// a NUL; a JSON body with a NUL in any string or key (400 naming the field, e.g.
+/// `vote.options[1]`). The database cannot store a NUL in text, and no identifier of this
+/// platform has one.
+pub async fn hostile_input(
+    State(request_timeout): State<std::time::Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
     let (parts, body) = request.into_parts();
     if let Err(message) = check_uri(&parts.uri) {
         return error_response(StatusCode::BAD_REQUEST, &message);
@@ -115,8 +134,16 @@ pub async fn hostile_input(request: Request, next: Next) -> Response {
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return too_large();
     }
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return too_large();
+    let bytes = match tokio::time::timeout(request_timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return too_large(),
+        Err(_) => {
+            let ms = request_timeout.as_millis();
+            return error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!("the request body did not arrive within {ms} ms"),
+            );
+        }
     };
     if let Ok(value) = serde_json::from_slice::<Value>(&bytes)
         && let Some(field) = nul_in(&value, String::new())
@@ -232,7 +259,7 @@ mod tests {
             .route("/page", get(|Query(_): Query<Page>| async { "ok" }))
             .route("/gone", get(|| async { ApiError(Error::NotFound("thing".to_owned())) }))
             .route("/unprocessable", get(|| async { (StatusCode::UNPROCESSABLE_ENTITY, "missing field `x`") }));
-        finish(api, Router::new(), metrics, Some(crate::auth::Authenticator::Disabled))
+        finish(api, Router::new(), metrics, Some(crate::auth::Authenticator::Disabled), &HttpLimits::default())
     }
 
     async fn call(method: Method, uri: &str) -> (StatusCode, serde_json::Value) {

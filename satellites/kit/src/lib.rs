@@ -12,7 +12,11 @@
 //! - [`schema`]: a service's migrations and queries from `sql/<schema>/` ([`sql_schema!`]);
 //! - [`http`]: JSON errors for every failure (axum's own rejections included), request
 //!   counting, the JSON 404;
+//! - [`limits`]: header and body timeouts, the bound on connections, the per-caller rate limit
+//!   of write requests (HTTP_*); [`serve`]: the accept loop that applies them;
 //! - [`input`]: checks of JSON request bodies and event payloads;
+//! - [`names`]: the rule for the names voters choose between (options, nominees, ballots) and
+//!   a poll's limits;
 //! - [`metrics`]: the counters every service has;
 //! - [`binary`]: what a binary's `main` does once its settings are parsed;
 //! - `testing` (feature `testing`): helpers for tests against the real servers; `hostile`:
@@ -25,9 +29,12 @@ pub mod config;
 pub mod hostile;
 pub mod http;
 pub mod input;
+pub mod limits;
 pub mod metrics;
+pub mod names;
 pub mod outbox;
 pub mod schema;
+pub mod serve;
 pub mod service;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

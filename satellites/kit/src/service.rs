@@ -20,12 +20,13 @@ use prometheus::Registry;
 use tokio::net::TcpListener;
 use vote_mq::{Consumer, ConsumerMetrics, Envelope, Incoming, Publisher, declare_topic_exchange};
 use vote_runtime::CancellationToken;
-use vote_runtime::http::{ReadinessCheck, bind, ops_router, serve};
+use vote_runtime::http::{ReadinessCheck, bind, ops_router};
 
 use crate::auth::Authenticator;
 use crate::config::{Database, QueueSettings, ServiceSettings, Validate};
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
+use crate::serve::serve;
 use crate::{Error, http};
 
 type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -204,13 +205,14 @@ impl Service {
                 Ok(())
             })
         });
-        let router = http::finish(api, ops_router(registry, readiness), metrics, Some(authenticator));
+        let limits = &settings.http;
+        let router = http::finish(api, ops_router(registry, readiness), metrics, Some(authenticator), limits);
         // A child token, so that a failing server stops the other tasks without cancelling
         // the caller's token.
         let stop = shutdown.child_token();
         let running: Vec<_> = tasks.into_iter().map(|start| tokio::spawn(start(stop.clone()))).collect();
         tracing::info!(port, service = %settings.service_name, "listening");
-        let served = serve(listener, router, stop.clone()).await;
+        let served = serve(listener, router, limits, stop.clone()).await;
         stop.cancel();
         for task in running {
             let _ = task.await;

@@ -40,13 +40,15 @@ pub fn fast_retries() -> RetryPolicy {
 }
 
 /// Service settings on the test broker: `exchange` (make it unique per test), HTTP on a free
-/// port, text logs.
+/// port with the default limits but no rate limit (tests send requests as fast as they can;
+/// the limit has its own tests), text logs.
 pub fn service_settings(exchange: &str, service_name: &str) -> ServiceSettings {
     ServiceSettings {
         amqp_url: broker(),
         exchange: exchange.to_owned(),
         service_name: service_name.to_owned(),
         http_port: 0,
+        http: crate::limits::HttpLimits { rate: None, ..crate::limits::HttpLimits::default() },
         queue_type: vote_mq::QueueType::Classic,
         logs: LogSettings { level: "info".to_owned(), format: Some(LogFormat::Text) },
         auth: test_auth_args(),

@@ -3,6 +3,9 @@
 //! queues the outcome (outbox), so a redelivery after a crash, or the same order sent twice,
 //! finds its claim and reserves nothing; the outcome event exists exactly when the change does.
 //!
+//! A message reusing a handled order id for another item or quantity is dead-lettered with the
+//! reason, not counted as that order's duplicate.
+//!
 //! Outcomes: `inventory.reserved` (stock taken), or `inventory.failed` with a reason (an
 //! unknown item, or not enough units: nothing is taken). A message that is not an order
 //! (`OrderPlaced::decode`) goes to the dead-letter queue at once; a database failure is retried,
@@ -52,6 +55,14 @@ impl InventoryState {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         if !store::claim_order(&tx, &order).await? {
+            // The same order again is a duplicate; another order under a handled id is refused,
+            // never taken for the first one.
+            if store::claimed_order(&tx, &order.order_id).await? != Some((order.item.clone(), order.qty)) {
+                return Err(Error::Conflict(format!(
+                    "order {} was handled already with another item or quantity",
+                    order.order_id
+                )));
+            }
             self.duplicates.inc();
             tracing::info!(order_id = %order.order_id, "order handled before, nothing reserved");
             return Ok(());

@@ -39,6 +39,11 @@ pub async fn claim_order(db: &impl GenericClient, order: &OrderPlaced) -> Result
     Ok(db.execute(query!("claim_order"), &[&order.order_id, &order.item, &order.qty]).await? == 1)
 }
 
+/// The item and quantity an order id was claimed with, if it was.
+pub async fn claimed_order(db: &impl GenericClient, order_id: &str) -> Result<Option<(String, i32)>, Error> {
+    Ok(db.query_opt(query!("claimed_order"), &[&order_id]).await?.map(|r| (r.get(0), r.get(1))))
+}
+
 /// Records what came of a claimed order: `reserved`, or `failed` with the reason.
 pub async fn record_outcome(
     db: &impl GenericClient,

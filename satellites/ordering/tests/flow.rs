@@ -137,6 +137,16 @@ async fn the_same_order_delivered_twice_reserves_once() {
     no_event(&mut outcomes, Duration::from_millis(300)).await;
     assert_eq!(w.stock(&inventory, "Burger").await, 97, "reserved once");
     assert_eq!(w.processed(&order_id).await, 1);
+    // Another order under the handled id is refused with the reason, not taken for a copy.
+    let other = json!({"order_id": order_id, "item": "Burger", "qty": 30, "student_id": "S9"});
+    publish_event(&w.exchange, &Envelope::new("order.placed", "order-service", other)).await;
+    let dead = w.inventory_dead_letters(1).await;
+    assert_eq!(
+        dead[0].header(REJECT_REASON_HEADER).unwrap(),
+        format!("rejected: order {order_id} was handled already with another item or quantity")
+    );
+    no_event(&mut outcomes, Duration::from_millis(300)).await;
+    assert_eq!(w.stock(&inventory, "Burger").await, 97, "nothing more reserved");
     outcomes.close().await;
     inventory.stop().await;
 }

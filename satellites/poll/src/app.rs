@@ -85,6 +85,20 @@ impl AppState {
         Ok(creation)
     }
 
+    /// Queues `voting.refused` `{uuid, reason}` for a refused `voting.create`, in the
+    /// transaction that marks the event handled (a redelivery queues nothing more).
+    pub async fn refuse_poll(&self, event: SourceEvent<'_>, uuid: Uuid, reason: &str) -> Result<(), Error> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        if store::mark_event(&tx, event).await? {
+            self.outbox.add(&tx, events::VOTING_REFUSED, serde_json::json!({"uuid": uuid, "reason": reason})).await?;
+            tx.commit().await?;
+            self.outbox.wake();
+            tracing::warn!(event_id = %event.event_id, %uuid, %reason, "voting.create refused");
+        }
+        Ok(())
+    }
+
     /// The poll, or [`Error::NotFound`].
     pub async fn get_poll(&self, uuid: Uuid) -> Result<Poll, Error> {
         let client = self.pool.get().await?;
@@ -173,7 +187,7 @@ impl AppState {
 pub async fn build(settings: Settings) -> Result<Application, Error> {
     let mut service = Service::build(&settings.service).await?;
     let pool = service.database(&settings.database, store::migrations(), store::MIGRATION_TABLE).await?;
-    let outbox = service.outbox(&pool, &[VOTING_COMPLETED]);
+    let outbox = service.outbox(&pool, &[VOTING_COMPLETED, events::VOTING_REFUSED]);
     let registry = service.registry();
     let state = AppState {
         pool,

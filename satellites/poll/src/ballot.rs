@@ -4,13 +4,15 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use unicode_normalization::UnicodeNormalization;
 use uuid::Uuid;
 use vote_mq::Envelope;
 use vote_satellite_kit::auth::Caller;
-use vote_satellite_kit::input::{MAX_TEXT_CHARS, Object, json_object, text_field};
+use vote_satellite_kit::input::{Object, json_object, text_field};
+use vote_satellite_kit::names::{self, MAX_NAME_CHARS};
 
 use crate::Error;
-use crate::domain::{MAX_OPTIONS, Poll, PollType, option_name};
+use crate::domain::{MAX_OPTIONS, Poll, PollType};
 
 /// What the voter marked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +63,7 @@ impl BallotRequest {
     fn from_object(object: &Object, voter_id: String) -> Result<Self, Error> {
         let marks = match (object.get("choice"), object.get("ranking")) {
             (Some(_), Some(_)) => return Err(invalid("send either 'choice' or 'ranking', not both")),
-            (Some(_), None) => Marks::Choice(text_field(object, "choice")?),
+            (Some(_), None) => Marks::Choice(names::name("choice", &text_field(object, "choice")?)?),
             (None, Some(ranking)) => Marks::Ranking(ranking_names(ranking)?),
             (None, None) => return Err(invalid("missing 'choice' (single poll) or 'ranking' (ranked poll)")),
         };
@@ -83,9 +85,14 @@ impl BallotRequest {
         };
         let mut positions: Vec<i16> = Vec::with_capacity(names.len());
         for name in names {
-            let name = option_name(name);
-            let Some(position) = poll.options.iter().position(|o| o == name) else {
-                return Err(invalid(format!("'{name}' is not an option of this poll")));
+            // Names were normalized when read; options stored before that may not be.
+            let Some(position) = poll.options.iter().position(|o| o == name || o.nfc().eq(name.chars())) else {
+                return Err(match names::clash(name, &poll.options) {
+                    Some(option) => invalid(format!(
+                        "'{name}' is not an option of this poll: it is confusable with the option '{option}'"
+                    )),
+                    None => invalid(format!("'{name}' is not an option of this poll")),
+                });
             };
             // At most MAX_OPTIONS options, so the position fits.
             let position = i16::try_from(position).unwrap_or(i16::MAX);
@@ -108,7 +115,7 @@ fn named_voter(object: &Object) -> Result<Option<String>, Error> {
 
 fn ranking_names(ranking: &Value) -> Result<Vec<String>, Error> {
     let shape = || {
-        invalid(format!("'ranking' must be an array of option names (strings of at most {MAX_TEXT_CHARS} characters)"))
+        invalid(format!("'ranking' must be an array of option names (strings of at most {MAX_NAME_CHARS} characters)"))
     };
     let Value::Array(items) = ranking else { return Err(shape()) };
     if items.is_empty() {
@@ -119,8 +126,11 @@ fn ranking_names(ranking: &Value) -> Result<Vec<String>, Error> {
     }
     items
         .iter()
-        .map(|item| match item {
-            Value::String(s) if !s.trim().is_empty() && s.chars().count() <= MAX_TEXT_CHARS => Ok(s.clone()),
+        .enumerate()
+        .map(|(i, item)| match item {
+            Value::String(s) if !s.trim().is_empty() && s.chars().count() <= MAX_NAME_CHARS => {
+                names::name(&format!("ranking[{i}]"), s)
+            }
             _ => Err(shape()),
         })
         .collect()
@@ -241,7 +251,7 @@ mod tests {
         assert_eq!(single.voter_id, "v");
         assert_eq!(single.ranking_on(&poll(PollType::Single)).unwrap(), [1]);
         let ranked = request(json!({"ranking": ["Carol", " Alice"]})).unwrap();
-        assert_eq!(ranked.marks, Marks::Ranking(vec!["Carol".to_owned(), " Alice".to_owned()]));
+        assert_eq!(ranked.marks, Marks::Ranking(vec!["Carol".to_owned(), "Alice".to_owned()]));
         assert_eq!(ranked.ranking_on(&poll(PollType::Ranked)).unwrap(), [2, 0]);
         let full = request(json!({"ranking": ["Bob", "Carol", "Alice"]})).unwrap();
         assert_eq!(full.ranking_on(&poll(PollType::Ranked)).unwrap(), [1, 2, 0]);
@@ -292,6 +302,27 @@ mod tests {
         assert_eq!(invalid(ballot.ranking_on(&single)), "this poll is single choice: send 'choice', not 'ranking'");
         let ballot = request(json!({"voter_id": "v", "choice": "Zed"})).unwrap();
         assert_eq!(invalid(ballot.ranking_on(&single)), "'Zed' is not an option of this poll");
+    }
+
+    #[test]
+    fn ballot_names_follow_the_option_rule() {
+        let single = poll(PollType::Single);
+        let ballot = request(json!({"choice": "\u{412}ob"})).unwrap();
+        assert_eq!(
+            invalid(ballot.ranking_on(&single)),
+            "'\u{412}ob' is not an option of this poll: it is confusable with the option 'Bob'"
+        );
+        assert!(invalid(request(json!({"choice": "Bob\u{200b}"}))).starts_with("'choice' must not contain invisible"));
+        assert!(
+            invalid(request(json!({"ranking": ["Alice", "\u{202e}Bob"]})))
+                .starts_with("'ranking[1]' must not contain invisible")
+        );
+        let mut accented = poll(PollType::Single);
+        accented.options[0] = "Jos\u{e9}".to_owned();
+        let decomposed = request(json!({"choice": "Jose\u{301}"})).unwrap();
+        assert_eq!(decomposed.ranking_on(&accented).unwrap(), [0], "an NFD name is its NFC option");
+        accented.options[0] = "Jose\u{301}".to_owned();
+        assert_eq!(decomposed.ranking_on(&accented).unwrap(), [0], "an option stored decomposed still matches");
     }
 
     #[test]

@@ -4,12 +4,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use vote_satellite_kit::input::{MAX_TEXT_CHARS, text_field};
+use vote_satellite_kit::input::text_field;
+pub use vote_satellite_kit::names::{MAX_NAME_CHARS, MAX_OPTIONS, MIN_OPTIONS};
+use vote_satellite_kit::names::{check_distinct, name};
 
 use crate::Error;
-
-/// Most options a poll may have.
-pub const MAX_OPTIONS: usize = 100;
 
 /// How votes on the poll are cast.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,14 +80,38 @@ pub struct NewPoll {
 }
 
 impl NewPoll {
-    /// From the HTTP body `{"vote": {...}}`.
+    /// From the HTTP body `{"vote": {...}}`. The poll's id is chosen here, never by an HTTP
+    /// caller: an id the platform reserved for a poll not created yet (an election's) cannot
+    /// be claimed first.
     pub fn from_request(body: &Value) -> Result<Self, Error> {
         if !body.is_object() {
             return Err(invalid("request body must be a JSON object"));
         }
-        match body.get("vote") {
-            Some(vote) => Self::from_vote(vote),
-            None => Err(invalid("missing 'vote' in request body")),
+        let Some(vote) = body.get("vote") else { return Err(invalid("missing 'vote' in request body")) };
+        if vote.get("uuid").is_some() {
+            return Err(invalid("'vote.uuid' is chosen by the VotingService: leave it out"));
+        }
+        Self::from_vote(vote)
+    }
+
+    /// The poll id a `voting.create` event's data asks for, when it names a valid one (to
+    /// answer a refused request about it).
+    pub fn requested_uuid(data: &Value) -> Option<Uuid> {
+        let vote = data.get("vote").unwrap_or(data);
+        vote.get("uuid")?.as_str().and_then(|s| Uuid::parse_str(s).ok())
+    }
+
+    /// Why `existing` is not the poll this request asks for, if it is not.
+    pub fn mismatch(&self, existing: &Poll) -> Option<String> {
+        let uuid = existing.uuid;
+        if existing.meeting_id != self.meeting_id {
+            Some(format!("poll {uuid} exists already, for another meeting"))
+        } else if existing.poll_type != self.poll_type {
+            Some(format!("poll {uuid} exists already, of type '{}'", existing.poll_type.as_str()))
+        } else if existing.options != self.options {
+            Some(format!("poll {uuid} exists already, with other options"))
+        } else {
+            None
         }
     }
 
@@ -115,26 +138,23 @@ impl NewPoll {
             Some(Value::Array(items)) => items,
             Some(_) => return Err(invalid("'options' must be an array of strings")),
         };
-        if options.len() < 2 {
-            return Err(invalid("at least 2 options are required"));
+        if options.len() < MIN_OPTIONS {
+            return Err(invalid(format!("at least {MIN_OPTIONS} options are required")));
         }
         if options.len() > MAX_OPTIONS {
             return Err(invalid(format!("at most {MAX_OPTIONS} options are allowed")));
         }
         let options = options
             .iter()
-            .map(|o| match o {
-                Value::String(s) if !s.trim().is_empty() && s.chars().count() <= MAX_TEXT_CHARS => {
-                    Ok(option_name(s).to_owned())
-                }
+            .enumerate()
+            .map(|(i, o)| match o {
+                Value::String(s) => name(&format!("options[{i}]"), s),
                 _ => Err(invalid(format!(
-                    "each option must be a non-empty string of at most {MAX_TEXT_CHARS} characters"
+                    "each option must be a non-empty string of at most {MAX_NAME_CHARS} characters"
                 ))),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        if let Some(repeated) = options.iter().enumerate().find_map(|(i, o)| options[..i].contains(o).then_some(o)) {
-            return Err(invalid(format!("options must be distinct: '{repeated}' is given twice")));
-        }
+        check_distinct("options", &options)?;
         let uuid = match vote.get("uuid") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(Uuid::parse_str(s).map_err(|_| invalid("'uuid' must be a UUID"))?),
@@ -142,12 +162,6 @@ impl NewPoll {
         };
         Ok(Self { uuid, meeting_id, poll_type, options })
     }
-}
-
-/// An option name as options and ballots are compared: without surrounding whitespace,
-/// otherwise exact (case and accents matter).
-pub fn option_name(name: &str) -> &str {
-    name.trim()
 }
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -188,13 +202,39 @@ mod tests {
     }
 
     #[test]
-    fn caller_chosen_uuid_is_kept() {
+    fn an_event_may_choose_the_uuid_an_http_caller_may_not() {
         let id = Uuid::new_v4();
         let mut v = vote();
         v["uuid"] = json!(id.to_string());
-        assert_eq!(NewPoll::from_vote(&v).unwrap().uuid, Some(id));
+        assert_eq!(NewPoll::from_event_data(&json!({"vote": v.clone()})).unwrap().uuid, Some(id));
+        assert_eq!(NewPoll::requested_uuid(&json!({"vote": v.clone()})), Some(id));
+        assert_eq!(NewPoll::requested_uuid(&v), Some(id));
+        assert_eq!(
+            invalid(NewPoll::from_request(&json!({"vote": v.clone()}))),
+            "'vote.uuid' is chosen by the VotingService: leave it out"
+        );
         v["uuid"] = json!("nope");
         assert_eq!(invalid(NewPoll::from_vote(&v)), "'uuid' must be a UUID");
+        assert_eq!(NewPoll::requested_uuid(&v), None);
+    }
+
+    #[test]
+    fn a_poll_under_the_same_uuid_must_be_the_same_poll() {
+        let asked = NewPoll::from_vote(&vote()).unwrap();
+        let mut existing = Poll {
+            uuid: Uuid::nil(),
+            meeting_id: "m1".to_owned(),
+            poll_type: PollType::Single,
+            options: vec!["Alice".to_owned(), "Bob".to_owned()],
+            status: PollStatus::Closed,
+        };
+        assert_eq!(asked.mismatch(&existing), None);
+        existing.options = vec!["X".to_owned(), "Y".to_owned()];
+        assert!(asked.mismatch(&existing).unwrap().ends_with("with other options"));
+        existing.poll_type = PollType::Ranked;
+        assert!(asked.mismatch(&existing).unwrap().ends_with("of type 'ranked'"));
+        existing.meeting_id = "m2".to_owned();
+        assert!(asked.mismatch(&existing).unwrap().ends_with("for another meeting"));
     }
 
     #[test]
@@ -214,7 +254,15 @@ mod tests {
             ),
             (json!({"vote": {"meeting_id": "m", "pollType": "single", "options": ["a"]}}), "at least 2 options"),
             (json!({"vote": {"meeting_id": "m", "pollType": "single", "options": ["a", 2]}}), "each option must be"),
-            (json!({"vote": {"meeting_id": "m", "pollType": "single", "options": ["a", " "]}}), "each option must be"),
+            (json!({"vote": {"meeting_id": "m", "pollType": "single", "options": ["a", " "]}}), "'options[1]' must be"),
+            (
+                json!({"vote": {"meeting_id": "m", "pollType": "single", "options": ["Bob", "Bob\u{200b}"]}}),
+                "'options[1]' must not contain invisible",
+            ),
+            (
+                json!({"vote": {"meeting_id": "m", "pollType": "single", "options": ["Bob", "\u{412}ob"]}}),
+                "options must be distinguishable: 'Вob' is confusable with 'Bob'",
+            ),
             (
                 json!({"vote": {"meeting_id": "m", "pollType": "single", "options": ["a", "a"]}}),
                 "options must be distinct: 'a' is given twice",

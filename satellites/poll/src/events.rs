@@ -7,6 +7,12 @@
 //! A malformed or refused event (bad data, a second different ballot, a ballot on a closed
 //! poll) is dead-lettered at once with its reason; one naming a poll not created yet (its
 //! `voting.create` may still be on the way) is retried, then dead-lettered.
+//!
+//! A `voting.create` is refused when its data is invalid or its poll id holds another poll
+//! (other meeting, type or options); one asking again for the very poll that exists is
+//! acknowledged. A refused one that names a poll id also queues `voting.refused`
+//! `{uuid, reason}` (once per event, in the transaction that marks the event), so that the
+//! ElectionService that asked learns why, and is then dead-lettered.
 
 use serde::Deserialize;
 use uuid::Uuid;
@@ -25,6 +31,8 @@ pub const VOTING_CREATE: &str = "voting.create";
 pub const BALLOT_CAST: &str = "poll.ballot.cast";
 /// Routing key (and event type) that closes a poll.
 pub const VOTING_CLOSE: &str = "voting.close";
+/// Routing key (and event type) published when a `voting.create` is refused.
+pub const VOTING_REFUSED: &str = "voting.refused";
 
 /// `voting.close` data.
 #[derive(Debug, Deserialize)]
@@ -62,14 +70,26 @@ pub async fn handle(state: &AppState, event: Envelope) -> Result<(), Error> {
 }
 
 async fn create(state: &AppState, event: &Envelope) -> Result<(), Error> {
-    let poll = NewPoll::from_event_data(&event.data)?;
     let source = SourceEvent { event_id: event.event_id, event_type: &event.event_type };
+    let poll = match NewPoll::from_event_data(&event.data) {
+        Ok(poll) => poll,
+        Err(refused) => {
+            if let Some(uuid) = NewPoll::requested_uuid(&event.data) {
+                state.refuse_poll(source, uuid, &refused.to_string()).await?;
+            }
+            return Err(refused);
+        }
+    };
     match state.create_poll(&poll, Some(source), Source::Event).await? {
         Creation::Created(p) => {
             tracing::info!(event_id = %event.event_id, uuid = %p.uuid, meeting_id = %p.meeting_id, "poll created from event");
         }
         Creation::DuplicateEvent => tracing::info!(event_id = %event.event_id, "event already applied"),
-        Creation::UuidTaken(uuid) => tracing::info!(event_id = %event.event_id, %uuid, "poll already exists"),
+        Creation::Exists(p) => tracing::info!(event_id = %event.event_id, uuid = %p.uuid, "poll already exists"),
+        Creation::Collision { uuid, reason } => {
+            state.refuse_poll(source, uuid, &reason).await?;
+            return Err(Error::Conflict(reason));
+        }
     }
     Ok(())
 }

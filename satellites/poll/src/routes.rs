@@ -43,8 +43,9 @@ async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) -> R
     require_manager(&state, &caller, &poll.meeting_id).await?;
     match state.create_poll(&poll, None, Source::Http).await? {
         Creation::Created(p) => Ok(Json(p)),
-        Creation::UuidTaken(uuid) => Err(Error::Conflict(format!("poll {uuid} already exists")).into()),
-        // Only the event path passes a source event.
+        // The uuid is chosen here, so it collides with nothing; only events pass a source event.
+        Creation::Exists(p) => Err(Error::Conflict(format!("poll {} already exists", p.uuid)).into()),
+        Creation::Collision { uuid, .. } => Err(Error::Conflict(format!("poll {uuid} already exists")).into()),
         Creation::DuplicateEvent => Err(Error::Invalid("duplicate request".to_owned()).into()),
     }
 }

@@ -34,8 +34,15 @@ pub enum Creation {
     Created(Poll),
     /// The event was applied before; nothing changed.
     DuplicateEvent,
-    /// The caller-chosen uuid is taken; nothing changed.
-    UuidTaken(Uuid),
+    /// The requested uuid holds this very poll already; nothing changed but the event's mark.
+    Exists(Poll),
+    /// The requested uuid holds another poll; nothing changed, not even the event's mark.
+    Collision {
+        /// The requested uuid.
+        uuid: Uuid,
+        /// How the existing poll differs.
+        reason: String,
+    },
 }
 
 /// Creates a poll and its options in one transaction. With `source`, the event is recorded in
@@ -55,9 +62,17 @@ pub async fn create_poll(
     }
     let uuid = poll.uuid.unwrap_or_else(Uuid::new_v4);
     let Some(row) = tx.query_opt(INSERT_POLL, &[&uuid, &poll.meeting_id, &poll.poll_type.as_str()]).await? else {
-        // Keep the event mark: the event is handled (its poll exists).
-        tx.commit().await?;
-        return Ok(Creation::UuidTaken(uuid));
+        let existing = tx.query_opt(GET_POLL, &[&uuid]).await?.map(|row| poll_from_row(&row));
+        return match existing.map(|e| (poll.mismatch(&e), e)) {
+            Some((None, existing)) => {
+                // Keep the event mark: the event is handled (its poll exists).
+                tx.commit().await?;
+                Ok(Creation::Exists(existing))
+            }
+            Some((Some(reason), _)) => Ok(Creation::Collision { uuid, reason }),
+            // Inserted by a transaction that rolled back since: the event is retried.
+            None => Err(Error::NotYetKnown(format!("poll {uuid} being created"))),
+        };
     };
     let id: i64 = row.get(0);
     tx.execute(INSERT_OPTIONS, &[&id, &poll.options]).await?;
@@ -69,6 +84,11 @@ pub async fn create_poll(
         options: poll.options.clone(),
         status: PollStatus::Open,
     }))
+}
+
+/// Records that the event was handled by refusing it; `false` when it was recorded before.
+pub async fn mark_event(client: &impl deadpool_postgres::GenericClient, event: SourceEvent<'_>) -> Result<bool, Error> {
+    Ok(client.execute(MARK_EVENT, &[&event.event_id, &event.event_type]).await? == 1)
 }
 
 /// The poll with this id, if any.

@@ -114,16 +114,18 @@ async fn close_publishes_voting_completed_once_with_the_results() {
 }
 
 #[tokio::test]
-async fn a_caller_chosen_uuid_is_used_once() {
+async fn an_http_caller_cannot_choose_the_poll_id() {
     let app = spawn_app().await;
     let id = uuid::Uuid::new_v4();
     let body = format!(r#"{{"vote":{{"uuid":"{id}","meeting_id":"m-2","pollType":"single","options":["a","b"]}}}}"#);
-    let (status, poll) = app.post("/polls/", &body).await;
-    assert_eq!(status, 200);
-    assert_eq!(poll["uuid"], id.to_string());
     let (status, answer) = app.post("/polls/", &body).await;
-    assert_eq!(status, 409, "{answer}");
-    assert_eq!(app.poll_count("m-2").await, 1);
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("'vote.uuid' is chosen by the VotingService: leave it out"))
+    );
+    assert_eq!(app.poll_count("m-2").await, 0);
+    let (status, answer) = app.get(&format!("/polls/{id}/")).await;
+    assert_eq!(status, 404, "{answer}");
     app.stop().await;
 }
 

@@ -98,3 +98,41 @@ async fn a_database_failure_is_retried_then_dead_lettered() {
     assert!(app.metrics().await.contains("events_retried_total 2"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_voting_create_colliding_with_another_poll_is_refused_and_announced() {
+    let app = spawn_app().await;
+    let mut refused = app.listen("voting.refused").await;
+    let uuid = uuid::Uuid::new_v4();
+    let create = |meeting: &str, options: &[&str]| {
+        let vote = json!({"vote": {"uuid": uuid, "meeting_id": meeting, "pollType": "single", "options": options}});
+        Envelope::new("voting.create", "election-service", vote)
+    };
+    app.publish("voting.create", create("ev-6", &["Ann", "Bob"]).to_bytes()).await;
+    app.wait_for_polls("ev-6", 1).await;
+    // The same poll asked for again (another event) is acknowledged; another poll under its id
+    // is refused, dead-lettered with the reason and announced to the one who asked.
+    app.publish("voting.create", create("ev-6", &["Ann", "Bob"]).to_bytes()).await;
+    let intruder = create("ev-6", &["X", "Y"]);
+    app.publish("voting.create", intruder.to_bytes()).await;
+    app.publish("voting.create", intruder.to_bytes()).await;
+    let dead = app.dead_letters(1).await;
+    let reason = dead[0].header(REJECT_REASON_HEADER).unwrap();
+    assert_eq!(reason, format!("rejected: poll {uuid} exists already, with other options"));
+    let event = vote_satellite_kit::testing::next_event(&mut refused).await;
+    assert_eq!(event.data, json!({"uuid": uuid, "reason": format!("poll {uuid} exists already, with other options")}));
+    // An invalid request naming a poll id is announced too.
+    let other = uuid::Uuid::new_v4();
+    let look_alikes =
+        json!({"vote": {"uuid": other, "meeting_id": "ev-7", "pollType": "single", "options": ["Bob", "Ｂob"]}});
+    app.publish("voting.create", Envelope::new("voting.create", "t", look_alikes).to_bytes()).await;
+    let event = vote_satellite_kit::testing::next_event(&mut refused).await;
+    assert_eq!(event.data["uuid"], json!(other));
+    assert_eq!(event.data["reason"], "options must be distinguishable: 'Ｂob' is confusable with 'Bob'");
+    vote_satellite_kit::testing::no_event(&mut refused, std::time::Duration::from_millis(300)).await;
+    let (status, poll) = app.get(&format!("/polls/{uuid}/")).await;
+    assert_eq!((status, &poll["options"]), (200, &json!(["Ann", "Bob"])), "the first poll is untouched");
+    assert_eq!(app.poll_count("ev-7").await, 0);
+    refused.close().await;
+    app.stop().await;
+}

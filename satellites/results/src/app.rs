@@ -10,8 +10,10 @@ use std::time::Duration;
 use prometheus::Registry;
 use tokio::net::TcpListener;
 use vote_runtime::CancellationToken;
-use vote_runtime::http::{ReadinessCheck, bind, ops_router, serve};
+use vote_runtime::http::{ReadinessCheck, bind, ops_router};
 use vote_satellite_kit::Error;
+use vote_satellite_kit::limits::HttpLimits;
+use vote_satellite_kit::serve::serve;
 
 use crate::api::{AppState, router};
 use crate::config::Settings;
@@ -28,6 +30,7 @@ pub struct Application {
     registry: Registry,
     metrics: Metrics,
     kit_metrics: vote_satellite_kit::metrics::Metrics,
+    limits: HttpLimits,
 }
 
 impl Application {
@@ -42,7 +45,8 @@ impl Application {
         let listener = bind(settings.http_port).await?;
         let port = listener.local_addr()?.port();
         tracing::info!(port, database = %settings.database.target, "results-service listening");
-        Ok(Self { listener, port, feed, handle, pool, registry, metrics, kit_metrics })
+        let limits = settings.http.clone();
+        Ok(Self { listener, port, feed, handle, pool, registry, metrics, kit_metrics, limits })
     }
 
     /// The bound HTTP port (useful when HTTP_PORT is 0).
@@ -52,7 +56,7 @@ impl Application {
 
     /// Runs until `shutdown` is cancelled.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), Error> {
-        let Self { listener, feed, handle, pool, registry, metrics, kit_metrics, .. } = self;
+        let Self { listener, feed, handle, pool, registry, metrics, kit_metrics, limits, .. } = self;
         let stop = shutdown.child_token();
         let readiness: ReadinessCheck = {
             let (handle, pool) = (handle.clone(), pool.clone());
@@ -74,9 +78,15 @@ impl Application {
             })
         };
         let state = AppState { feed: handle, pool, metrics, stop: stop.clone() };
-        let app = vote_satellite_kit::http::finish(router(state), ops_router(registry, readiness), kit_metrics, None);
+        let app = vote_satellite_kit::http::finish(
+            router(state),
+            ops_router(registry, readiness),
+            kit_metrics,
+            None,
+            &limits,
+        );
         let feed = tokio::spawn(feed.run(stop.clone()));
-        let served = serve(listener, app, stop.clone()).await;
+        let served = serve(listener, app, &limits, stop.clone()).await;
         stop.cancel();
         let _ = feed.await;
         served?;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser};
 use vote_runtime::cli::Exit;
 use vote_runtime::config::{self, ConfigError, Database, DatabaseArgs, LogArgs, LogSettings, Validate};
+use vote_satellite_kit::limits::{HttpArgs, HttpLimits};
 
 /// Shortest and longest RESULTS_POLL_INTERVAL_MS accepted.
 const POLL_INTERVAL_MS: std::ops::RangeInclusive<u64> = 50..=10_000;
@@ -31,6 +32,9 @@ pub struct Args {
     /// Port of the page, the API and /metrics, /healthz, /readyz.
     #[arg(long, env = "HTTP_PORT", value_name = "HTTP_PORT", default_value_t = 5020)]
     pub http_port: u16,
+    /// Timeouts and connections of the HTTP API (the rate limit counts writes: it has none).
+    #[command(flatten)]
+    pub http: HttpArgs,
     /// Logging.
     #[command(flatten)]
     pub logs: LogArgs,
@@ -45,6 +49,8 @@ pub struct Settings {
     pub poll_interval: Duration,
     /// HTTP port (0 picks a free one).
     pub http_port: u16,
+    /// HTTP_* limits.
+    pub http: HttpLimits,
     /// Logging.
     pub logs: LogSettings,
 }
@@ -64,6 +70,7 @@ impl Validate for Args {
             database,
             poll_interval: Duration::from_millis(self.results_poll_interval_ms),
             http_port: self.http_port,
+            http: self.http.validate()?,
             logs: self.logs.validate()?,
         })
     }

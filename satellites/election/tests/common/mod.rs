@@ -10,6 +10,7 @@ use vote_runtime::postgres::DbTarget;
 use vote_runtime::testing::{fresh_database, unique_name};
 use vote_satellite_election::config::Settings;
 use vote_satellite_election::{election, meeting};
+use vote_satellite_kit::config::QueueSettings;
 use vote_satellite_kit::testing::{self, Http, Running, queue_settings, service_settings};
 
 /// A running service and the queue it consumes.
@@ -48,6 +49,16 @@ impl World {
         }
     }
 
+    /// The poll-service's settings, consuming `queue`.
+    pub fn poll_settings(&self, queue: QueueSettings) -> Settings {
+        Settings { queue, ..self.settings("voting-service", &[]) }
+    }
+
+    /// The poll-service's usual queue: a unique name with the poll-service's bindings.
+    pub fn poll_queue(&self) -> QueueSettings {
+        queue_settings("voting-service", &["voting.create", "voting.close", "poll.ballot.cast", "meeting.created"])
+    }
+
     fn service(running: Running, settings: &Settings) -> Service {
         Service { base: running.base.clone(), running, dead_letter_queue: settings.queue.dead_letter_queue.clone() }
     }
@@ -59,14 +70,33 @@ impl World {
     }
 
     pub async fn election_service(&self) -> Service {
-        let settings = self.settings("election-service", &["agenda.election.*", "voting.completed"]);
+        self.election_service_with_pool(8).await
+    }
+
+    /// The election-service with a pool of `connections` database connections.
+    pub async fn election_service_with_pool(&self, connections: usize) -> Service {
+        let mut settings =
+            self.settings("election-service", &["agenda.election.*", "voting.completed", "voting.refused"]);
+        settings.database.max_connections = connections;
         let app = election::build(settings.clone()).await.expect("election-service starts");
         Self::service(Running::start(app.port(), |stop| app.run_until_stopped(stop)).await, &settings)
     }
 
+    /// The meeting-service with a pool of `connections` database connections.
+    pub async fn meeting_service_with_pool(&self, connections: usize) -> Service {
+        let mut settings = self.settings("meeting-service", &["meeting.created"]);
+        settings.database.max_connections = connections;
+        let app = meeting::build(settings.clone()).await.expect("meeting-service starts");
+        Self::service(Running::start(app.port(), |stop| app.run_until_stopped(stop)).await, &settings)
+    }
+
     pub async fn poll_service(&self) -> Service {
-        let settings =
-            self.settings("voting-service", &["voting.create", "voting.close", "poll.ballot.cast", "meeting.created"]);
+        self.poll_service_on(self.poll_queue()).await
+    }
+
+    /// A poll-service consuming `queue`.
+    pub async fn poll_service_on(&self, queue: QueueSettings) -> Service {
+        let settings = self.poll_settings(queue);
         let app = vote_satellite_poll::build(settings.clone()).await.expect("poll-service starts");
         Self::service(Running::start(app.port(), |stop| app.run_until_stopped(stop)).await, &settings)
     }

@@ -45,7 +45,12 @@ fn every_attack_on_the_token_is_refused_for_its_reason() {
         (token_with("alice", &roles, |c| drop(c.as_object_mut().unwrap().remove("exp"))), Refusal::BadClaim("exp")),
         (token_with("alice", &roles, |c| drop(c.as_object_mut().unwrap().remove("sub"))), Refusal::BadClaim("sub")),
         (token_with("", &roles, |_| ()), Refusal::BadClaim("sub")),
-        (token_with("alice", &roles, |c| c["roles"] = "manager:m1".into()), Refusal::BadClaim("sub")),
+        (token_with("alice", &roles, |c| c["roles"] = "manager:m1".into()), Refusal::BadClaim("roles")),
+        (token_with("alice", &roles, |c| c["roles"] = serde_json::json!(["a", 1])), Refusal::BadClaim("roles")),
+        (token_with("alice", &roles, |c| c["sub"] = 7.into()), Refusal::BadClaim("sub")),
+        (token_with("v5 ", &roles, |_| ()), Refusal::BadClaim("sub")),
+        (token_with(" v5", &roles, |_| ()), Refusal::BadClaim("sub")),
+        (token_with("v\u{7}5", &roles, |_| ()), Refusal::BadClaim("sub")),
         ("not.a.jwt".to_owned(), Refusal::Malformed),
         ("x".repeat(verify::MAX_TOKEN_BYTES + 1), Refusal::Oversized),
     ];

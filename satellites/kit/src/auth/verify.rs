@@ -105,12 +105,14 @@ impl std::fmt::Debug for Verifier {
     }
 }
 
-/// The claims read besides those `jsonwebtoken` checks (`exp`, `nbf`, `iss`, `aud`).
+/// The claims read besides those `jsonwebtoken` checks (`exp`, `nbf`, `iss`, `aud`), taken as
+/// any JSON so that a claim of the wrong type is refused under its own name.
 #[derive(Deserialize)]
 struct Claims {
-    sub: String,
     #[serde(default)]
-    roles: Vec<String>,
+    sub: serde_json::Value,
+    #[serde(default)]
+    roles: serde_json::Value,
 }
 
 impl Verifier {
@@ -173,13 +175,40 @@ impl Verifier {
         validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
         let data = decode::<Claims>(token, &key.key, &validation).map_err(|e| refusal(e.kind()))?;
         let Claims { sub, roles } = data.claims;
-        if sub.trim().is_empty() || sub.chars().count() > MAX_SUBJECT_CHARS || sub.contains('\0') {
-            return Err(Refusal::BadClaim("sub"));
+        Ok(Caller::new(subject(sub)?, roles_of(roles)?))
+    }
+}
+
+/// The `sub` claim: a string of at most [`MAX_SUBJECT_CHARS`] characters without control
+/// characters or surrounding whitespace. Subjects are compared exactly, and the names a body
+/// gives (`voter_id`, ...) are trimmed: a subject that trimming would change could never match
+/// one, and must not be merged with another that it would equal once trimmed.
+fn subject(sub: serde_json::Value) -> Result<String, Refusal> {
+    match sub {
+        serde_json::Value::String(sub)
+            if !sub.is_empty()
+                && sub.trim() == sub
+                && sub.chars().count() <= MAX_SUBJECT_CHARS
+                && !sub.chars().any(char::is_control) =>
+        {
+            Ok(sub)
         }
-        if roles.len() > MAX_ROLES {
-            return Err(Refusal::BadClaim("roles"));
-        }
-        Ok(Caller::new(sub, roles.into_iter().collect::<BTreeSet<_>>()))
+        _ => Err(Refusal::BadClaim("sub")),
+    }
+}
+
+/// The `roles` claim: absent, or a list of at most [`MAX_ROLES`] strings.
+fn roles_of(roles: serde_json::Value) -> Result<BTreeSet<String>, Refusal> {
+    match roles {
+        serde_json::Value::Null => Ok(BTreeSet::new()),
+        serde_json::Value::Array(items) if items.len() <= MAX_ROLES => items
+            .into_iter()
+            .map(|role| match role {
+                serde_json::Value::String(role) => Ok(role),
+                _ => Err(Refusal::BadClaim("roles")),
+            })
+            .collect(),
+        _ => Err(Refusal::BadClaim("roles")),
     }
 }
 
@@ -197,9 +226,8 @@ fn refusal(kind: &ErrorKind) -> Refusal {
             "aud" => "aud",
             _ => "sub",
         }),
-        // A claim of the wrong type (`sub` a number, `roles` not a list of strings) fails to
-        // deserialize; so does a payload that is not JSON.
-        ErrorKind::Json(_) => Refusal::BadClaim("sub"),
+        // The claims are read as any JSON: only a payload that is not a JSON object fails here.
+        ErrorKind::Json(_) => Refusal::Malformed,
         _ => Refusal::Malformed,
     }
 }

@@ -1,0 +1,4 @@
+SELECT agenda_item_id, meeting_id, title, status, poll_uuid, status_reason
+FROM elections
+WHERE poll_uuid = $1
+FOR UPDATE
