@@ -221,6 +221,21 @@ impl Publisher {
             .await
     }
 
+    /// Drops the current connection without waiting for the broker (its outstanding
+    /// confirmations report ConnectionLost); the next `send` connects afresh. For a caller
+    /// that gave up waiting for a confirm: a link that stopped confirming is not trusted again.
+    pub async fn reset(&self) {
+        if let Some(old) = self.live.lock().await.take() {
+            old.pending.fail_all();
+            tokio::spawn(crate::connection::close(old.channel, old.connection));
+        }
+    }
+
+    /// Whether a connection is open and usable now (none is opened by asking).
+    pub async fn is_connected(&self) -> bool {
+        self.live.lock().await.as_ref().is_some_and(Live::is_usable)
+    }
+
     /// Closes the connection after outstanding confirms had their chance to arrive (at most
     /// 2 s: the close of a dead connection may never be answered).
     pub async fn close(&self) {

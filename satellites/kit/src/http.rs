@@ -92,12 +92,25 @@ pub fn error_response(status: StatusCode, message: &str) -> Response {
 /// counting to a service's `api`. Without an authenticator (a service whose every endpoint is
 /// public), a handler asking for a caller answers 401.
 pub fn finish(api: Router, ops: Router, metrics: Metrics, authenticator: Option<Authenticator>) -> Router {
+    finish_with_body_limit(api, ops, metrics, authenticator, MAX_BODY_BYTES)
+}
+
+/// [`finish`] for a service some of whose routes take bodies larger than [`MAX_BODY_BYTES`]:
+/// bodies up to `max_body` pass the hostile-input check (each route may then set a lower
+/// limit of its own with axum's `DefaultBodyLimit`).
+pub fn finish_with_body_limit(
+    api: Router,
+    ops: Router,
+    metrics: Metrics,
+    authenticator: Option<Authenticator>,
+    max_body: usize,
+) -> Router {
     let api = api.merge(ops).fallback(|| async { error_response(StatusCode::NOT_FOUND, "not found") });
     let api = match authenticator {
         Some(authenticator) => api.layer(Extension(authenticator)),
         None => api,
     };
-    api.layer(middleware::from_fn(hostile_input))
+    api.layer(middleware::from_fn(move |request, next| refuse_hostile(request, next, max_body)))
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(metrics, count))
 }
@@ -107,16 +120,21 @@ pub fn finish(api: Router, ops: Router, metrics: Metrics, authenticator: Option<
 /// (400 naming the field, e.g. `vote.options[1]`). The database cannot store a NUL in text,
 /// and no identifier of this platform has one.
 pub async fn hostile_input(request: Request, next: Next) -> Response {
+    refuse_hostile(request, next, MAX_BODY_BYTES).await
+}
+
+/// [`hostile_input`] with bodies up to `max_body`.
+async fn refuse_hostile(request: Request, next: Next, max_body: usize) -> Response {
     let (parts, body) = request.into_parts();
     if let Err(message) = check_uri(&parts.uri) {
         return error_response(StatusCode::BAD_REQUEST, &message);
     }
     let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return too_large();
+    if declared.is_some_and(|n| n > max_body as u64) {
+        return too_large(max_body);
     }
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return too_large();
+    let Ok(bytes) = axum::body::to_bytes(body, max_body).await else {
+        return too_large(max_body);
     };
     if let Ok(value) = serde_json::from_slice::<Value>(&bytes)
         && let Some(field) = nul_in(&value, String::new())
@@ -127,8 +145,8 @@ pub async fn hostile_input(request: Request, next: Next) -> Response {
     next.run(Request::from_parts(parts, Body::from(bytes))).await
 }
 
-fn too_large() -> Response {
-    error_response(StatusCode::PAYLOAD_TOO_LARGE, &format!("the request body is larger than {MAX_BODY_BYTES} bytes"))
+fn too_large(max_body: usize) -> Response {
+    error_response(StatusCode::PAYLOAD_TOO_LARGE, &format!("the request body is larger than {max_body} bytes"))
 }
 
 fn check_uri(uri: &axum::http::Uri) -> Result<(), String> {
