@@ -19,7 +19,7 @@ fn bad_settings_exit_2_with_one_line_naming_the_variable() {
         ("INTAKE_BATCH_SIZE", "0"),
         ("INTAKE_CONFIRM_TIMEOUT_MS", "5000"),
         ("AUTH_JWKS_FILE", "/nonexistent/jwks.json"),
-        ("HTTP_PORT", "hunter2"),
+        ("HTTP_PORT", "abc"),
     ] {
         let mut env = auth::env();
         env.retain(|(name, _)| *name != variable);
