@@ -132,7 +132,8 @@ python3 - "$WORK" <<PY
 import glob, json, os, sys
 work = sys.argv[1]
 d = json.load(open(os.path.join(work, "default.json")))
-sweep = sorted((json.load(open(p)) for p in glob.glob(os.path.join(work, "n*-m*.json"))), key=lambda r: r["name"])
+runs = [p for p in glob.glob(os.path.join(work, "n*-m*.json")) if os.path.basename(p).count(".") == 1]
+sweep = sorted((json.load(open(p)) for p in runs), key=lambda r: (int(r["name"][1:].split("-")[0]), r["name"]))
 met = lambda ok: "met" if ok else "**not met**"
 lines = [
     "## vote-intake",
