@@ -141,7 +141,8 @@ lines = [
     f"Run $(date -u '+%F %H:%M UTC'), commit \`$commit\`: \`BENCH_INTAKE_VOTES=$INTAKE_VOTES BENCH_INTAKE_CITIZENS=$CITIZENS "
     f"BENCH_INTAKE_CONNECTIONS=$CONNECTIONS BENCH_INTAKE_SECONDS=$LATENCY_SECONDS bench/intake.sh\`; $machine. "
     "The whole platform and the load generator share these cores; other work on the machine during the run "
-    "shows in the figures.",
+    "shows in the figures, and the RabbitMQ and PostgreSQL CPU per vote count every client of those servers "
+    "(other tests running at the same time included).",
     "",
     "| measure | result | target |",
     "|---|---|---|",
