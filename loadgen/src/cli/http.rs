@@ -12,6 +12,7 @@ use crate::Error;
 use crate::generate::random_law_prefix;
 use crate::http::{HttpLoadConfig, Signer, run_http};
 use crate::latency::LatencySummary;
+use crate::token::SigningArgs;
 
 /// `loadgen http`.
 #[derive(Debug, Clone, Args)]
@@ -46,18 +47,9 @@ pub struct HttpArgs {
     /// A vote answered 503 or 429 is retried this long before it is given up.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub retry_for: Duration,
-    /// PEM private key the tokens are signed with (the intake trusts its JWKS).
-    #[arg(long, env = "AUTH_SIGNING_KEY_FILE", default_value = ".dev/auth/signing-key.pem")]
-    pub key_file: PathBuf,
-    /// `kid` of the signing key.
-    #[arg(long, env = "AUTH_SIGNING_KEY_ID", default_value = "dev-es256")]
-    pub kid: String,
-    /// `iss` of the tokens: the intake's AUTH_ISSUER.
-    #[arg(long, env = "AUTH_ISSUER", default_value = "vote-platform-dev")]
-    pub issuer: String,
-    /// `aud` of the tokens: the intake's AUTH_AUDIENCE.
-    #[arg(long, env = "AUTH_AUDIENCE", default_value = "vote-platform")]
-    pub audience: String,
+    /// Token signing: the development key, the intake's AUTH_ISSUER and AUTH_AUDIENCE.
+    #[command(flatten)]
+    pub signing: SigningArgs,
     /// Where to write the expected totals.
     #[arg(long, default_value = "loadgen.expected.json")]
     pub expected: PathBuf,
@@ -67,12 +59,7 @@ pub struct HttpArgs {
 }
 
 pub(super) async fn http_command(args: HttpArgs) -> Result<Outcome, Error> {
-    let key_pem = std::fs::read(&args.key_file).map_err(|e| {
-        Error::Config(format!(
-            "AUTH_SIGNING_KEY_FILE {}: {e} (scripts/dev-auth-keys.sh makes a development key)",
-            args.key_file.display()
-        ))
-    })?;
+    let key_pem = args.signing.read_key()?;
     if !(args.rate >= 0.0 && args.rate.is_finite()) {
         return Err(Error::Config("--rate must be 0 or a positive number".to_owned()));
     }
@@ -86,7 +73,12 @@ pub(super) async fn http_command(args: HttpArgs) -> Result<Outcome, Error> {
         connections: args.connections,
         law_prefix: args.law_prefix.clone().unwrap_or_else(random_law_prefix),
         seed: args.seed.unwrap_or_else(rand::random),
-        signer: Signer { key_pem, kid: args.kid.clone(), issuer: args.issuer.clone(), audience: args.audience.clone() },
+        signer: Signer {
+            key_pem,
+            kid: args.signing.kid.clone(),
+            issuer: args.signing.issuer.clone(),
+            audience: args.signing.audience.clone(),
+        },
         retry_for: args.retry_for,
     };
     let report = run_http(&config).await?;
