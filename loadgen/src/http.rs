@@ -136,7 +136,8 @@ pub async fn run_http(config: &HttpLoadConfig) -> Result<HttpReport, Error> {
     let url = format!("{}/votes", config.url.trim_end_matches('/'));
     let mut handles = Vec::new();
     for _ in 0..config.connections {
-        let (client, tokens, law_ids, next, url) = (client.clone(), tokens.clone(), law_ids.clone(), next.clone(), url.clone());
+        let (client, tokens, law_ids, next, url) =
+            (client.clone(), tokens.clone(), law_ids.clone(), next.clone(), url.clone());
         let config = config.clone();
         handles.push(tokio::spawn(async move {
             let mut worker = Worker {
@@ -152,7 +153,11 @@ pub async fn run_http(config: &HttpLoadConfig) -> Result<HttpReport, Error> {
                 if k >= total || stop_at.is_some_and(|at| Instant::now() >= at) {
                     break;
                 }
-                let due = if config.rate > 0.0 { start + Duration::from_secs_f64(k as f64 / config.rate) } else { Instant::now() };
+                let due = if config.rate > 0.0 {
+                    start + Duration::from_secs_f64(k as f64 / config.rate)
+                } else {
+                    Instant::now()
+                };
                 tokio::time::sleep_until(due).await;
                 let citizen = (k % u64::from(config.citizens)) as usize;
                 let law = (k / u64::from(config.citizens)) as usize;

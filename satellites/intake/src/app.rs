@@ -87,7 +87,8 @@ impl Application {
                     if up {
                         Ok(())
                     } else {
-                        Err("the broker is not confirming votes (down, blocked or slow): votes are answered 503".to_owned())
+                        Err("the broker is not confirming votes (down, blocked or slow): votes are answered 503"
+                            .to_owned())
                     }
                 })
             })
@@ -103,8 +104,13 @@ impl Application {
         };
         let batching = tokio::spawn(batcher.run());
         let api = router(state);
-        let app =
-            finish_with_body_limit(api, ops_router(registry, readiness), kit_metrics, Some(authenticator), MAX_BATCH_BODY);
+        let app = finish_with_body_limit(
+            api,
+            ops_router(registry, readiness),
+            kit_metrics,
+            Some(authenticator),
+            MAX_BATCH_BODY,
+        );
         // The router holds the last senders: once the server is done, the batcher drains.
         let served = serve(listener, app, stop.clone()).await;
         stop.cancel();

@@ -105,7 +105,9 @@ async fn cast(State(state): State<AppState>, caller: Caller, ballot: Json<Ballot
     };
     let (receipt, law_id) = (vote.receipt.clone(), vote.law_id.clone());
     match state.sender.submit(vote).await {
-        Outcome::Accepted => (StatusCode::ACCEPTED, Json(json!({"receipt": receipt, "law_id": law_id}))).into_response(),
+        Outcome::Accepted => {
+            (StatusCode::ACCEPTED, Json(json!({"receipt": receipt, "law_id": law_id}))).into_response()
+        }
         Outcome::Conflict => conflict(&law_id),
         Outcome::Unavailable => unavailable(),
     }

@@ -233,8 +233,7 @@ fn finish(shared: &Shared, ticket: Ticket, confirmed: bool) {
 /// The receipts among the batch's own and other-choice receipts that the engine has counted;
 /// empty when the database does not answer before `deadline` (minus the time a publish needs).
 async fn counted(shared: &Shared, items: &[(Vec<u8>, Waiter)], deadline: Instant) -> HashSet<String> {
-    let receipts: Vec<&str> =
-        items.iter().flat_map(|(_, w)| [w.receipt.as_str(), w.other_receipt.as_str()]).collect();
+    let receipts: Vec<&str> = items.iter().flat_map(|(_, w)| [w.receipt.as_str(), w.other_receipt.as_str()]).collect();
     let lookup = async {
         let client = shared.pool.get().await.map_err(|e| e.to_string())?;
         let statement = client.prepare_cached(COUNTED).await.map_err(|e| e.to_string())?;

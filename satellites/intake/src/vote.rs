@@ -24,7 +24,13 @@ pub struct Prepared {
 
 /// Builds `citizen`'s vote `choice` on `law_id` cast `at`; `Err` is the 400 message, naming the
 /// field and never quoting its value.
-pub fn prepare(key: &ReceiptKey, citizen: &str, law_id: &str, choice: &str, at: OffsetDateTime) -> Result<Prepared, String> {
+pub fn prepare(
+    key: &ReceiptKey,
+    citizen: &str,
+    law_id: &str,
+    choice: &str,
+    at: OffsetDateTime,
+) -> Result<Prepared, String> {
     let choice = match choice {
         "oui" => Choice::Oui,
         "non" => Choice::Non,
@@ -58,7 +64,12 @@ pub fn prepare(key: &ReceiptKey, citizen: &str, law_id: &str, choice: &str, at: 
             _ => format!("{field} is not acceptable"),
         });
     }
-    Ok(Prepared { other_receipt: key.receipt(citizen, law_id, other), receipt: vote.vote_hash, law_id: vote.law_id, json })
+    Ok(Prepared {
+        other_receipt: key.receipt(citizen, law_id, other),
+        receipt: vote.vote_hash,
+        law_id: vote.law_id,
+        json,
+    })
 }
 
 #[cfg(test)]

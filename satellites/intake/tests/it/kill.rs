@@ -84,9 +84,15 @@ async fn kill_9_under_load_loses_no_vote_that_got_a_202() {
     let _ = again.wait();
     let before: Vec<_> = answers.iter().filter(|a| a.sent_at < Duration::from_millis(1500)).collect();
     assert!(before.iter().filter(|a| a.status == 202).count() > 10, "load ran before the kill");
-    assert!(answers.iter().any(|a| a.status == 202 && a.sent_at > Duration::from_millis(1800)), "and after the restart");
+    assert!(
+        answers.iter().any(|a| a.status == 202 && a.sent_at > Duration::from_millis(1800)),
+        "and after the restart"
+    );
     let accepted = assert_every_202_counted(&engine, &answers).await;
     let unanswered = answers.iter().filter(|a| a.status == 0).count();
-    eprintln!("kill -9: {} requests, {accepted} answered 202 and counted, {unanswered} without an answer", answers.len());
+    eprintln!(
+        "kill -9: {} requests, {accepted} answered 202 and counted, {unanswered} without an answer",
+        answers.len()
+    );
     engine.stop().await;
 }

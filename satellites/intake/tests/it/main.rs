@@ -38,7 +38,8 @@ impl Engine {
         let queue = testing::unique_name(&format!("votes_{name}"));
         let amqp = testing::amqp_url();
         let args = ["vote-engine", "--amqp-url", &amqp, "--database-url", &url, "--rabbitmq-queue", &queue];
-        let args = args.into_iter().chain(["--prometheus-port", "0", "--log-format", "text", "--votes-per-message", "50"]);
+        let args =
+            args.into_iter().chain(["--prometheus-port", "0", "--log-format", "text", "--votes-per-message", "50"]);
         let (_, settings) = vote_engine::config::parse_cli(args).unwrap_or_else(|e| panic!("{}", e.message));
         let stop = CancellationToken::new();
         let app = vote_engine::Application::build(settings, &stop).await.expect("the engine builds");
@@ -215,13 +216,19 @@ impl Load {
                         let token = auth::token(&format!("load-{w}-{i}"), &[]);
                         i += 1;
                         let sent_at = started.elapsed();
-                        let response =
-                            client.post(&url).bearer_auth(token).header("content-type", "application/json").body(ballot(&law, "oui")).send().await;
+                        let response = client
+                            .post(&url)
+                            .bearer_auth(token)
+                            .header("content-type", "application/json")
+                            .body(ballot(&law, "oui"))
+                            .send()
+                            .await;
                         let took = started.elapsed() - sent_at;
                         let answer = match response {
                             Ok(r) => {
                                 let status = r.status().as_u16();
-                                let retry_after = r.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                                let retry_after =
+                                    r.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
                                 let body: serde_json::Value = r.json().await.unwrap_or_default();
                                 let receipt = body["receipt"].as_str().map(str::to_owned);
                                 Answer { status, receipt, retry_after, took, sent_at }
@@ -264,7 +271,11 @@ pub(crate) async fn assert_every_202_counted(engine: &Engine, answers: &[Answer]
         if missing == 0 {
             return accepted.len();
         }
-        assert!(tokio::time::Instant::now() < deadline, "{missing} of {} votes answered 202 were never counted", accepted.len());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{missing} of {} votes answered 202 were never counted",
+            accepted.len()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

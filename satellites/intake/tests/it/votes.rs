@@ -36,7 +36,8 @@ async fn a_citizens_vote_is_counted_once_under_their_token_with_a_stable_receipt
     assert_eq!(changed["law_id"], "law-1");
     assert!(changed["error"].as_str().is_some());
     // Naming oneself is fine; naming another citizen is a 403.
-    let (status, _) = alice.post(&intake.url("/votes"), r#"{"law_id":"law-2","choice":"non","citizen_id":"alice"}"#).await;
+    let (status, _) =
+        alice.post(&intake.url("/votes"), r#"{"law_id":"law-2","choice":"non","citizen_id":"alice"}"#).await;
     assert_eq!(status, 202);
     let (status, body) =
         alice.post(&intake.url("/votes"), r#"{"law_id":"law-3","choice":"oui","citizen_id":"bob"}"#).await;
@@ -44,7 +45,11 @@ async fn a_citizens_vote_is_counted_once_under_their_token_with_a_stable_receipt
     let rows = engine.wait_counted(2).await;
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r.1 == "alice"));
-    assert!(engine.duplicates().await.is_empty(), "no retry or change reached the engine: {:?}", engine.duplicates().await);
+    assert!(
+        engine.duplicates().await.is_empty(),
+        "no retry or change reached the engine: {:?}",
+        engine.duplicates().await
+    );
 
     // Bob's receipt for the same vote differs from Alice's: it is keyed by the citizen.
     let (_, bobs) = Http::as_caller("bob", &[]).post(&intake.url("/votes"), &ballot("law-1", "oui")).await;
@@ -141,8 +146,7 @@ async fn a_gateways_votes_are_each_accepted_or_refused_on_their_own() {
         assert_eq!(answers[i]["status"], "refused", "{}", answers[i]);
         assert!(answers[i]["error"].as_str().unwrap().starts_with(&format!("votes[{i}]")), "{}", answers[i]);
     }
-    let receipts: BTreeSet<String> =
-        answers.iter().filter_map(|a| a["receipt"].as_str().map(str::to_owned)).collect();
+    let receipts: BTreeSet<String> = answers.iter().filter_map(|a| a["receipt"].as_str().map(str::to_owned)).collect();
     assert_eq!(receipts.len(), 997);
     let rows = engine.wait_counted(997).await;
     assert_eq!(rows.iter().map(|r| r.0.clone()).collect::<BTreeSet<_>>(), receipts);
@@ -150,7 +154,8 @@ async fn a_gateways_votes_are_each_accepted_or_refused_on_their_own() {
     let (_, own) = Http::as_caller("voter-0", &[]).post(&intake.url("/votes"), &ballot("law-g", "oui")).await;
     assert!(receipts.contains(own["receipt"].as_str().unwrap()));
 
-    let too_many: Vec<Value> = (0..1001).map(|i| json!({"citizen_id": format!("v{i}"), "law_id": "l", "choice": "oui"})).collect();
+    let too_many: Vec<Value> =
+        (0..1001).map(|i| json!({"citizen_id": format!("v{i}"), "law_id": "l", "choice": "oui"})).collect();
     let (status, _) = station.post(&intake.url("/votes/batch"), &json!({"votes": too_many}).to_string()).await;
     assert_eq!(status, 400);
     intake.stop().await;
