@@ -26,7 +26,7 @@ impl<T> Batch<T> {
     /// Whether `json` fits: an empty batch takes any vote (a valid vote is far smaller than a
     /// message), a full one none.
     pub fn fits(&self, json: &[u8]) -> bool {
-        self.items.is_empty() || (self.items.len() < self.max_votes && self.bytes + json.len() + 1 <= MAX_BODY_BYTES)
+        self.items.is_empty() || (self.items.len() < self.max_votes && self.bytes + json.len() < MAX_BODY_BYTES)
     }
 
     /// Adds a vote (the caller checked [`Batch::fits`]).

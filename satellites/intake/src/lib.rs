@@ -3,7 +3,7 @@
 //! `vote.batch` message, and is acknowledged (202 with its receipt) only once the broker
 //! confirmed that message.
 //!
-//! - [`config`]: settings;
+//! - [`config`], the settings;
 //! - [`receipt`]: receipts, an HMAC of the vote under the intake's key;
 //! - [`vote`]: a request's vote as the engine's vote, checked by the engine's decoder;
 //! - [`batch`] and [`link`]: the pure parts of publishing (grouping, and whether the broker is
