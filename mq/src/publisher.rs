@@ -231,11 +231,6 @@ impl Publisher {
         }
     }
 
-    /// Whether a connection is open and usable now (none is opened by asking).
-    pub async fn is_connected(&self) -> bool {
-        self.live.lock().await.as_ref().is_some_and(Live::is_usable)
-    }
-
     /// Closes the connection after outstanding confirms had their chance to arrive (at most
     /// 2 s: the close of a dead connection may never be answered).
     pub async fn close(&self) {
