@@ -14,7 +14,8 @@
 # env-definitions reads the passwords from compose's .env (RABBITMQ_USER / RABBITMQ_PASSWORD,
 # the administrator, and RABBITMQ_<COMPONENT>_PASSWORD for each component below).
 #
-# Components: engine, producer (publishes votes: loadgen, the voting front ends), and the
+# Components: engine, producer (publishes votes: loadgen, the voting front ends), vote-intake
+# (publishes votes to the engine's queue only), and the
 # satellites poll-service, meeting-service, election-service, order-service,
 # inventory-service, order-callback, notification-service, matchmaking-service.
 # Names follow the defaults; change them with ENGINE_QUEUE (votes.aggregation), VOTE_EXCHANGE
@@ -28,6 +29,7 @@
 # - producer: publish through the default exchange and the sharded intake's exchange, nothing
 #   else: it cannot declare, consume or read any queue. The engine declares the vote queue (or
 #   the shards), so start it once before producers (loadgen leaves an existing queue as it is);
+# - vote-intake: publish through the default exchange (to the engine's queue), nothing else;
 # - engine: its queue, its dead-letter queue and exchange votes.dlx, and for the sharded intake
 #   (VOTE_SHARDS) the exchange VOTE_EXCHANGE (votes) and the shards <queue>.<i> with their
 #   dead-letter queues; it cannot publish to the events exchange nor touch any other queue;
@@ -68,6 +70,8 @@ patterns() {
       printf '%s %s %s\n' "$own" "$own" "$own" ;;
     producer)
       printf '%s %s %s\n' '^$' "$(alternatives amq.default "$VOTE_EXCHANGE")" '^$' ;;
+    vote-intake)
+      printf '%s %s %s\n' '^$' "$(alternatives amq.default)" '^$' ;;
     *)
       local queue dlq names=()
       queue=${SATELLITE_QUEUE:-$(satellite_queue "$component")}
@@ -115,7 +119,7 @@ definitions() {
     "$users" "$(json_string "$VHOST")" "$permissions"
 }
 
-COMPONENTS="engine producer poll-service meeting-service election-service order-service inventory-service order-callback notification-service matchmaking-service"
+COMPONENTS="engine producer vote-intake poll-service meeting-service election-service order-service inventory-service order-callback notification-service matchmaking-service"
 
 # RABBITMQ_<COMPONENT>_PASSWORD: poll-service -> RABBITMQ_POLL_SERVICE_PASSWORD.
 password_variable() { printf 'RABBITMQ_%s_PASSWORD' "$(printf '%s' "$1" | tr 'a-z-' 'A-Z_')"; }

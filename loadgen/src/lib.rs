@@ -12,6 +12,8 @@
 //! - [`contract`]: the engine's input rules as loadgen relies on them, stated independently;
 //! - [`model`]: the engine's validation and counting rule applied in-process, the reference the
 //!   generator is tested against;
+//! - [`http`]: citizens voting through `vote-intake` over HTTP, with the expected totals of
+//!   what it accepted;
 //! - [`token`]: bearer tokens for the satellite services, signed with the development key;
 //! - [`cli`]: the `loadgen` command line.
 
@@ -20,6 +22,7 @@ pub mod contract;
 pub mod drain;
 pub mod expected;
 pub mod generate;
+pub mod http;
 pub mod latency;
 pub mod model;
 pub mod publish;

@@ -21,6 +21,17 @@ pub struct TokenArgs {
     /// A role to hold, repeatable: `manager:<meeting_id>`, `order-callback`, `inventory-manager`.
     #[arg(long = "role")]
     pub roles: Vec<String>,
+    /// The key and the claims the services check.
+    #[command(flatten)]
+    pub signing: SigningArgs,
+    /// How long the token is valid (`30m`, `1h`, `90s`).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub ttl: Duration,
+}
+
+/// How tokens are signed: the development key and the issuer and audience the services expect.
+#[derive(Debug, Clone, Args)]
+pub struct SigningArgs {
     /// PEM private key to sign with (EC P-256: ES256; RSA: RS256).
     #[arg(long, env = "AUTH_SIGNING_KEY_FILE", default_value = ".dev/auth/signing-key.pem")]
     pub key_file: PathBuf,
@@ -33,9 +44,18 @@ pub struct TokenArgs {
     /// `aud` claim: the services' AUTH_AUDIENCE.
     #[arg(long, env = "AUTH_AUDIENCE", default_value = "vote-platform")]
     pub audience: String,
-    /// How long the token is valid (`30m`, `1h`, `90s`).
-    #[arg(long, default_value = "1h", value_parser = parse_duration)]
-    pub ttl: Duration,
+}
+
+impl SigningArgs {
+    /// The private key's PEM bytes.
+    pub fn read_key(&self) -> Result<Vec<u8>, Error> {
+        std::fs::read(&self.key_file).map_err(|e| {
+            Error::Config(format!(
+                "AUTH_SIGNING_KEY_FILE {}: {e} (scripts/dev-auth-keys.sh makes a development key)",
+                self.key_file.display()
+            ))
+        })
+    }
 }
 
 /// The signed token.
@@ -43,14 +63,10 @@ pub fn make_token(args: &TokenArgs) -> Result<String, Error> {
     if args.sub.trim().is_empty() {
         return Err(Error::Config("--sub must not be empty".to_owned()));
     }
-    let key = std::fs::read(&args.key_file).map_err(|e| {
-        Error::Config(format!(
-            "AUTH_SIGNING_KEY_FILE {}: {e} (scripts/dev-auth-keys.sh makes a development key)",
-            args.key_file.display()
-        ))
-    })?;
-    let claims = claims(&args.sub, &args.roles, &args.issuer, &args.audience, args.ttl.as_secs().max(1));
-    sign(&claims, &key, Some(&args.kid)).map_err(|e| Error::Config(format!("AUTH_SIGNING_KEY_FILE: {e}")))
+    let signing = &args.signing;
+    let key = signing.read_key()?;
+    let claims = claims(&args.sub, &args.roles, &signing.issuer, &signing.audience, args.ttl.as_secs().max(1));
+    sign(&claims, &key, Some(&signing.kid)).map_err(|e| Error::Config(format!("AUTH_SIGNING_KEY_FILE: {e}")))
 }
 
 #[cfg(test)]
@@ -91,9 +107,11 @@ mod tests {
         let caller = auth.authenticate(&headers).unwrap();
         assert_eq!(caller.subject(), "alice");
         assert!(caller.has_role("manager:m1") && caller.has_role("order-callback"));
-        headers = axum_headers(&make_token(&TokenArgs { issuer: "other".into(), ..args.clone() }).unwrap());
+        let other_issuer = SigningArgs { issuer: "other".into(), ..args.signing.clone() };
+        headers = axum_headers(&make_token(&TokenArgs { signing: other_issuer, ..args.clone() }).unwrap());
         assert!(auth.authenticate(&headers).is_err(), "another issuer is refused");
-        let missing = TokenArgs { key_file: "/nonexistent/key.pem".into(), ..args };
+        let missing_key = SigningArgs { key_file: "/nonexistent/key.pem".into(), ..args.signing.clone() };
+        let missing = TokenArgs { signing: missing_key, ..args };
         assert!(matches!(make_token(&missing), Err(Error::Config(m)) if m.contains("AUTH_SIGNING_KEY_FILE")));
     }
 

@@ -221,6 +221,16 @@ impl Publisher {
             .await
     }
 
+    /// Drops the current connection without waiting for the broker (its outstanding
+    /// confirmations report ConnectionLost); the next `send` connects afresh. For a caller
+    /// that gave up waiting for a confirm: a link that stopped confirming is not trusted again.
+    pub async fn reset(&self) {
+        if let Some(old) = self.live.lock().await.take() {
+            old.pending.fail_all();
+            tokio::spawn(crate::connection::close(old.channel, old.connection));
+        }
+    }
+
     /// Closes the connection after outstanding confirms had their chance to arrive (at most
     /// 2 s: the close of a dead connection may never be answered).
     pub async fn close(&self) {

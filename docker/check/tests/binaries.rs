@@ -161,6 +161,19 @@ impl Run {
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect();
             }
+            "vote-intake" => {
+                let mut env = vote_satellite_kit::auth::testing::env();
+                env.extend([
+                    ("AMQP_URL", amqp_url()),
+                    ("RABBITMQ_QUEUE", self.engine_queue.clone()),
+                    ("DATABASE_URL", self.databases["engine"].clone()),
+                    ("INTAKE_RECEIPT_KEY", "opskit-receipt-key-0123456789abcdef0123456789".to_owned()),
+                    ("HTTP_PORT", port),
+                    ("LOG_LEVEL", "warn".to_owned()),
+                    ("LOG_FORMAT", "text".to_owned()),
+                ]);
+                return env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            }
             "poll-service" => vec![("MQ_QUEUE", queue), ("DATABASE_URL", self.databases["poll"].clone())],
             "meeting-service" | "election-service" => {
                 vec![("MQ_QUEUE", queue), ("DATABASE_URL", self.databases["election"].clone())]

@@ -11,6 +11,7 @@ macro_rules! say {
 }
 
 mod drain;
+mod http;
 mod publish;
 mod run;
 mod send;
@@ -26,6 +27,7 @@ use vote_runtime::cli::Exit;
 use vote_runtime::config::{ConfigError, LogArgs, Validate};
 
 pub use self::drain::DrainArgs;
+pub use self::http::HttpArgs;
 pub use self::publish::{LoadArgs, PublishArgs};
 pub use self::run::RunArgs;
 pub use self::send::SendArgs;
@@ -88,6 +90,8 @@ with a quorum queue, which delivers a message when it confirms it, that is the e
 Exit codes: 0 exact; 1 the database differs from the expected totals; 2 invalid settings; 3 a server failed \
 or could not be reached.")]
     Run(RunArgs),
+    /// Vote through vote-intake over HTTP (a token per citizen) and write the expected totals.
+    Http(HttpArgs),
     /// Print a bearer token for the services, signed with the local development key.
     Token(crate::token::TokenArgs),
 }
@@ -168,6 +172,7 @@ pub async fn run(command: Command) -> Result<Outcome, Error> {
         Command::Drain(args) => drain::drain_command(args).await,
         Command::Send(args) => send::send_command(args).await,
         Command::Run(args) => run::run_command(args).await,
+        Command::Http(args) => http::http_command(args).await,
         Command::Token(args) => {
             say!("{}", crate::token::make_token(&args)?);
             Ok(Outcome::Done)

@@ -105,7 +105,7 @@ pub fn finish(
         Some(authenticator) => api.layer(Extension(authenticator.clone())),
         None => api,
     };
-    let api = api.layer(middleware::from_fn_with_state(limits.request_timeout, hostile_input));
+    let api = api.layer(middleware::from_fn_with_state((limits.request_timeout, limits.max_body), hostile_input));
     let api = match limits.rate {
         Some(quota) => {
             let limit = RateLimit::new(quota, authenticator, &limits.exempt_roles);
@@ -116,13 +116,13 @@ pub fn finish(
     api.layer(middleware::from_fn(json_errors)).layer(middleware::from_fn_with_state(metrics, count))
 }
 
-/// Refuses, before routing: a body over [`MAX_BODY_BYTES`] (413) or not in within
-/// `request_timeout` (408); a path or query parameter that decodes to invalid UTF-8 or holds
+/// Refuses, before routing: a body over `max_body` ([`MAX_BODY_BYTES`] unless the service
+/// raised it) (413) or not in within `request_timeout` (408); a path or query parameter that decodes to invalid UTF-8 or holds
 /// a NUL; a JSON body with a NUL in any string or key (400 naming the field, e.g.
 /// `vote.options[1]`). The database cannot store a NUL in text, and no identifier of this
 /// platform has one.
 pub async fn hostile_input(
-    State(request_timeout): State<std::time::Duration>,
+    State((request_timeout, max_body)): State<(std::time::Duration, usize)>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -131,12 +131,12 @@ pub async fn hostile_input(
         return error_response(StatusCode::BAD_REQUEST, &message);
     }
     let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return too_large();
+    if declared.is_some_and(|n| n > max_body as u64) {
+        return too_large(max_body);
     }
-    let bytes = match tokio::time::timeout(request_timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+    let bytes = match tokio::time::timeout(request_timeout, axum::body::to_bytes(body, max_body)).await {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => return too_large(),
+        Ok(Err(_)) => return too_large(max_body),
         Err(_) => {
             let ms = request_timeout.as_millis();
             return error_response(
@@ -154,8 +154,8 @@ pub async fn hostile_input(
     next.run(Request::from_parts(parts, Body::from(bytes))).await
 }
 
-fn too_large() -> Response {
-    error_response(StatusCode::PAYLOAD_TOO_LARGE, &format!("the request body is larger than {MAX_BODY_BYTES} bytes"))
+fn too_large(max_body: usize) -> Response {
+    error_response(StatusCode::PAYLOAD_TOO_LARGE, &format!("the request body is larger than {max_body} bytes"))
 }
 
 fn check_uri(uri: &axum::http::Uri) -> Result<(), String> {

@@ -89,6 +89,9 @@ pub struct HttpLimits {
     pub rate: Option<Quota>,
     /// HTTP_RATE_LIMIT_EXEMPT_ROLES.
     pub exempt_roles: Vec<String>,
+    /// Largest request body: [`crate::http::MAX_BODY_BYTES`] unless a service raises it for
+    /// routes that take more (each route may set a lower limit of its own).
+    pub max_body: usize,
 }
 
 impl Default for HttpLimits {
@@ -132,6 +135,7 @@ impl Validate for HttpArgs {
                 .filter(|r| !r.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            max_body: crate::http::MAX_BODY_BYTES,
         })
     }
 }

@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::chromium::{Browser, Tab};
@@ -223,6 +223,122 @@ async fn votes_counted_by_the_engine_appear_on_the_open_page_without_a_reload() 
     browser.close().await;
     service.stop().await;
     engine.stop().await;
+}
+
+/// The intake of a citizen's votes, publishing to `engine`'s queue, trusting the development
+/// key that `scripts/dev-auth-keys.sh` makes in `auth`.
+async fn start_intake(engine: &Engine, database: &Database, auth: &Path) -> (String, CancellationToken, IntakeTask) {
+    let jwks = auth.join("jwks.json");
+    let amqp = testing::amqp_url();
+    let args = [
+        "vote-intake",
+        "--amqp-url",
+        &amqp,
+        "--rabbitmq-queue",
+        &engine.queue,
+        "--database-url",
+        &database.url,
+        "--http-port",
+        "0",
+        "--intake-receipt-key",
+        "citizen-path-test-key-0123456789abcdef01234567",
+        "--auth-jwks-file",
+        jwks.to_str().unwrap(),
+        "--auth-issuer",
+        "vote-platform-dev",
+        "--auth-audience",
+        "vote-platform",
+    ];
+    let settings = vote_intake::config::parse_cli(args).unwrap_or_else(|e| panic!("{}", e.message));
+    let app = vote_intake::Application::build(&settings).await.expect("the intake builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let stop = CancellationToken::new();
+    (base, stop.clone(), tokio::spawn(app.run_until_stopped(stop)))
+}
+
+type IntakeTask = JoinHandle<Result<(), vote_satellite_kit::Error>>;
+
+/// A citizen's token signed with the development key, as `loadgen token --sub` makes it.
+fn dev_token(auth: &Path, citizen: &str) -> String {
+    use vote_satellite_kit::auth::token::{claims, sign};
+    let key = std::fs::read(auth.join("signing-key.pem")).expect("the development key");
+    sign(&claims(citizen, &[], "vote-platform-dev", "vote-platform", 600), &key, Some("dev-es256")).unwrap()
+}
+
+/// The citizen's whole path: a vote through the intake with a token of the development key, the
+/// total moving on the open results page, the receipt checked in the page's "check my vote" box.
+/// With SAVE_SCREENSHOTS=1 the page is saved as `docs/citizen-check.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_votes_through_the_intake_sees_the_total_move_and_checks_the_receipt() {
+    let database = Database::fresh("results_citizen").await;
+    let engine = Engine::start(&database).await;
+    engine.publish(&votes("law-budget", 0, 9, 0.6)).await;
+    wait_for_votes(&database, 9).await;
+    let auth = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(testing::unique_name("dev-auth"));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/dev-auth-keys.sh");
+    let made = std::process::Command::new(&script).arg(&auth).output().expect("run scripts/dev-auth-keys.sh");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let (intake, intake_stop, intake_task) = start_intake(&engine, &database, &auth).await;
+    let service = Service::start(&database.url, &[]).await;
+    let browser = Browser::launch().await;
+    let page = browser.open(&service.url("/")).await;
+    let before = database_totals(&database).await;
+    assert_eq!(wait_for_page(&page, &before).await.total, 9);
+
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{intake}/votes"))
+        .bearer_auth(dev_token(&auth, "citizen-ada"))
+        .json(&serde_json::json!({"law_id": "law-budget", "choice": "non"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let receipt: Value = response.json().await.unwrap();
+    let receipt = receipt["receipt"].as_str().unwrap().to_owned();
+    wait_for_votes(&database, 10).await;
+    let mut after = before.clone();
+    after.get_mut("law-budget").unwrap().1 += 1;
+    assert_eq!(database_totals(&database).await, after);
+    assert_eq!(wait_for_page(&page, &after).await.total, 10, "the total moved on the open page");
+
+    let check = format!(
+        r#"(() => {{ document.getElementById("receipt").value = "{receipt}";
+              document.getElementById("check").requestSubmit(); }})()"#
+    );
+    page.eval(&check).await;
+    let read = r#"(() => { const r = document.getElementById("check-result");
+        return r.hidden ? null : JSON.stringify({status: r.dataset.status, text: r.textContent}); })()"#;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let shown = loop {
+        if let Some(text) = page.eval(read).await.as_str() {
+            break serde_json::from_str::<Value>(text).unwrap();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the check shows nothing");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(shown["status"], "counted", "{shown}");
+    let text = shown["text"].as_str().unwrap();
+    assert!(text.contains("law-budget") && !text.contains("non") && !text.contains("citizen-ada"), "{text}");
+    // An unknown receipt is not counted (yet).
+    page.eval(&check.replace(&receipt, &"0".repeat(64))).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while page.eval(read).await.as_str().is_none_or(|t| !t.contains("pending")) {
+        assert!(tokio::time::Instant::now() < deadline, "an unknown receipt is shown as not counted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if std::env::var_os("SAVE_SCREENSHOTS").is_some() {
+        page.eval(&check).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+        page.screenshot(&docs.join("citizen-check.png"), 1280, 700, false).await;
+    }
+    browser.close().await;
+    service.stop().await;
+    intake_stop.cancel();
+    intake_task.await.unwrap().expect("the intake stopped cleanly");
+    engine.stop().await;
+    let _ = std::fs::remove_dir_all(&auth);
 }
 
 /// Laws for the screenshot: (id, votes, oui share).

@@ -175,5 +175,39 @@ $("search").addEventListener("input", (event) => {
 });
 $("more").addEventListener("click", () => { state.limit += PAGE; load(); });
 
+// "Check my vote": the receipt's status from /api/receipts, which says whether and when the
+// vote was counted, never how.
+$("check").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const receipt = $("receipt").value.trim();
+  const out = $("check-result");
+  if (!receipt) return;
+  let message, kind;
+  try {
+    const response = await fetch("/api/receipts/" + encodeURIComponent(receipt));
+    const body = await response.json();
+    if (body.status === "counted") {
+      kind = "counted";
+      message = `✓ Counted: your vote on ${body.law_id} is in the totals (since ${new Date(body.counted_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}).`;
+    } else if (body.status === "duplicate") {
+      kind = "duplicate";
+      message = `Received again, not counted twice (${body.law_id}): ${body.detail}.`;
+    } else if (response.status === 404) {
+      kind = "pending";
+      message = "Not counted yet. A vote just cast is counted within seconds; check again shortly. A receipt that stays unknown was never recorded.";
+    } else {
+      kind = "error";
+      message = body.error || "This receipt cannot be checked.";
+    }
+  } catch (e) {
+    kind = "error";
+    message = "The check failed; try again.";
+  }
+  out.className = "check-result " + kind;
+  out.dataset.status = kind;
+  text(out, message);
+  out.hidden = false;
+});
+
 load();
 follow();
