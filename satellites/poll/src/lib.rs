@@ -10,6 +10,7 @@
 pub mod app;
 pub mod ballot;
 pub mod config;
+pub mod cvr;
 pub mod domain;
 pub mod events;
 pub mod managers;
