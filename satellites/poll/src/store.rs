@@ -54,7 +54,9 @@ pub async fn create_poll(
         }
     }
     let uuid = poll.uuid.unwrap_or_else(Uuid::new_v4);
-    let Some(row) = tx.query_opt(INSERT_POLL, &[&uuid, &poll.meeting_id, &poll.poll_type.as_str()]).await? else {
+    let seats = i32::try_from(poll.seats).unwrap_or(1);
+    let Some(row) = tx.query_opt(INSERT_POLL, &[&uuid, &poll.meeting_id, &poll.poll_type.as_str(), &seats]).await?
+    else {
         // Keep the event mark: the event is handled (its poll exists).
         tx.commit().await?;
         return Ok(Creation::UuidTaken(uuid));
@@ -67,6 +69,7 @@ pub async fn create_poll(
         meeting_id: poll.meeting_id.clone(),
         poll_type: poll.poll_type,
         options: poll.options.clone(),
+        seats: poll.seats,
         status: PollStatus::Open,
     }))
 }
@@ -87,7 +90,8 @@ pub async fn is_manager(client: &Client, meeting_id: &str, user_id: &str) -> Res
     Ok(client.query_one(query!("is_manager"), &[&meeting_id, &user_id]).await?.get(0))
 }
 
-/// A [`Poll`] from a row with its columns (`uuid`, `meeting_id`, `poll_type`, `options`, `status`).
+/// A [`Poll`] from a row with its columns (`uuid`, `meeting_id`, `poll_type`, `options`, `seats`,
+/// `status`).
 pub(crate) fn poll_from_row(row: &Row) -> Poll {
     let poll_type: &str = row.get("poll_type");
     let status: &str = row.get("status");
@@ -97,6 +101,7 @@ pub(crate) fn poll_from_row(row: &Row) -> Poll {
         // The table's CHECK constraints admit only these values.
         poll_type: PollType::parse(poll_type).unwrap_or(PollType::Single),
         options: row.get("options"),
+        seats: u32::try_from(row.get::<_, i32>("seats")).unwrap_or(1),
         status: if status == "closed" { PollStatus::Closed } else { PollStatus::Open },
     }
 }
