@@ -17,6 +17,7 @@ pub mod managers;
 pub mod results;
 pub mod routes;
 pub mod store;
+pub mod tabulate;
 pub mod tally;
 
 pub use app::build;
