@@ -1,7 +1,9 @@
--- Several seats (a ranked poll counted by STV), blank ballots (an empty ranking: an
+-- Several seats (a ranked poll counted by STV), a title, blank ballots (an empty ranking: an
 -- abstention), and the full report of a count.
 
 ALTER TABLE polls ADD COLUMN seats integer NOT NULL DEFAULT 1 CHECK (seats BETWEEN 1 AND 100);
+-- The question the poll asks, shown on its page (optional).
+ALTER TABLE polls ADD COLUMN title text;
 
 ALTER TABLE poll_ballots DROP CONSTRAINT poll_ballots_ranking_check;
 

@@ -172,6 +172,7 @@ mod tests {
         Poll {
             uuid: Uuid::nil(),
             meeting_id: "m".to_owned(),
+            title: None,
             poll_type,
             options: vec!["Alice".to_owned(), "Bob".to_owned(), "Carol".to_owned()],
             seats: 1,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use vote_satellite_kit::input::{MAX_TEXT_CHARS, int_field, text_field};
+use vote_satellite_kit::input::{MAX_TEXT_CHARS, int_field, optional_text_field, text_field};
 
 use crate::Error;
 
@@ -57,6 +57,9 @@ pub struct Poll {
     pub uuid: Uuid,
     /// Meeting the poll belongs to.
     pub meeting_id: String,
+    /// The question, shown on the poll's page; `null` when none was given.
+    #[serde(default)]
+    pub title: Option<String>,
     /// Single choice or ranked.
     #[serde(rename = "pollType")]
     pub poll_type: PollType,
@@ -81,6 +84,8 @@ pub struct NewPoll {
     pub uuid: Option<Uuid>,
     /// Meeting the poll belongs to.
     pub meeting_id: String,
+    /// The question (optional, at most 200 characters).
+    pub title: Option<String>,
     /// Single choice or ranked.
     pub poll_type: PollType,
     /// At least two options, order kept.
@@ -157,7 +162,8 @@ impl NewPoll {
         if seats > 1 && poll_type == PollType::Single {
             return Err(invalid("'seats' above 1 needs a ranked poll (counted by STV)"));
         }
-        Ok(Self { uuid, meeting_id, poll_type, options, seats })
+        let title = optional_text_field(vote, "title", MAX_TEXT_CHARS)?;
+        Ok(Self { uuid, meeting_id, title, poll_type, options, seats })
     }
 }
 

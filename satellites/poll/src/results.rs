@@ -285,6 +285,7 @@ mod tests {
         Poll {
             uuid: Uuid::nil(),
             meeting_id: "m".to_owned(),
+            title: None,
             poll_type,
             options: options.iter().map(|o| (*o).to_owned()).collect(),
             seats: 1,

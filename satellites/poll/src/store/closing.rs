@@ -24,8 +24,16 @@ pub async fn lock_poll_for_close(db: &impl GenericClient, uuid: Uuid) -> Result<
 /// Every distinct ranking of the poll's ballots (option indexes, most preferred first; empty:
 /// a blank ballot) with its number of ballots, in no particular order.
 pub async fn rankings(db: &impl GenericClient, poll_id: i64) -> Result<Vec<(Vec<OptionIndex>, u64)>, Error> {
-    let rows = db.query(query!("list_rankings"), &[&poll_id]).await?;
-    Ok(rows
+    Ok(grouped(&db.query(query!("list_rankings"), &[&poll_id]).await?))
+}
+
+/// The distinct rankings of the poll with this uuid and their ballots, as [`rankings`].
+pub async fn rankings_of(db: &impl GenericClient, uuid: Uuid) -> Result<Vec<(Vec<OptionIndex>, u64)>, Error> {
+    Ok(grouped(&db.query(query!("export_rankings"), &[&uuid]).await?))
+}
+
+fn grouped(rows: &[Row]) -> Vec<(Vec<OptionIndex>, u64)> {
+    rows
         .iter()
         .map(|row| {
             let ranking: Vec<i16> = row.get(0);
@@ -34,7 +42,7 @@ pub async fn rankings(db: &impl GenericClient, poll_id: i64) -> Result<Vec<(Vec<
             let ranking = ranking.into_iter().map(|p| OptionIndex::try_from(p).unwrap_or(OptionIndex::MAX)).collect();
             (ranking, u64::try_from(ballots).unwrap_or(0))
         })
-        .collect())
+        .collect()
 }
 
 /// Stores the poll's results.
