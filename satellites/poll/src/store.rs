@@ -55,7 +55,8 @@ pub async fn create_poll(
     }
     let uuid = poll.uuid.unwrap_or_else(Uuid::new_v4);
     let seats = i32::try_from(poll.seats).unwrap_or(1);
-    let Some(row) = tx.query_opt(INSERT_POLL, &[&uuid, &poll.meeting_id, &poll.poll_type.as_str(), &seats, &poll.title]).await?
+    let Some(row) =
+        tx.query_opt(INSERT_POLL, &[&uuid, &poll.meeting_id, &poll.poll_type.as_str(), &seats, &poll.title]).await?
     else {
         // Keep the event mark: the event is handled (its poll exists).
         tx.commit().await?;

@@ -33,8 +33,7 @@ pub async fn rankings_of(db: &impl GenericClient, uuid: Uuid) -> Result<Vec<(Vec
 }
 
 fn grouped(rows: &[Row]) -> Vec<(Vec<OptionIndex>, u64)> {
-    rows
-        .iter()
+    rows.iter()
         .map(|row| {
             let ranking: Vec<i16> = row.get(0);
             let ballots: i64 = row.get(1);
