@@ -127,15 +127,16 @@ impl ElectionState {
             tracing::info!(agenda_item_id = %id, status = ?election.status, "election started already");
             return Ok(());
         }
-        if election.nominees.len() < MIN_NOMINEES {
-            let reason = format!("fewer than {MIN_NOMINEES} nominees when voting started");
+        if election.nominees.len() < MIN_NOMINEES.max(election.seats as usize) {
+            let reason =
+                format!("fewer than {} nominees when voting started", MIN_NOMINEES.max(election.seats as usize));
             store::cancel_election(tx, id, &reason).await?;
             tracing::info!(agenda_item_id = %id, %reason, "election cancelled");
             return Ok(());
         }
         let poll_uuid = Uuid::new_v4();
         store::start_voting(tx, id, poll_uuid).await?;
-        self.outbox.add(tx, VOTING_CREATE, voting_create(poll_uuid, election.meeting_id, &election.nominees)).await?;
+        self.outbox.add(tx, VOTING_CREATE, voting_create(poll_uuid, &election)).await?;
         tracing::info!(agenda_item_id = %id, %poll_uuid, nominees = election.nominees.len(), "voting started");
         Ok(())
     }

@@ -25,6 +25,20 @@ pub use csv::parse as parse_csv;
 /// Most options a record may name (a poll's limit).
 pub const MAX_OPTIONS: usize = crate::domain::MAX_OPTIONS;
 
+/// Most ballots a record may hold: the count's fixed-point sums stay far inside 64 bits.
+pub const MAX_BALLOTS: u64 = 1_000_000_000;
+
+/// Adds `count` ballots of line `line` to `total`, refusing a record past [`MAX_BALLOTS`].
+pub(crate) fn add_ballots(total: &mut u64, count: u64, line: usize) -> Result<(), CvrError> {
+    match total.checked_add(count).filter(|t| *t <= MAX_BALLOTS) {
+        Some(t) => {
+            *total = t;
+            Ok(())
+        }
+        None => Err(CvrError::at(line, format!("more than {MAX_BALLOTS} ballots"))),
+    }
+}
+
 /// A file that cannot be read as a cast-vote record: where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]

@@ -62,13 +62,22 @@ async fn page(browser: &Browser, app: &TestApp, poll: &str) -> Tab {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(ready, json!(true), "the page renders");
-    assert_eq!(tab.eval("document.getElementById('error').hidden").await, json!(true));
+    assert_eq!(
+        tab.eval("document.getElementById('error').hidden").await,
+        json!(true),
+        "{}",
+        tab.eval("document.getElementById('error').textContent").await
+    );
     tab
 }
 
-/// Whether the page is no wider than the window (wide tables scroll inside their box).
+/// Whether the page is no wider than the window (wide tables scroll inside their box) and the
+/// names in the table's first column have room (at least 150 px, so no word is broken up).
 async fn fits(tab: &Tab) -> bool {
+    let names =
+        "[...document.querySelectorAll('#rounds td:first-child')].every(td => td.getBoundingClientRect().width >= 150)";
     tab.eval("document.documentElement.scrollWidth <= window.innerWidth").await == json!(true)
+        && tab.eval(names).await == json!(true)
 }
 
 /// The 2009 Burlington mayoral election (`tests/data/elections`), as a ranked poll.

@@ -39,6 +39,7 @@ struct Reader {
     options: Vec<String>,
     by_token: HashMap<String, OptionIndex>,
     rankings: Vec<(Vec<OptionIndex>, u64)>,
+    ballots: u64,
 }
 
 impl Reader {
@@ -179,6 +180,7 @@ fn ballot(r: &mut Reader, n: usize, line: &str) -> Result<(), CvrError> {
         return Err(CvrError::at(n, "a ballot line is 'count: a>b>c'"));
     };
     let count: u64 = count.trim().parse().map_err(|_| CvrError::at(n, "a ballot count must be a whole number"))?;
+    super::add_ballots(&mut r.ballots, count, n)?;
     let prefs = prefs.trim();
     let mut ranking: Vec<OptionIndex> = Vec::new();
     if !prefs.is_empty() {

@@ -50,6 +50,7 @@ pub fn parse(text: &str) -> Result<CastVoteRecord, CvrError> {
         return Err(CvrError::at(1, format!("a record names from 2 to {MAX_OPTIONS} options")));
     }
     let mut rankings: Vec<(Vec<OptionIndex>, u64)> = Vec::new();
+    let mut ballots = 0;
     for row in rows {
         let row = row.map_err(|e| CvrError::at(line(&e), format!("not CSV: {e}")))?;
         let n = row.position().map_or(0, |p| usize::try_from(p.line()).unwrap_or(0));
@@ -57,6 +58,7 @@ pub fn parse(text: &str) -> Result<CastVoteRecord, CvrError> {
             return Err(CvrError::at(n, format!("{} cells, the header has {}", row.len(), options.len() + 1)));
         }
         let count: u64 = row[0].trim().parse().map_err(|_| CvrError::at(n, "the count must be a whole number"))?;
+        super::add_ballots(&mut ballots, count, n)?;
         let mut ranked: Vec<(usize, OptionIndex)> = Vec::new();
         for (o, cell) in row.iter().skip(1).enumerate() {
             let cell = cell.trim();

@@ -67,6 +67,7 @@ fn abif_refusals_name_the_line() {
         ("{method: \"borda\"}\n=A:[A]\n=B:[B]\n", "line 0: method 'borda'"),
         ("=A:[A]\n1: A\n", "line 0: a record needs at least 2 options"),
         ("{title: unquoted}\n", "line 1: 'title' must be a quoted string"),
+        ("=A:[A]\n=B:[B]\n999999999:A\n999999999:B\n", "line 4: more than 1000000000 ballots"),
     ];
     for (text, expected) in cases {
         let error = parse_abif(text).unwrap_err().to_string();
@@ -94,6 +95,7 @@ fn csv_refusals_name_the_line() {
         ("count,A,B\n3,2,\n", "line 2: the ranks of a row must be 1, 2, 3"),
         ("count,A,B\n3,first,\n", "line 2: the rank of 'A'"),
         ("count,A,B\n-1,1,\n", "line 2: the count must be a whole number"),
+        ("count,A,B\n18446744073709551615,1,\n1,,1\n", "line 2: more than 1000000000 ballots"),
     ];
     for (text, expected) in cases {
         let error = parse_csv(text).unwrap_err().to_string();

@@ -104,7 +104,9 @@
     const head = el("tr");
     head.append(el("th", "", "Option"));
     for (const r of results.rounds) head.append(el("th", "", "Round " + r.round));
-    table.append(el("thead")).append(head);
+    const thead = el("thead");
+    thead.append(head);
+    table.append(thead);
     const body = el("tbody");
     table.append(body);
     const cell = (value, before) => {
