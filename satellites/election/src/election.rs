@@ -16,6 +16,8 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use deadpool_postgres::Pool;
 use prometheus::IntCounter;
@@ -28,12 +30,12 @@ use vote_satellite_kit::input::{event_data, json_object, parse_id, text_field};
 use vote_satellite_kit::metrics::counter;
 use vote_satellite_kit::outbox::Outbox;
 
-use crate::config::Settings;
+use crate::config::{DEFAULT_POLL_PAGE_URL, ElectionSettings, Settings};
 use crate::domain::{
     ELECTION_CREATE, ELECTION_START, Election, ElectionCreate, ElectionStart, ElectionStatus, VOTING_COMPLETED,
     VOTING_CREATE, VotingCompleted, voting_create,
 };
-use crate::{Error, service, store};
+use crate::{Error, page, service, store};
 
 /// Fewest nominees a poll can have.
 pub const MIN_NOMINEES: usize = 2;
@@ -48,6 +50,7 @@ pub struct ElectionState {
     outbox: Outbox,
     consumer: String,
     finalized: IntCounter,
+    page: page::Page,
 }
 
 impl ElectionState {
@@ -142,22 +145,42 @@ impl ElectionState {
     }
 }
 
+/// Builds the ElectionService with its page linking polls at `POLL_PAGE_URL`.
+pub async fn build_with_page(settings: ElectionSettings) -> Result<Application, Error> {
+    let page = page::Page::new(&settings.poll_page_url);
+    build_service(settings.base, page).await
+}
+
 /// Builds the ElectionService: connects to the database and the broker, binds the HTTP port and
-/// subscribes.
+/// subscribes (its page links polls at the poll-service's default address).
 pub async fn build(settings: Settings) -> Result<Application, Error> {
+    build_service(settings, page::Page::new(DEFAULT_POLL_PAGE_URL)).await
+}
+
+async fn build_service(settings: Settings, page: page::Page) -> Result<Application, Error> {
     let (mut service, pool, outbox) = service::open(&settings, &[VOTING_CREATE]).await?;
     let finalized = counter(service.registry(), ELECTIONS_FINALIZED_TOTAL, "Elections finalized.")?;
-    let state = ElectionState { pool, outbox, consumer: settings.service.service_name.clone(), finalized };
+    let state = ElectionState { pool, outbox, consumer: settings.service.service_name.clone(), finalized, page };
     service.consume(&settings.queue, state.clone(), |state, event| async move { state.handle_event(event).await });
     let api = Router::new()
         .route("/elections/{id}", get(show_election))
         .route("/elections/{id}/nominations", post(nominate))
+        .route("/election-page/election.js", get(|| async { page::script() }))
         .with_state(state);
     Ok(service.with_api(api))
 }
 
-async fn show_election(State(s): State<ElectionState>, Path(id): Path<String>) -> Result<Json<Election>, ApiError> {
-    Ok(Json(s.get_election(parse_id(&id, "election")?).await?))
+/// The election as JSON, or its page for a browser (one that asks for HTML first).
+async fn show_election(
+    State(s): State<ElectionState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let election = s.get_election(parse_id(&id, "election")?).await?;
+    if page::wants_html(&headers) {
+        return Ok(s.page.response());
+    }
+    Ok(Json(election).into_response())
 }
 
 async fn nominate(

@@ -134,6 +134,33 @@ async fn an_election_for_three_seats_is_counted_by_stv() {
     assert_eq!(election["results"]["elected"], elected);
     assert_eq!(election["results"]["winner"], json!(null));
     assert_eq!(election["results"]["tallies"], closed["results"]["tallies"]);
+
+    // The election's page links nominees -> poll -> result.
+    let browser = vote_satellite_kit::browser::Browser::launch().await;
+    let tab = browser.open(&election_url).await;
+    let mut ready = json!(false);
+    for _ in 0..100 {
+        ready = tab.eval("document.body.dataset.ready === 'true'").await;
+        if ready == json!(true) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(ready, json!(true));
+    assert_eq!(tab.eval("document.getElementById('error').hidden").await, json!(true));
+    assert_eq!(tab.eval("document.querySelectorAll('#nominees li').length").await, json!(5));
+    assert_eq!(
+        tab.eval("[...document.querySelectorAll('#nominees li.elected')].map(li => li.textContent)")
+            .await
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+    let link = tab.eval("document.getElementById('poll-link').href").await;
+    assert!(link.as_str().unwrap().ends_with(&format!("/polls/{}", election["poll_uuid"].as_str().unwrap())), "{link}");
+    let result = tab.eval("document.getElementById('result').textContent").await;
+    assert!(result.as_str().unwrap().starts_with("Elected: "), "{result}");
+    browser.close().await;
     m.stop().await;
     e.stop().await;
     p.stop().await;

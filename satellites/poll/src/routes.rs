@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::Value;
 use vote_satellite_kit::auth::Caller;
-use vote_satellite_kit::http::ApiError;
+use vote_satellite_kit::http::{ApiError, wants_html};
 use vote_satellite_kit::input::parse_id;
 
 use crate::Error;
@@ -76,17 +76,6 @@ async fn show(State(state): State<AppState>, Path(id): Path<String>, headers: He
     }
     let (poll, ballots_cast) = state.poll_with_ballots(uuid).await?;
     Ok(Json(PollView { poll, ballots_cast }).into_response())
-}
-
-/// Whether the client asks for HTML before JSON (a browser navigating), by `Accept`.
-fn wants_html(headers: &HeaderMap) -> bool {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let first = |kind: &str| accept.find(kind);
-    match (first("text/html"), first("application/json")) {
-        (Some(html), Some(json)) => html < json,
-        (Some(_), None) => true,
-        _ => false,
-    }
 }
 
 fn page() -> Response {
