@@ -117,8 +117,8 @@ fn green_party_steering_committee_2005_matches_the_reference_report() {
 }
 
 /// A textbook case (Wikipedia, "Single transferable vote": the food election). 20 voters, 3
-/// seats, quota 5.000000001 by the Meek quota: Chocolate is elected first with 12, Oranges
-/// follow on Orange-then-Pear transfers' worth, and Strawberries beat Sweets for the third seat.
+/// seats, Meek quota 5.000000001: Chocolate is elected first with 12; Oranges and Strawberries
+/// take the other two seats, as in the article's count.
 #[test]
 fn wikipedia_food_election_elects_chocolate_oranges_and_strawberries() {
     let (oranges, pears, chocolate, strawberries, sweets) = (0, 1, 2, 3, 4);
