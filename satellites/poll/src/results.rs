@@ -71,7 +71,7 @@ impl std::fmt::Display for Votes {
 
 impl Serialize for Votes {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if self.0 % stv::ONE == 0 {
+        if self.0.is_multiple_of(stv::ONE) {
             serializer.serialize_u64(self.floor())
         } else {
             // The nearest f64 prints as the 9-decimal value itself up to 15 significant digits.

@@ -82,7 +82,7 @@ pub fn run(args: Vec<OsString>) -> Result<String, Exit> {
     .map_err(|e| Exit::invalid(format!("{}: {e}", args.file.display())))?;
     let results = count(&record, args.method, args.seats)?;
     if args.json {
-        serde_json::to_string_pretty(&results).map(|s| s + "\n").map_err(|e| Exit::invalid(e))
+        serde_json::to_string_pretty(&results).map(|s| s + "\n").map_err(Exit::invalid)
     } else {
         Ok(report(record.title.as_deref(), &results))
     }
@@ -141,11 +141,11 @@ pub fn report(title: Option<&str>, results: &PollResults) -> String {
             |option: &str| before.and_then(|b| b.tallies.iter().find(|t| t.option == option)).map(|t| t.votes);
         for t in &round.tallies {
             let _ = write!(out, "  {:<width$}  {:>20}", t.option, t.votes.to_string());
-            if let Some(p) = previous(&t.option) {
-                if p != t.votes {
-                    let (sign, d) = if t.votes > p { ('+', t.votes.0 - p.0) } else { ('-', p.0 - t.votes.0) };
-                    let _ = write!(out, "  {sign}{}", crate::results::Votes(d));
-                }
+            if let Some(p) = previous(&t.option)
+                && p != t.votes
+            {
+                let (sign, d) = if t.votes > p { ('+', t.votes.0 - p.0) } else { ('-', p.0 - t.votes.0) };
+                let _ = write!(out, "  {sign}{}", crate::results::Votes(d));
             }
             if round.elected.contains(&t.option) {
                 out.push_str("  elected");

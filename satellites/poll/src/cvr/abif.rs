@@ -45,10 +45,10 @@ struct Reader {
 impl Reader {
     fn option(&mut self, line: usize, token: &str, name: Option<String>) -> Result<OptionIndex, CvrError> {
         if let Some(&o) = self.by_token.get(token) {
-            if let Some(name) = name {
-                if self.options[usize::from(o)] != name {
-                    return Err(CvrError::at(line, format!("'{token}' is declared twice with different names")));
-                }
+            if let Some(name) = name
+                && self.options[usize::from(o)] != name
+            {
+                return Err(CvrError::at(line, format!("'{token}' is declared twice with different names")));
             }
             return Ok(o);
         }

@@ -1,3 +1,0 @@
-//! The headless Chromium of the satellite kit's tests.
-
-pub use vote_satellite_kit::browser::{Browser, Tab};
