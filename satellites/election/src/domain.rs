@@ -93,6 +93,8 @@ pub struct Election {
     pub title: String,
     /// Where it stands.
     pub status: ElectionStatus,
+    /// Seats to fill: 1, or more (the poll is then ranked and counted by STV).
+    pub seats: u32,
     /// Nominees in nomination order (the poll's options).
     pub nominees: Vec<String>,
     /// The VotingService poll, once voting started.
@@ -106,8 +108,11 @@ pub struct Election {
 /// The outcome of an election's poll, as `voting.completed` carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ElectionResults {
-    /// The winner; `null` when nominees tied.
+    /// The winner of a one-seat election; `null` when nominees tied, and for several seats.
     pub winner: Option<String>,
+    /// Those elected, in the order they were elected (absent from older results: the winner).
+    #[serde(default)]
+    pub elected: Vec<String>,
     /// The nominees that tied for the win; empty when there is a winner.
     #[serde(default)]
     pub tied: Vec<String>,
@@ -122,8 +127,8 @@ pub struct ElectionResults {
 pub struct OptionVotes {
     /// The nominee (the poll's option).
     pub option: String,
-    /// Votes.
-    pub votes: u64,
+    /// Votes: whole, or with up to 9 decimals where STV transferred part of a ballot.
+    pub votes: serde_json::Number,
 }
 
 /// `meeting.created` data.
@@ -146,6 +151,13 @@ pub struct ElectionCreate {
     pub agenda_item_id: Uuid,
     /// Title.
     pub title: String,
+    /// Seats to fill (absent: 1).
+    #[serde(default = "one_seat")]
+    pub seats: u32,
+}
+
+fn one_seat() -> u32 {
+    1
 }
 
 /// `agenda.election.start` and `agenda.election.cancel` data.
@@ -183,8 +195,8 @@ impl VotingCompleted {
         let uuid = self.uuid;
         if self.meeting_id != election.meeting_id.to_string() {
             Some(format!("poll {uuid} belongs to meeting {}, not to the election's", self.meeting_id))
-        } else if self.poll_type != POLL_TYPE {
-            Some(format!("poll {uuid} is of type '{}', not '{POLL_TYPE}'", self.poll_type))
+        } else if self.poll_type != poll_type(election) {
+            Some(format!("poll {uuid} is of type '{}', not '{}'", self.poll_type, poll_type(election)))
         } else if self.options != election.nominees {
             Some(format!("poll {uuid} has the options {:?}, not the nominees {:?}", self.options, election.nominees))
         } else {
@@ -202,17 +214,25 @@ pub struct VotingRefused {
     pub reason: String,
 }
 
-/// Type of the polls elections ask for.
-const POLL_TYPE: &str = "single";
+/// Type of the poll `election` asks for: single choice for one seat, ranked (STV) for several.
+fn poll_type(election: &Election) -> &'static str {
+    if election.seats > 1 { "ranked" } else { "single" }
+}
 
 /// `voting.create` data: the VotingService's `{"vote": {...}}` with the poll id chosen here.
-pub fn voting_create(poll_uuid: Uuid, meeting_id: Uuid, nominees: &[String]) -> Value {
-    serde_json::json!({"vote": {
+/// One seat: a single-choice poll; several: a ranked poll for that many seats (STV).
+pub fn voting_create(poll_uuid: Uuid, election: &Election) -> Value {
+    let mut vote = serde_json::json!({
         "uuid": poll_uuid,
-        "meeting_id": meeting_id.to_string(),
-        "pollType": POLL_TYPE,
-        "options": nominees,
-    }})
+        "meeting_id": election.meeting_id.to_string(),
+        "title": election.title,
+        "pollType": poll_type(election),
+        "options": election.nominees,
+    });
+    if election.seats > 1 {
+        vote["seats"] = election.seats.into();
+    }
+    serde_json::json!({ "vote": vote })
 }
 
 #[cfg(test)]
@@ -221,13 +241,45 @@ mod tests {
 
     use super::*;
 
+    fn election(seats: u32) -> Election {
+        Election {
+            agenda_item_id: Uuid::new_v4(),
+            meeting_id: Uuid::new_v4(),
+            title: "Board".to_owned(),
+            status: ElectionStatus::Nominating,
+            seats,
+            nominees: vec!["A".to_owned(), "B".to_owned(), "C".to_owned()],
+            poll_uuid: None,
+            reason: None,
+            results: None,
+        }
+    }
+
     #[test]
     fn voting_create_matches_the_voting_service_shape() {
-        let (poll, meeting) = (Uuid::new_v4(), Uuid::new_v4());
-        let data = voting_create(poll, meeting, &["A".to_owned(), "B".to_owned()]);
+        let (poll, e) = (Uuid::new_v4(), election(1));
+        let data = voting_create(poll, &e);
         assert_eq!(data["vote"]["uuid"], poll.to_string());
-        assert_eq!(data["vote"]["meeting_id"], meeting.to_string());
-        assert_eq!(data["vote"]["pollType"], "single");
-        assert_eq!(data["vote"]["options"], json!(["A", "B"]));
+        assert_eq!(data["vote"]["meeting_id"], e.meeting_id.to_string());
+        assert_eq!(
+            (data["vote"]["pollType"].as_str(), data["vote"]["title"].as_str()),
+            (Some("single"), Some("Board"))
+        );
+        assert_eq!(data["vote"]["options"], json!(["A", "B", "C"]));
+        assert_eq!(data["vote"].get("seats"), None);
+        let data = voting_create(poll, &election(2));
+        assert_eq!((data["vote"]["pollType"].as_str(), data["vote"]["seats"].as_u64()), (Some("ranked"), Some(2)));
+    }
+
+    #[test]
+    fn results_read_fractional_votes_and_older_results_without_elected() {
+        let stv: ElectionResults = serde_json::from_value(json!({
+            "winner": null, "elected": ["A", "C"], "tied": [], "ballots": 7,
+            "tallies": [{"option": "A", "votes": 2.000000004}, {"option": "B", "votes": 0}]
+        }))
+        .unwrap();
+        assert_eq!(stv.tallies[0].votes.to_string(), "2.000000004");
+        let old: ElectionResults = serde_json::from_value(json!({"winner": "A", "ballots": 1, "tallies": []})).unwrap();
+        assert!(old.elected.is_empty() && old.tied.is_empty());
     }
 }

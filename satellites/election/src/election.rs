@@ -25,6 +25,8 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use deadpool_postgres::{Pool, Transaction};
 use prometheus::IntCounter;
@@ -38,12 +40,12 @@ use vote_satellite_kit::metrics::counter;
 use vote_satellite_kit::names::{self, MAX_OPTIONS, MIN_OPTIONS};
 use vote_satellite_kit::outbox::Outbox;
 
-use crate::config::Settings;
+use crate::config::{DEFAULT_POLL_PAGE_URL, ElectionSettings, Settings};
 use crate::domain::{
     ELECTION_CANCEL, ELECTION_CREATE, ELECTION_START, Election, ElectionCreate, ElectionStart, ElectionStatus,
     VOTING_COMPLETED, VOTING_CREATE, VOTING_REFUSED, VotingCompleted, VotingRefused, voting_create,
 };
-use crate::{Error, service, store};
+use crate::{Error, page, service, store};
 
 /// Fewest nominees a poll can have.
 pub const MIN_NOMINEES: usize = MIN_OPTIONS;
@@ -63,6 +65,7 @@ pub struct ElectionState {
     consumer: String,
     finalized: IntCounter,
     failed: IntCounter,
+    page: page::Page,
 }
 
 impl ElectionState {
@@ -160,15 +163,16 @@ impl ElectionState {
             tracing::info!(agenda_item_id = %id, status = ?election.status, "election started already");
             return Ok(());
         }
-        if election.nominees.len() < MIN_NOMINEES {
-            let reason = format!("fewer than {MIN_NOMINEES} nominees when voting started");
+        if election.nominees.len() < MIN_NOMINEES.max(election.seats as usize) {
+            let reason =
+                format!("fewer than {} nominees when voting started", MIN_NOMINEES.max(election.seats as usize));
             store::cancel_election(tx, id, &reason).await?;
             tracing::info!(agenda_item_id = %id, %reason, "election cancelled");
             return Ok(());
         }
         let poll_uuid = Uuid::new_v4();
         store::start_voting(tx, id, poll_uuid).await?;
-        self.outbox.add(tx, VOTING_CREATE, voting_create(poll_uuid, election.meeting_id, &election.nominees)).await?;
+        self.outbox.add(tx, VOTING_CREATE, voting_create(poll_uuid, &election)).await?;
         tracing::info!(agenda_item_id = %id, %poll_uuid, nominees = election.nominees.len(), "voting started");
         Ok(())
     }
@@ -253,23 +257,44 @@ async fn cancel(tx: &Transaction<'_>, data: &ElectionStart) -> Result<(), Error>
     Ok(())
 }
 
+/// Builds the ElectionService with its page linking polls at `POLL_PAGE_URL`.
+pub async fn build_with_page(settings: ElectionSettings) -> Result<Application, Error> {
+    let page = page::Page::new(&settings.poll_page_url);
+    build_service(settings.base, page).await
+}
+
 /// Builds the ElectionService: connects to the database and the broker, binds the HTTP port and
-/// subscribes.
+/// subscribes (its page links polls at the poll-service's default address).
 pub async fn build(settings: Settings) -> Result<Application, Error> {
+    build_service(settings, page::Page::new(DEFAULT_POLL_PAGE_URL)).await
+}
+
+async fn build_service(settings: Settings, page: page::Page) -> Result<Application, Error> {
     let (mut service, pool, outbox) = service::open(&settings, &[VOTING_CREATE]).await?;
     let finalized = counter(service.registry(), ELECTIONS_FINALIZED_TOTAL, "Elections finalized.")?;
     let failed = counter(service.registry(), ELECTIONS_FAILED_TOTAL, "Elections failed: poll refused or not theirs.")?;
-    let state = ElectionState { pool, outbox, consumer: settings.service.service_name.clone(), finalized, failed };
+    let state =
+        ElectionState { pool, outbox, consumer: settings.service.service_name.clone(), finalized, failed, page };
     service.consume(&settings.queue, state.clone(), |state, event| async move { state.handle_event(event).await });
     let api = Router::new()
         .route("/elections/{id}", get(show_election))
         .route("/elections/{id}/nominations", post(nominate))
+        .route("/election-page/election.js", get(|| async { page::script() }))
         .with_state(state);
     Ok(service.with_api(api))
 }
 
-async fn show_election(State(s): State<ElectionState>, Path(id): Path<String>) -> Result<Json<Election>, ApiError> {
-    Ok(Json(s.get_election(parse_id(&id, "election")?).await?))
+/// The election as JSON, or its page for a browser (one that asks for HTML first).
+async fn show_election(
+    State(s): State<ElectionState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let election = s.get_election(parse_id(&id, "election")?).await?;
+    if page::wants_html(&headers) {
+        return Ok(s.page.response());
+    }
+    Ok(Json(election).into_response())
 }
 
 async fn nominate(

@@ -14,6 +14,7 @@ pub mod config;
 pub mod domain;
 pub mod election;
 pub mod meeting;
+pub mod page;
 pub mod service;
 pub mod store;
 

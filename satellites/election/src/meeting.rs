@@ -6,7 +6,7 @@
 //! - `POST /meetings` `{"title", "created_by"?}` -> 201 meeting; any authenticated caller, who
 //!   becomes its creator (`created_by`, when given, must be the caller)
 //! - `GET /meetings/{id}` -> meeting with agenda and managers (public)
-//! - `POST /meetings/{id}/elections` `{"title"}` -> 201 agenda item (a manager of the meeting)
+//! - `POST /meetings/{id}/elections` `{"title", "seats"?}` -> 201 agenda item (a manager of the meeting)
 //! - `POST /meetings/{id}/elections/{item_id}/start` -> 200 agenda item (409 when started; a
 //!   manager of the meeting)
 //! - `POST /meetings/{id}/elections/{item_id}/cancel` -> 200 agenda item (`cancelled`; 409 when
@@ -28,7 +28,9 @@ use vote_mq::Envelope;
 use vote_satellite_kit::Application;
 use vote_satellite_kit::auth::Caller;
 use vote_satellite_kit::http::ApiError;
-use vote_satellite_kit::input::{MAX_TEXT_CHARS, event_data, json_object, optional_text_field, parse_id, text_field};
+use vote_satellite_kit::input::{
+    MAX_TEXT_CHARS, event_data, int_field, json_object, optional_text_field, parse_id, text_field,
+};
 use vote_satellite_kit::metrics::counter;
 use vote_satellite_kit::outbox::Outbox;
 
@@ -41,6 +43,9 @@ use crate::{Error, service, store};
 
 /// Role the creator of a meeting is granted.
 pub const MANAGER: &str = "manager";
+
+/// Most seats an election may fill (a poll has at most 100 options).
+pub const MAX_SEATS: i32 = 100;
 
 /// Metric: meetings created.
 pub const MEETINGS_CREATED_TOTAL: &str = "meetings_created_total";
@@ -89,6 +94,10 @@ impl MeetingState {
     pub async fn add_election(&self, caller: &Caller, meeting_id: Uuid, body: &[u8]) -> Result<AgendaItem, Error> {
         let body = json_object(body)?;
         let title = text_field(&body, "title")?;
+        let seats = match body.get("seats") {
+            None | Some(serde_json::Value::Null) => 1,
+            Some(_) => u32::try_from(int_field(&body, "seats", 1, MAX_SEATS)?).unwrap_or(1),
+        };
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         if !store::lock_meeting(&tx, meeting_id).await? {
@@ -96,7 +105,7 @@ impl MeetingState {
         }
         require_manager(&tx, caller, meeting_id).await?;
         let item = store::insert_agenda_item(&tx, Uuid::new_v4(), meeting_id, &title).await?;
-        let event = ElectionCreate { meeting_id, agenda_item_id: item.id, title };
+        let event = ElectionCreate { meeting_id, agenda_item_id: item.id, title, seats };
         self.outbox.add(&tx, ELECTION_CREATE, event).await?;
         tx.commit().await?;
         self.outbox.wake();

@@ -84,7 +84,8 @@ pub async fn is_manager(db: &impl GenericClient, meeting_id: Uuid, user_id: &str
 
 /// Creates the election in `nominating` (a no-op when it exists).
 pub async fn insert_election(db: &impl GenericClient, e: &ElectionCreate) -> Result<(), Error> {
-    db.execute(query!("insert_election"), &[&e.agenda_item_id, &e.meeting_id, &e.title]).await?;
+    let seats = i32::try_from(e.seats).unwrap_or(1);
+    db.execute(query!("insert_election"), &[&e.agenda_item_id, &e.meeting_id, &e.title, &seats]).await?;
     Ok(())
 }
 
@@ -164,6 +165,7 @@ async fn election(db: &impl GenericClient, row: &Row) -> Result<Election, Error>
         title: row.get(2),
         // The table's CHECK constraint admits only known statuses.
         status: ElectionStatus::parse(status).unwrap_or(ElectionStatus::Cancelled),
+        seats: u32::try_from(row.get::<_, i32>(6)).unwrap_or(1),
         nominees,
         poll_uuid: row.get(4),
         reason: row.get(5),

@@ -58,7 +58,8 @@ async fn create_opens_nominations_once_and_start_publishes_voting_create_once() 
     assert_eq!(event.producer, "election-service");
     assert_eq!(
         event.data,
-        json!({"vote": {"uuid": poll_uuid, "meeting_id": meeting.to_string(), "pollType": "single", "options": ["Alice", "Bob", "Carol"]}})
+        json!({"vote": {"uuid": poll_uuid, "meeting_id": meeting.to_string(), "title": "Board", "pollType": "single",
+                        "options": ["Alice", "Bob", "Carol"]}})
     );
     // A second start event (new id) changes nothing either.
     w.publish(&start(meeting, item)).await;

@@ -85,7 +85,7 @@ async fn election_items_publish_create_then_start_once() {
     let item_id = item["id"].as_str().unwrap().to_owned();
     let event = next_event(&mut agenda).await;
     assert_eq!(event.event_type, "agenda.election.create");
-    assert_eq!(event.data, json!({"meeting_id": id, "agenda_item_id": item_id, "title": "Board"}));
+    assert_eq!(event.data, json!({"meeting_id": id, "agenda_item_id": item_id, "title": "Board", "seats": 1}));
 
     let start = format!("{}/meetings/{id}/elections/{item_id}/start", m.base);
     let (status, started) = w.post(&start, "").await;

@@ -238,6 +238,17 @@ async fn count(State(metrics): State<Metrics>, request: Request, next: Next) -> 
     response
 }
 
+/// Whether a request asks for HTML before JSON by its `Accept` header: a browser navigating to
+/// a page. Programs (`*/*`, JSON, no header) get JSON.
+pub fn wants_html(headers: &axum::http::HeaderMap) -> bool {
+    let accept = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    match (accept.find("text/html"), accept.find("application/json")) {
+        (Some(html), Some(json)) => html < json,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use axum::extract::Query;

@@ -24,6 +24,8 @@
 
 pub mod auth;
 pub mod binary;
+#[cfg(feature = "browser")]
+pub mod browser;
 pub mod config;
 #[cfg(any(test, feature = "testing"))]
 pub mod hostile;

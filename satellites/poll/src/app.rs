@@ -12,7 +12,8 @@ use vote_satellite_kit::{Application, Service};
 
 use crate::ballot::{BallotRequest, Receipt};
 use crate::config::Settings;
-use crate::domain::{NewPoll, Poll, PollStatus};
+use crate::cvr::{CastVoteRecord, Counting};
+use crate::domain::{NewPoll, Poll, PollStatus, PollType};
 use crate::results::{ClosedPoll, PollResults};
 use crate::store::ballots::{self, LockedPoll};
 use crate::store::{self, Creation, SourceEvent, closing};
@@ -166,6 +167,28 @@ impl AppState {
         self.polls_closed.inc();
         tracing::info!(%uuid, winner = ?closed.results.winner, tied = ?closed.results.tied, ballots = closed.results.ballots, "poll closed and counted");
         Ok(closed)
+    }
+
+    /// The poll and the number of ballots cast on it so far.
+    pub async fn poll_with_ballots(&self, uuid: Uuid) -> Result<(Poll, u64), Error> {
+        let client = self.pool.get().await?;
+        let poll = store::get_poll(&client, uuid).await?.ok_or_else(|| Error::NotFound(format!("poll {uuid}")))?;
+        Ok((poll, store::count_ballots(&client, uuid).await?))
+    }
+
+    /// The anonymous cast-vote record of a closed poll (never of an open one: a conflict).
+    pub async fn cast_vote_record(&self, uuid: Uuid) -> Result<CastVoteRecord, Error> {
+        let client = self.pool.get().await?;
+        let poll = store::get_poll(&client, uuid).await?.ok_or_else(|| Error::NotFound(format!("poll {uuid}")))?;
+        if poll.status == PollStatus::Open {
+            return Err(Error::Conflict(format!("poll {uuid} is open: its ballots are published once it closes")));
+        }
+        let counting = match poll.poll_type {
+            PollType::Single => Counting::Plurality,
+            PollType::Ranked => Counting::Ranked { seats: poll.seats as usize },
+        };
+        let rankings = closing::rankings_of(&client, uuid).await?;
+        Ok(CastVoteRecord::new(poll.title.clone(), Some(counting), poll.options, rankings))
     }
 
     /// The closed poll with its results; a conflict while it is open.

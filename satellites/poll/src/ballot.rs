@@ -17,8 +17,8 @@ use crate::domain::{MAX_OPTIONS, Poll, PollType};
 /// What the voter marked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Marks {
-    /// `choice`: one option (single polls).
-    Choice(String),
+    /// `choice`: one option (single polls); `null`: a blank ballot.
+    Choice(Option<String>),
     /// `ranking`: options, most preferred first (ranked polls); need not rank every option.
     Ranking(Vec<String>),
 }
@@ -63,7 +63,8 @@ impl BallotRequest {
     fn from_object(object: &Object, voter_id: String) -> Result<Self, Error> {
         let marks = match (object.get("choice"), object.get("ranking")) {
             (Some(_), Some(_)) => return Err(invalid("send either 'choice' or 'ranking', not both")),
-            (Some(_), None) => Marks::Choice(names::name("choice", &text_field(object, "choice")?)?),
+            (Some(Value::Null), None) => Marks::Choice(None),
+            (Some(_), None) => Marks::Choice(Some(names::name("choice", &text_field(object, "choice")?)?)),
             (None, Some(ranking)) => Marks::Ranking(ranking_names(ranking)?),
             (None, None) => return Err(invalid("missing 'choice' (single poll) or 'ranking' (ranked poll)")),
         };
@@ -74,7 +75,7 @@ impl BallotRequest {
     /// poll, `ranking` on a ranked one, every name an option, none twice.
     pub fn ranking_on(&self, poll: &Poll) -> Result<Vec<i16>, Error> {
         let names: &[String] = match (&self.marks, poll.poll_type) {
-            (Marks::Choice(choice), PollType::Single) => std::slice::from_ref(choice),
+            (Marks::Choice(choice), PollType::Single) => choice.as_slice(),
             (Marks::Ranking(ranking), PollType::Ranked) => ranking,
             (Marks::Ranking(_), PollType::Single) => {
                 return Err(invalid("this poll is single choice: send 'choice', not 'ranking'"));
@@ -118,9 +119,6 @@ fn ranking_names(ranking: &Value) -> Result<Vec<String>, Error> {
         invalid(format!("'ranking' must be an array of option names (strings of at most {MAX_NAME_CHARS} characters)"))
     };
     let Value::Array(items) = ranking else { return Err(shape()) };
-    if items.is_empty() {
-        return Err(invalid("'ranking' must name at least one option"));
-    }
     if items.len() > MAX_OPTIONS {
         return Err(invalid(format!("'ranking' may name at most {MAX_OPTIONS} options")));
     }
@@ -184,8 +182,10 @@ mod tests {
         Poll {
             uuid: Uuid::nil(),
             meeting_id: "m".to_owned(),
+            title: None,
             poll_type,
             options: vec!["Alice".to_owned(), "Bob".to_owned(), "Carol".to_owned()],
+            seats: 1,
             status: PollStatus::Open,
         }
     }
@@ -258,6 +258,19 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_ranking_or_a_null_choice_is_a_blank_ballot() {
+        let blank = request(json!({"ranking": []})).unwrap();
+        assert_eq!(blank.ranking_on(&poll(PollType::Ranked)).unwrap(), Vec::<i16>::new());
+        let blank = request(json!({"choice": null})).unwrap();
+        assert_eq!(blank.marks, Marks::Choice(None));
+        assert_eq!(blank.ranking_on(&poll(PollType::Single)).unwrap(), Vec::<i16>::new());
+        assert_eq!(
+            invalid(blank.ranking_on(&poll(PollType::Ranked))),
+            "this poll is ranked: send 'ranking', not 'choice'"
+        );
+    }
+
+    #[test]
     fn malformed_ballots_name_the_problem() {
         let cases = [
             (json!([1]), "request body must be a JSON object"),
@@ -270,7 +283,6 @@ mod tests {
             (json!({"voter_id": "v", "choice": ""}), "'choice' must be a non-empty string"),
             (json!({"voter_id": "v", "choice": ["Bob"]}), "'choice' must be a non-empty string"),
             (json!({"voter_id": "v", "ranking": "Bob"}), "'ranking' must be an array of option names"),
-            (json!({"voter_id": "v", "ranking": []}), "'ranking' must name at least one option"),
             (json!({"voter_id": "v", "ranking": ["Bob", 2]}), "'ranking' must be an array of option names"),
             (json!({"voter_id": "v", "ranking": ["Bob", " "]}), "'ranking' must be an array of option names"),
         ];
@@ -333,7 +345,7 @@ mod tests {
             json!({"poll_uuid": id, "voter_id": "v", "choice": "A"}),
         ))
         .unwrap();
-        assert_eq!((poll_uuid, ballot.marks), (id, Marks::Choice("A".to_owned())));
+        assert_eq!((poll_uuid, ballot.marks), (id, Marks::Choice(Some("A".to_owned()))));
         let bad = |data: Value| invalid(BallotRequest::from_event(&ballot_event(Some("v"), data)));
         assert_eq!(bad(json!("x")), "ballot data must be a JSON object");
         assert_eq!(bad(json!({"voter_id": "v", "choice": "A"})), "missing 'poll_uuid'");

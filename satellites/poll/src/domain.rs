@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use vote_satellite_kit::input::text_field;
+use vote_satellite_kit::input::{MAX_TEXT_CHARS, int_field, optional_text_field, text_field};
 pub use vote_satellite_kit::names::{MAX_NAME_CHARS, MAX_OPTIONS, MIN_OPTIONS};
 use vote_satellite_kit::names::{check_distinct, name};
 
@@ -56,13 +56,23 @@ pub struct Poll {
     pub uuid: Uuid,
     /// Meeting the poll belongs to.
     pub meeting_id: String,
+    /// The question, shown on the poll's page; `null` when none was given.
+    #[serde(default)]
+    pub title: Option<String>,
     /// Single choice or ranked.
     #[serde(rename = "pollType")]
     pub poll_type: PollType,
     /// Options, in the order given at creation.
     pub options: Vec<String>,
+    /// Seats to fill: 1, or more for a ranked poll counted by STV.
+    #[serde(default = "one_seat")]
+    pub seats: u32,
     /// Open or closed.
     pub status: PollStatus,
+}
+
+fn one_seat() -> u32 {
+    1
 }
 
 /// A validated request to create a poll.
@@ -73,10 +83,14 @@ pub struct NewPoll {
     pub uuid: Option<Uuid>,
     /// Meeting the poll belongs to.
     pub meeting_id: String,
+    /// The question (optional, at most 200 characters).
+    pub title: Option<String>,
     /// Single choice or ranked.
     pub poll_type: PollType,
     /// At least two options, order kept.
     pub options: Vec<String>,
+    /// Seats to fill (more than 1: ranked polls only, at most as many as options).
+    pub seats: u32,
 }
 
 impl NewPoll {
@@ -160,8 +174,23 @@ impl NewPoll {
             Some(Value::String(s)) => Some(Uuid::parse_str(s).map_err(|_| invalid("'uuid' must be a UUID"))?),
             Some(_) => return Err(invalid("'uuid' must be a UUID")),
         };
-        Ok(Self { uuid, meeting_id, poll_type, options })
+        let seats = match vote.get("seats") {
+            None | Some(Value::Null) => 1,
+            Some(_) => int_field(vote, "seats", 1, i32::try_from(options.len()).unwrap_or(i32::MAX))?,
+        };
+        let seats = u32::try_from(seats).unwrap_or(1);
+        if seats > 1 && poll_type == PollType::Single {
+            return Err(invalid("'seats' above 1 needs a ranked poll (counted by STV)"));
+        }
+        let title = optional_text_field(vote, "title", MAX_TEXT_CHARS)?;
+        Ok(Self { uuid, meeting_id, title, poll_type, options, seats })
     }
+}
+
+/// An option name as read from a cast-vote record: without surrounding whitespace, otherwise
+/// exact (names were normalized by the name rule when the poll was created).
+pub fn option_name(name: &str) -> &str {
+    name.trim()
 }
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -186,6 +215,22 @@ mod tests {
         assert_eq!(p.poll_type, PollType::Single);
         assert_eq!(p.options, ["Alice", "Bob"]);
         assert_eq!(p.uuid, None);
+        assert_eq!(p.seats, 1);
+    }
+
+    #[test]
+    fn seats_need_a_ranked_poll_and_enough_options() {
+        let mut v = json!({"meeting_id": "m1", "pollType": "ranked", "options": ["A", "B", "C"], "seats": 2});
+        assert_eq!(NewPoll::from_vote(&v).unwrap().seats, 2);
+        v["seats"] = json!(4);
+        assert_eq!(invalid(NewPoll::from_vote(&v)), "'seats' must be a whole number from 1 to 3");
+        v["seats"] = json!("2");
+        assert_eq!(invalid(NewPoll::from_vote(&v)), "'seats' must be a whole number from 1 to 3");
+        v["seats"] = json!(0);
+        assert_eq!(invalid(NewPoll::from_vote(&v)), "'seats' must be a whole number from 1 to 3");
+        v["seats"] = json!(2);
+        v["pollType"] = json!("single");
+        assert!(invalid(NewPoll::from_vote(&v)).starts_with("'seats' above 1 needs a ranked poll"));
     }
 
     #[test]
@@ -224,7 +269,9 @@ mod tests {
         let mut existing = Poll {
             uuid: Uuid::nil(),
             meeting_id: "m1".to_owned(),
+            title: None,
             poll_type: PollType::Single,
+            seats: 1,
             options: vec!["Alice".to_owned(), "Bob".to_owned()],
             status: PollStatus::Closed,
         };

@@ -10,12 +10,14 @@
 pub mod app;
 pub mod ballot;
 pub mod config;
+pub mod cvr;
 pub mod domain;
 pub mod events;
 pub mod managers;
 pub mod results;
 pub mod routes;
 pub mod store;
+pub mod tabulate;
 pub mod tally;
 
 pub use app::build;

@@ -61,7 +61,10 @@ pub async fn create_poll(
         }
     }
     let uuid = poll.uuid.unwrap_or_else(Uuid::new_v4);
-    let Some(row) = tx.query_opt(INSERT_POLL, &[&uuid, &poll.meeting_id, &poll.poll_type.as_str()]).await? else {
+    let seats = i32::try_from(poll.seats).unwrap_or(1);
+    let Some(row) =
+        tx.query_opt(INSERT_POLL, &[&uuid, &poll.meeting_id, &poll.poll_type.as_str(), &seats, &poll.title]).await?
+    else {
         let existing = tx.query_opt(GET_POLL, &[&uuid]).await?.map(|row| poll_from_row(&row));
         return match existing.map(|e| (poll.mismatch(&e), e)) {
             Some((None, existing)) => {
@@ -80,8 +83,10 @@ pub async fn create_poll(
     Ok(Creation::Created(Poll {
         uuid,
         meeting_id: poll.meeting_id.clone(),
+        title: poll.title.clone(),
         poll_type: poll.poll_type,
         options: poll.options.clone(),
+        seats: poll.seats,
         status: PollStatus::Open,
     }))
 }
@@ -96,6 +101,12 @@ pub async fn get_poll(client: &Client, uuid: Uuid) -> Result<Option<Poll>, Error
     Ok(client.query_opt(GET_POLL, &[&uuid]).await?.map(|row| poll_from_row(&row)))
 }
 
+/// Ballots cast on the poll so far.
+pub async fn count_ballots(client: &Client, uuid: Uuid) -> Result<u64, Error> {
+    let n: i64 = client.query_one(query!("count_ballots"), &[&uuid]).await?.get(0);
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// Records that `user_id` manages `meeting_id` (a no-op when recorded already).
 pub async fn grant_manager(client: &Client, meeting_id: &str, user_id: &str) -> Result<(), Error> {
     client.execute(query!("grant_manager"), &[&meeting_id, &user_id]).await?;
@@ -107,16 +118,19 @@ pub async fn is_manager(client: &Client, meeting_id: &str, user_id: &str) -> Res
     Ok(client.query_one(query!("is_manager"), &[&meeting_id, &user_id]).await?.get(0))
 }
 
-/// A [`Poll`] from a row with its columns (`uuid`, `meeting_id`, `poll_type`, `options`, `status`).
+/// A [`Poll`] from a row with its columns (`uuid`, `meeting_id`, `title`, `poll_type`, `options`,
+/// `seats`, `status`).
 pub(crate) fn poll_from_row(row: &Row) -> Poll {
     let poll_type: &str = row.get("poll_type");
     let status: &str = row.get("status");
     Poll {
         uuid: row.get("uuid"),
         meeting_id: row.get("meeting_id"),
+        title: row.get("title"),
         // The table's CHECK constraints admit only these values.
         poll_type: PollType::parse(poll_type).unwrap_or(PollType::Single),
         options: row.get("options"),
+        seats: u32::try_from(row.get::<_, i32>("seats")).unwrap_or(1),
         status: if status == "closed" { PollStatus::Closed } else { PollStatus::Open },
     }
 }

@@ -69,7 +69,7 @@ async fn bad_ballots_are_json_400s_naming_the_problem_and_store_nothing() {
         (&single, r#"{"voter_id":"v","choice":"Dave"}"#, "'Dave' is not an option of this poll"),
         (&single, r#"{"voter_id":"v","ranking":["Bob"]}"#, "this poll is single choice: send 'choice'"),
         (&ranked, r#"{"voter_id":"v","choice":"Bob"}"#, "this poll is ranked: send 'ranking'"),
-        (&ranked, r#"{"voter_id":"v","ranking":[]}"#, "'ranking' must name at least one option"),
+        (&ranked, r#"{"voter_id":"v","ranking":[null]}"#, "'ranking' must be an array of option names"),
         (&ranked, r#"{"voter_id":"v","ranking":["Bob","Bob"]}"#, "'Bob' is ranked twice"),
         (&ranked, r#"{"voter_id":"v","ranking":["Bob","Zed"]}"#, "'Zed' is not an option of this poll"),
         (&ranked, r#"{"voter_id":"v","ranking":"Bob"}"#, "'ranking' must be an array of option names"),

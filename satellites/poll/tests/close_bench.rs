@@ -1,5 +1,6 @@
 //! Benchmark (ignored; run on demand): closing a ranked poll of 100,000 ballots over 10
-//! options, counted by instant runoff in the closing transaction. Target: under 2 s.
+//! options, counted in the closing transaction by instant runoff (one seat) and by STV (three
+//! seats). Target: under 2 s in a release build.
 //!
 //! `cargo test -p vote-satellite-poll --release --test close_bench -- --ignored --nocapture`
 
@@ -35,10 +36,23 @@ fn rankings() -> Vec<String> {
 #[tokio::test]
 #[ignore = "benchmark: run on demand with --ignored"]
 async fn close_bench() {
+    bench(1).await;
+}
+
+#[tokio::test]
+#[ignore = "benchmark: run on demand with --ignored"]
+async fn close_bench_three_seats() {
+    bench(3).await;
+}
+
+async fn bench(seats: u32) {
     let app = spawn_app().await;
     let options: Vec<String> = (0..OPTIONS).map(|o| format!("option-{o}")).collect();
-    let options: Vec<&str> = options.iter().map(String::as_str).collect();
-    let poll = app.create_poll("ranked", &options).await;
+    let body =
+        serde_json::json!({"vote": {"meeting_id": "m-b", "pollType": "ranked", "options": options, "seats": seats}});
+    let (status, created) = app.post("/polls/", &body.to_string()).await;
+    assert_eq!(status, 200, "{created}");
+    let poll = created["uuid"].as_str().unwrap().to_owned();
     let client = app.db.connect().await.unwrap();
     let voters: Vec<String> = (0..BALLOTS).map(|v| format!("voter-{v}")).collect();
     let inserted = client
@@ -61,9 +75,10 @@ async fn close_bench() {
     let results = &closed["results"];
     let rounds = results["rounds"].as_array().unwrap().len();
     println!(
-        "close_bench: {BALLOTS} ballots, {OPTIONS} options: closed and counted in {:.3} s ({rounds} rounds, winner {}, {} exhausted)",
+        "close_bench: {BALLOTS} ballots, {OPTIONS} options, {seats} seat(s), {}: closed and counted in {:.3} s ({rounds} rounds, elected {}, {} exhausted)",
+        results["method"],
         elapsed.as_secs_f64(),
-        results["winner"],
+        results["elected"],
         results["exhausted"],
     );
     assert_eq!(results["ballots"].as_u64(), Some(BALLOTS as u64));

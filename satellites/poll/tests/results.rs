@@ -85,7 +85,8 @@ async fn a_plurality_tie_is_stored_as_a_tie_and_results_wait_for_the_close() {
     let (_, closed) = app.post(&format!("/polls/{poll}/close"), "").await;
     assert_eq!(
         closed["results"],
-        json!({"method": "plurality", "ballots": 5, "winner": null, "tied": ["A", "C"], "exhausted": 0, "rounds": [],
+        json!({"method": "plurality", "seats": 1, "ballots": 5, "winner": null, "elected": [], "tied": ["A", "C"],
+               "exhausted": 0, "rounds": [],
                "tallies": [{"option": "A", "votes": 2}, {"option": "B", "votes": 1}, {"option": "C", "votes": 2}]})
     );
     assert_eq!(app.get(&format!("/polls/{poll}/results")).await.1["results"], closed["results"]);
@@ -205,5 +206,138 @@ async fn a_poll_closed_without_results_is_counted_by_the_next_close() {
     assert_eq!(app.get(&format!("/polls/{poll}/results")).await.0, 200);
     no_event(&mut completed, Duration::from_millis(500)).await;
     completed.close().await;
+    app.stop().await;
+}
+
+/// Blank ballots (an empty ranking, a null choice) are accepted, counted in `ballots` and
+/// exhausted from the first round.
+#[tokio::test]
+async fn blank_ballots_count_as_ballots_exhausted_from_the_first_round() {
+    let app = spawn_app().await;
+    let ranked = app.create_poll("ranked", &["A", "B"]).await;
+    for (voter, ranking) in [("v1", json!(["A"])), ("v2", json!([])), ("v3", json!(["B", "A"])), ("v4", json!(["A"]))] {
+        let (status, receipt) = app.cast(&ranked, &json!({"voter_id": voter, "ranking": ranking})).await;
+        assert_eq!(status, 201, "{receipt}");
+    }
+    let (_, closed) = app.post(&format!("/polls/{ranked}/close"), "").await;
+    let results = &closed["results"];
+    assert_eq!((results["ballots"].as_u64(), results["winner"].as_str()), (Some(4), Some("A")));
+    assert_eq!(results["rounds"][0]["exhausted"], 1);
+    let single = app.create_poll("single", &["A", "B"]).await;
+    assert_eq!(app.cast(&single, &json!({"voter_id": "v1", "choice": null})).await.0, 201);
+    assert_eq!(app.cast(&single, &json!({"voter_id": "v2", "choice": "B"})).await.0, 201);
+    let (_, closed) = app.post(&format!("/polls/{single}/close"), "").await;
+    assert_eq!((closed["results"]["ballots"].as_u64(), closed["results"]["exhausted"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(closed["results"]["winner"], "B");
+    app.stop().await;
+}
+
+/// The cast-vote record is published once the poll is closed, never before: identical
+/// rankings counted once, no voter; a recount of it gives the stored results exactly.
+#[tokio::test]
+async fn the_ballots_are_published_after_the_close_and_recount_to_the_stored_results() {
+    let app = spawn_app().await;
+    let body = json!({"vote": {"meeting_id": "m-b", "pollType": "ranked", "title": "Board, 2026",
+                               "options": ["Ann", "Bo", "Cy", "Di"], "seats": 2}});
+    let (status, poll) = app.post("/polls/", &body.to_string()).await;
+    assert_eq!((status, poll["seats"].as_u64(), poll["title"].as_str()), (200, Some(2), Some("Board, 2026")));
+    let poll = poll["uuid"].as_str().unwrap().to_owned();
+    let ballots = [
+        ("secret-voter-1", json!(["Ann", "Bo"])),
+        ("secret-voter-2", json!(["Ann", "Bo"])),
+        ("secret-voter-3", json!(["Ann", "Cy"])),
+        ("secret-voter-4", json!(["Cy"])),
+        ("secret-voter-5", json!(["Di", "Cy"])),
+        ("secret-voter-6", json!(["Ann", "Bo"])),
+        ("secret-voter-7", json!([])),
+    ];
+    for (voter, ranking) in &ballots {
+        assert_eq!(app.cast(&poll, &json!({"voter_id": voter, "ranking": ranking})).await.0, 201);
+    }
+    let export = |format: &str| {
+        let url = app.url(&format!("/polls/{poll}/ballots?format={format}"));
+        async move { reqwest::get(url).await.unwrap() }
+    };
+    let early = export("abif").await;
+    assert_eq!(early.status(), 409);
+    let error: Value = early.json().await.unwrap();
+    assert_eq!(error["error"], format!("poll {poll} is open: its ballots are published once it closes"));
+    assert_eq!(app.get(&format!("/polls/{poll}/")).await.1["ballots_cast"], 7);
+
+    let (_, closed) = app.post(&format!("/polls/{poll}/close"), "").await;
+    assert_eq!(closed["results"]["method"], "meek_stv");
+    assert_eq!(closed["results"]["elected"], json!(["Ann", "Cy"]));
+
+    let abif = export("abif").await;
+    assert_eq!(abif.status(), 200);
+    assert_eq!(abif.headers()["content-type"], "text/plain; charset=utf-8");
+    let abif = abif.text().await.unwrap();
+    assert_eq!(
+        abif,
+        "{version: \"0.1\"}\n{title: \"Board, 2026\"}\n{method: \"ranked\"}\n{seats: 2}\n=Ann:[Ann]\n=Bo:[Bo]\n=Cy:[Cy]\n=Di:[Di]\n\
+         3:Ann>Bo\n1:\n1:Ann>Cy\n1:Cy\n1:Di>Cy\n"
+    );
+    let csv = export("csv").await;
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().await.unwrap();
+    assert_eq!(csv, "count,Ann,Bo,Cy,Di\r\n3,1,2,,\r\n1,,,,\r\n1,1,,2,\r\n1,,,1,\r\n1,,,2,1\r\n");
+    assert!(!abif.contains("secret-voter") && !csv.contains("secret-voter"));
+
+    // The independent recount, through the command's own code, of either file.
+    let dir = std::env::temp_dir().join(vote_runtime::testing::unique_name("poll_export"));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in [("poll.abif", &abif), ("poll.csv", &csv)] {
+        let file = dir.join(name);
+        std::fs::write(&file, text).unwrap();
+        let mut args = vec!["poll-service".into(), "tabulate".into(), file.into_os_string(), "--json".into()];
+        if name.ends_with("csv") {
+            args.extend(["--seats".into(), "2".into()]);
+        }
+        let printed = vote_satellite_poll::tabulate::run(args).unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&printed).unwrap(), closed["results"], "{name}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    for (query, status) in [("format=xml", 400), ("format=csv&format=abif", 400), ("format=", 400)] {
+        let response = reqwest::get(app.url(&format!("/polls/{poll}/ballots?{query}"))).await.unwrap();
+        assert_eq!(response.status(), status, "{query}");
+        assert!(response.json::<Value>().await.unwrap()["error"].is_string());
+    }
+    let unknown = reqwest::get(app.url(&format!("/polls/{}/ballots", uuid::Uuid::new_v4()))).await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(reqwest::get(app.url("/polls/not-a-uuid/ballots")).await.unwrap().status(), 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_browser_gets_the_page_and_a_program_gets_json() {
+    let app = spawn_app().await;
+    let poll = app.create_poll("single", &["A", "B"]).await;
+    let client = reqwest::Client::new();
+    let page = client
+        .get(app.url(&format!("/polls/{poll}")))
+        .header("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    assert!(page.headers()["content-security-policy"].to_str().unwrap().starts_with("default-src 'self'"));
+    assert!(page.text().await.unwrap().contains("/poll-page/poll.js"));
+    for accept in ["application/json", "*/*", "application/json, text/html"] {
+        let json = client.get(app.url(&format!("/polls/{poll}"))).header("accept", accept).send().await.unwrap();
+        let body: Value = json.json().await.unwrap();
+        assert_eq!((body["uuid"].as_str(), body["ballots_cast"].as_u64()), (Some(poll.as_str()), Some(0)), "{accept}");
+    }
+    let missing = client
+        .get(app.url(&format!("/polls/{}", uuid::Uuid::new_v4())))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    for asset in ["/poll-page/poll.css", "/poll-page/poll.js"] {
+        assert_eq!(client.get(app.url(asset)).send().await.unwrap().status(), 200, "{asset}");
+    }
     app.stop().await;
 }

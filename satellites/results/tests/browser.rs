@@ -11,13 +11,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::chromium::{Browser, Tab};
 use common::{Database, Service};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use vote_mq::{AmqpUrl, OutgoingMessage, Publisher};
 use vote_runtime::CancellationToken;
 use vote_runtime::testing;
+use vote_satellite_kit::browser::{Browser, Tab};
 
 /// The engine counting into `database` from a queue of its own.
 struct Engine {

@@ -1,1 +1,1 @@
-SELECT winner, tied, ballots, tallies FROM elections WHERE agenda_item_id = $1 AND tallies IS NOT NULL
+SELECT winner, tied, ballots, tallies, elected FROM elections WHERE agenda_item_id = $1 AND tallies IS NOT NULL

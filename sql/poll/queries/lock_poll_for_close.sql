@@ -1,5 +1,5 @@
 -- Exclusive lock: the count sees every ballot committed before it, and none after.
-SELECT p.id, p.uuid, p.meeting_id, p.poll_type, p.status,
+SELECT p.id, p.uuid, p.meeting_id, p.poll_type, p.seats, p.title, p.status,
        array(SELECT o.value FROM poll_options o WHERE o.poll_id = p.id ORDER BY o.position) AS options
 FROM polls p
 WHERE p.uuid = $1

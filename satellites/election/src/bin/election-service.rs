@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use vote_satellite_election::config::{ELECTION_DEFAULTS, parse_cli};
+use vote_satellite_election::config::parse_election_cli;
 use vote_satellite_election::election;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    vote_satellite_kit::run_binary(parse_cli(&ELECTION_DEFAULTS, std::env::args_os()), election::build).await
+    vote_satellite_kit::run_binary(parse_election_cli(std::env::args_os()), election::build_with_page).await
 }

@@ -24,7 +24,7 @@ pub async fn finalize_with_results(
     let row = db
         .query_opt(
             query!("finalize_election_with_results"),
-            &[&poll_uuid, &results.winner, &results.tied, &ballots, &Json(&results.tallies)],
+            &[&poll_uuid, &results.winner, &results.tied, &ballots, &Json(&results.tallies), &results.elected],
         )
         .await?;
     Ok(row.map(|r| r.get(0)))
@@ -35,8 +35,11 @@ pub async fn election_results(db: &impl GenericClient, id: Uuid) -> Result<Optio
     let Some(row) = db.query_opt(query!("get_election_results"), &[&id]).await? else { return Ok(None) };
     let ballots: i32 = row.try_get("ballots")?;
     let Json(tallies) = row.try_get("tallies")?;
+    let winner: Option<String> = row.try_get("winner")?;
+    let elected: Option<Vec<String>> = row.try_get("elected")?;
     Ok(Some(ElectionResults {
-        winner: row.try_get("winner")?,
+        elected: elected.unwrap_or_else(|| winner.iter().cloned().collect()),
+        winner,
         tied: row.try_get::<_, Option<Vec<String>>>("tied")?.unwrap_or_default(),
         ballots: u64::try_from(ballots).unwrap_or(0),
         tallies,

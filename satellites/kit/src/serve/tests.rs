@@ -25,6 +25,7 @@ fn limits() -> HttpLimits {
         max_connections: 64,
         rate: Some(Quota::per_second(NonZeroU32::new(1).unwrap()).allow_burst(NonZeroU32::new(2).unwrap())),
         exempt_roles: vec!["order-callback".to_owned()],
+        max_body: crate::http::MAX_BODY_BYTES,
     }
 }
 

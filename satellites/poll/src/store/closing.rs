@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::ballots::LockedPoll;
 use crate::Error;
-use crate::results::{Method, PollResults};
+use crate::results::{Method, PollResults, Votes};
 use crate::tally::OptionIndex;
 
 /// The poll, locked exclusively: ballots already in are committed, later ones wait and then
@@ -21,17 +21,27 @@ pub async fn lock_poll_for_close(db: &impl GenericClient, uuid: Uuid) -> Result<
         .map(|row| LockedPoll { id: row.get("id"), poll: super::poll_from_row(&row) }))
 }
 
-/// Every ballot of the poll as option indexes, most preferred first.
-pub async fn rankings(db: &impl GenericClient, poll_id: i64) -> Result<Vec<Vec<OptionIndex>>, Error> {
-    let rows = db.query(query!("list_rankings"), &[&poll_id]).await?;
-    Ok(rows
-        .iter()
+/// Every distinct ranking of the poll's ballots (option indexes, most preferred first; empty:
+/// a blank ballot) with its number of ballots, in no particular order.
+pub async fn rankings(db: &impl GenericClient, poll_id: i64) -> Result<Vec<(Vec<OptionIndex>, u64)>, Error> {
+    Ok(grouped(&db.query(query!("list_rankings"), &[&poll_id]).await?))
+}
+
+/// The distinct rankings of the poll with this uuid and their ballots, as [`rankings`].
+pub async fn rankings_of(db: &impl GenericClient, uuid: Uuid) -> Result<Vec<(Vec<OptionIndex>, u64)>, Error> {
+    Ok(grouped(&db.query(query!("export_rankings"), &[&uuid]).await?))
+}
+
+fn grouped(rows: &[Row]) -> Vec<(Vec<OptionIndex>, u64)> {
+    rows.iter()
         .map(|row| {
             let ranking: Vec<i16> = row.get(0);
+            let ballots: i64 = row.get(1);
             // Positions were checked against the options when the ballot was stored.
-            ranking.into_iter().map(|p| OptionIndex::try_from(p).unwrap_or(OptionIndex::MAX)).collect()
+            let ranking = ranking.into_iter().map(|p| OptionIndex::try_from(p).unwrap_or(OptionIndex::MAX)).collect();
+            (ranking, u64::try_from(ballots).unwrap_or(0))
         })
-        .collect())
+        .collect()
 }
 
 /// Stores the poll's results.
@@ -45,9 +55,10 @@ pub async fn insert_results(db: &impl GenericClient, poll_id: i64, results: &Pol
             &results.winner,
             &results.tied,
             &count(results.ballots),
-            &count(results.exhausted),
+            &count(results.exhausted.floor()),
             &Json(&results.tallies),
             &Json(&results.rounds),
+            &Json(results),
         ],
     )
     .await?;
@@ -66,17 +77,23 @@ pub async fn mark_closed(db: &impl GenericClient, poll_id: i64, event_id: Uuid) 
 }
 
 fn results_from_row(row: &Row) -> Result<PollResults, Error> {
+    if let Some(Json(report)) = row.try_get::<_, Option<Json<PollResults>>>("report")? {
+        return Ok(report);
+    }
+    // Counted before reports were stored: plurality or instant runoff, one seat.
     let method: &str = row.try_get("method")?;
     let count = |column: &str| -> Result<u64, Error> { Ok(u64::try_from(row.try_get::<_, i32>(column)?).unwrap_or(0)) };
     let Json(tallies) = row.try_get("tallies")?;
     let Json(rounds) = row.try_get("rounds")?;
+    let winner: Option<String> = row.try_get("winner")?;
     Ok(PollResults {
-        // The table's CHECK constraint admits only these values.
-        method: if method == "instant_runoff" { Method::InstantRunoff } else { Method::Plurality },
+        method: Method::parse(method).unwrap_or(Method::Plurality),
+        seats: 1,
         ballots: count("ballots")?,
-        winner: row.try_get("winner")?,
+        elected: winner.iter().cloned().collect(),
+        winner,
         tied: row.try_get("tied")?,
-        exhausted: count("exhausted")?,
+        exhausted: Votes::whole(count("exhausted")?),
         tallies,
         rounds,
     })

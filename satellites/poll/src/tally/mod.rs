@@ -8,6 +8,7 @@
 
 pub mod irv;
 pub mod plurality;
+pub mod stv;
 
 /// An option: its index in the poll's option list.
 pub type OptionIndex = u16;

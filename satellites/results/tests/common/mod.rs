@@ -116,4 +116,3 @@ impl Service {
             .expect("the service stopped cleanly");
     }
 }
-pub mod chromium;

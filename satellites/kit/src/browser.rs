@@ -1,6 +1,6 @@
-//! A headless Chromium driven by `chromiumoxide`: open a page, evaluate JavaScript in it, take
-//! a screenshot. Chromium comes from Debian (`scripts/test.sh` installs it); CHROMIUM
-//! names another binary.
+//! A headless Chromium driven by `chromiumoxide`, for the satellites' page tests (feature
+//! `browser`): open a page, evaluate JavaScript in it, take a screenshot. Chromium comes from
+//! Debian (`scripts/test.sh` installs it); CHROMIUM names another binary.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,7 +28,7 @@ impl Browser {
             Path::new(&binary).exists(),
             "{binary} is missing: run scripts/setup-services.sh (it installs chromium)"
         );
-        let profile = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(vote_runtime::testing::unique_name("chromium"));
+        let profile = std::env::temp_dir().join(vote_runtime::testing::unique_name("chromium"));
         let config = BrowserConfig::builder()
             .chrome_executable(&binary)
             .user_data_dir(&profile)
