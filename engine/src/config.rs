@@ -40,9 +40,11 @@ pub enum Command {
     /// Apply the database migrations and exit (run as the schema owner when the engine itself
     /// runs with a role that has no DDL rights).
     Migrate,
-    /// Recount every law from vote_audit and compare with vote_results; print each difference.
-    /// Exit 0 when they agree, 1 when they differ, 3 when the recount cannot run. A read-only
-    /// role is enough; the outcome is recorded in recount_runs when the role may write it.
+    /// Decide every recorded vote again by REVOTE_RULE (vote_audit and duplicate_attempts) and
+    /// compare each law with vote_results and vote_audit; print each difference. Exit 0 when
+    /// they agree, 1 when they differ, 3 when the recount cannot run, 4 when the law given is
+    /// unknown. A read-only role is enough; the outcome is recorded in recount_runs when the
+    /// role may write it.
     Recount {
         /// Recount only this law.
         #[arg(long, value_name = "LAW_ID", value_parser = parse_law_id)]
