@@ -31,7 +31,7 @@ impl<'a> BatchColumns<'a> {
     /// Splits `votes` into the column arrays of the batch statement and the votes the batch
     /// rules out under `rule`; `unseen[i]` says whether `votes[i]` goes in without `ON CONFLICT`.
     pub fn new<V: AsRef<Vote>>(votes: &'a [V], unseen: &[bool], rule: RevoteRule) -> Self {
-        let counted = decide(rule, votes);
+        let counted = batch_decision(rule, votes);
         let mut unique: Vec<(&Vote, bool)> = Vec::with_capacity(votes.len());
         let mut pending = Vec::new();
         for ((v, &unseen), counted) in votes.iter().map(AsRef::as_ref).zip(unseen).zip(counted) {
@@ -68,6 +68,35 @@ impl<'a> BatchColumns<'a> {
             self.pending.push(self.written[i]);
         }
     }
+}
+
+/// Which of `votes` the rule lets go in: only the votes sharing a key with another vote of the
+/// batch (usually a few) are ranked; every other one conflicts with nothing here.
+fn batch_decision<V: AsRef<Vote>>(rule: RevoteRule, votes: &[V]) -> Vec<bool> {
+    // foldhash rather than SipHash: these maps only live for one batch, and a hash flood could
+    // only slow this batch down (the random seed makes one hard to craft anyway).
+    let hasher = foldhash::fast::RandomState::default();
+    let mut hashes: HashMap<&str, u32, _> = HashMap::with_capacity_and_hasher(votes.len(), hasher.clone());
+    let mut pairs: HashMap<(&str, &str), u32, _> = HashMap::with_capacity_and_hasher(votes.len(), hasher);
+    for v in votes.iter().map(AsRef::as_ref) {
+        *hashes.entry(v.vote_hash.as_str()).or_default() += 1;
+        *pairs.entry((v.law_id.as_str(), v.citizen_id.as_str())).or_default() += 1;
+    }
+    let involved: Vec<usize> = (0..votes.len())
+        .filter(|&i| {
+            let v = votes[i].as_ref();
+            hashes[v.vote_hash.as_str()] > 1 || pairs[&(v.law_id.as_str(), v.citizen_id.as_str())] > 1
+        })
+        .collect();
+    let mut counted = vec![true; votes.len()];
+    if involved.is_empty() {
+        return counted;
+    }
+    let ranked: Vec<&Vote> = involved.iter().map(|&i| votes[i].as_ref()).collect();
+    for (&i, decided) in involved.iter().zip(decide(rule, &ranked)) {
+        counted[i] = decided;
+    }
+    counted
 }
 
 #[cfg(test)]
