@@ -201,13 +201,21 @@ pub enum Verdict {
 
 /// Recounts (every law, or `law`), prints each difference and a summary to `out`, records the
 /// outcome when allowed.
-pub async fn run(database: &DbTarget, law: Option<&str>, rule: RevoteRule, out: &mut dyn Write) -> anyhow::Result<Verdict> {
+pub async fn run(
+    database: &DbTarget,
+    law: Option<&str>,
+    rule: RevoteRule,
+    out: &mut dyn Write,
+) -> anyhow::Result<Verdict> {
     let client = database.connect().await?;
     let started_at = OffsetDateTime::now_utc();
-    let result =
-        recount(&client, law, rule).await.map_err(|e| anyhow::anyhow!("cannot recount: {}", describe(&e)))?;
+    let result = recount(&client, law, rule).await.map_err(|e| anyhow::anyhow!("cannot recount: {}", describe(&e)))?;
     let Some(result) = result else {
-        writeln!(out, "unknown law {:?}: no row of it in vote_results, vote_audit or duplicate_attempts", law.unwrap_or_default())?;
+        writeln!(
+            out,
+            "unknown law {:?}: no row of it in vote_results, vote_audit or duplicate_attempts",
+            law.unwrap_or_default()
+        )?;
         return Ok(Verdict::UnknownLaw);
     };
     for difference in &result.differences {

@@ -199,7 +199,10 @@ async fn a_read_only_role_recounts_and_records_only_when_allowed() {
     let (reader, reader_url) = role(
         &target,
         "recount_reader",
-        &["GRANT USAGE ON SCHEMA public TO ROLE", "GRANT SELECT ON vote_results, vote_audit, duplicate_attempts, recount_runs TO ROLE"],
+        &[
+            "GRANT USAGE ON SCHEMA public TO ROLE",
+            "GRANT SELECT ON vote_results, vote_audit, duplicate_attempts, recount_runs TO ROLE",
+        ],
     )
     .await;
     let output = recount_binary(&reader_url, &[]);

@@ -46,11 +46,7 @@ fn originals_totals() -> BTreeMap<String, (i64, i64)> {
     for i in 0..CITIZENS {
         let (_, _, law, choice, _) = vote(i, false);
         let t: &mut (i64, i64) = totals.entry(law).or_default();
-        if choice == "oui" {
-            t.0 += 1
-        } else {
-            t.1 += 1
-        }
+        if choice == "oui" { t.0 += 1 } else { t.1 += 1 }
     }
     totals
 }
@@ -80,8 +76,7 @@ async fn assert_originals_count(target: &Target) {
         )
         .await;
     assert_eq!(revotes_recorded, CITIZENS as i64, "every revote is recorded as not counted");
-    let stray =
-        target.scalar("SELECT count(*) FROM duplicate_attempts WHERE vote_hash LIKE 'original-%'").await;
+    let stray = target.scalar("SELECT count(*) FROM duplicate_attempts WHERE vote_hash LIKE 'original-%'").await;
     println!("copies of originals recorded (redeliveries after a kill): {stray}");
     let recount = std::process::Command::new(engine_binary())
         .env_clear()
@@ -101,10 +96,8 @@ async fn revotes_counted_before_their_originals_are_replaced_across_kill_9() {
     let revotes: Vec<Vec<u8>> = (0..CITIZENS).map(|i| body(i, true)).collect();
     publish_bodies(&target, &revotes).await;
     let running = engine().start().await;
-    wait_until("every revote is counted", Duration::from_secs(120), async || {
-        target.counted().await == CITIZENS as u64
-    })
-    .await;
+    wait_until("every revote is counted", Duration::from_secs(120), async || target.counted().await == CITIZENS as u64)
+        .await;
     running.kill9().await;
 
     let originals: Vec<Vec<u8>> = (0..CITIZENS).map(|i| body(i, false)).collect();

@@ -11,8 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use time::OffsetDateTime;
 use deadpool_postgres::Transaction;
+use time::OffsetDateTime;
 use tokio_postgres::Row;
 
 use super::error::StoreError;
@@ -118,8 +118,7 @@ pub(super) async fn replace(
     }
 
     // Newcomers first: a newcomer equal to a recorded vote is the copy that counts.
-    let all: Vec<&Vote> =
-        newcomers.iter().copied().chain(&counted).chain(recorded.iter().map(|(_, v, _)| v)).collect();
+    let all: Vec<&Vote> = newcomers.iter().copied().chain(&counted).chain(recorded.iter().map(|(_, v, _)| v)).collect();
     let decision = decide(rule, &all);
     let chosen: Vec<&Vote> = all.iter().zip(&decision).filter(|(_, c)| **c).map(|(v, _)| *v).collect();
     let is_chosen = |v: &Vote| chosen.iter().any(|c| rule.rank(c, v).is_eq());
@@ -186,8 +185,7 @@ pub(super) async fn replace(
         let oui: Vec<i64> = moves.values().map(|m| m.0).collect();
         let non: Vec<i64> = moves.values().map(|m| m.1).collect();
         let rows = tx.query(ADJUST_RESULTS, &[&laws, &oui, &non]).await?;
-        outcome.totals =
-            rows.iter().map(|r| LawCounts { law_id: r.get(0), oui: r.get(1), non: r.get(2) }).collect();
+        outcome.totals = rows.iter().map(|r| LawCounts { law_id: r.get(0), oui: r.get(1), non: r.get(2) }).collect();
     }
     Ok(outcome)
 }

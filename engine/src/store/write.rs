@@ -198,9 +198,7 @@ async fn record_duplicates<'v>(
             held.iter().map(|v| reason(v, &counted_hashes)).collect::<Vec<_>>(),
         );
         let record = tx.prepare_cached(RECORD_DUPLICATES).await?;
-        let rows = tx
-            .query(&record, &[&columns.0, &columns.1, &columns.2, &columns.3, &columns.4, &columns.5])
-            .await?;
+        let rows = tx.query(&record, &[&columns.0, &columns.1, &columns.2, &columns.3, &columns.4, &columns.5]).await?;
         outcome.duplicates = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     }
     Ok(newcomers)

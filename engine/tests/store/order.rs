@@ -46,7 +46,8 @@ fn reference(rule: RevoteRule, votes: &[Vote]) -> Outcome {
     let mut distinct: Vec<Row> = votes.iter().map(row).collect::<BTreeSet<_>>().into_iter().collect();
     distinct.sort_by(|a, b| {
         let time = if rule == RevoteRule::Last { b.4.cmp(&a.4) } else { a.4.cmp(&b.4) };
-        let rest = |r: &Row| (r.0.clone().into_bytes(), r.2.clone().into_bytes(), r.1.clone().into_bytes(), r.3.clone());
+        let rest =
+            |r: &Row| (r.0.clone().into_bytes(), r.2.clone().into_bytes(), r.1.clone().into_bytes(), r.3.clone());
         match time {
             Ordering::Equal => rest(a).cmp(&rest(b)),
             other => other,
@@ -64,11 +65,7 @@ fn reference(rule: RevoteRule, votes: &[Vote]) -> Outcome {
     let mut totals: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for c in &counted {
         let t = totals.entry(c.2.clone()).or_default();
-        if c.3 == "oui" {
-            t.0 += 1
-        } else {
-            t.1 += 1
-        }
+        if c.3 == "oui" { t.0 += 1 } else { t.1 += 1 }
     }
     let recorded = others
         .into_iter()
