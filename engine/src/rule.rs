@@ -109,7 +109,7 @@ pub fn decide<V: AsRef<Vote>>(rule: RevoteRule, votes: &[V]) -> Vec<bool> {
 }
 
 /// The reason recorded for a vote that does not count, given the `vote_hash`es that do.
-pub fn reason<'a>(vote: &Vote, counted_hashes: &HashSet<&'a str>) -> &'static str {
+pub fn reason(vote: &Vote, counted_hashes: &HashSet<&str>) -> &'static str {
     if counted_hashes.contains(vote.vote_hash.as_str()) { DUPLICATE_HASH } else { DUPLICATE_CITIZEN_LAW }
 }
 

@@ -68,16 +68,24 @@ pub(super) fn vote_of(row: &Row) -> Vote {
 }
 
 /// Column arrays of votes, as the statements take them.
-fn vote_columns<'a>(
-    votes: &[&'a Vote],
-) -> (Vec<&'a str>, Vec<&'a str>, Vec<&'a str>, Vec<&'static str>, Vec<OffsetDateTime>) {
-    (
-        votes.iter().map(|v| v.vote_hash.as_str()).collect(),
-        votes.iter().map(|v| v.citizen_id.as_str()).collect(),
-        votes.iter().map(|v| v.law_id.as_str()).collect(),
-        votes.iter().map(|v| v.choice.as_str()).collect(),
-        votes.iter().map(|v| v.timestamp).collect(),
-    )
+pub(super) struct VoteColumns<'a> {
+    pub(super) hashes: Vec<&'a str>,
+    pub(super) citizens: Vec<&'a str>,
+    pub(super) laws: Vec<&'a str>,
+    pub(super) choices: Vec<&'static str>,
+    pub(super) timestamps: Vec<OffsetDateTime>,
+}
+
+impl<'a> VoteColumns<'a> {
+    pub(super) fn new(votes: &[&'a Vote]) -> Self {
+        Self {
+            hashes: votes.iter().map(|v| v.vote_hash.as_str()).collect(),
+            citizens: votes.iter().map(|v| v.citizen_id.as_str()).collect(),
+            laws: votes.iter().map(|v| v.law_id.as_str()).collect(),
+            choices: votes.iter().map(|v| v.choice.as_str()).collect(),
+            timestamps: votes.iter().map(|v| v.timestamp).collect(),
+        }
+    }
 }
 
 /// Decides `newcomers` (votes of this batch that rank before a counted vote they conflict with)
@@ -136,8 +144,8 @@ pub(super) async fn replace(
         }
     }
     if !added.is_empty() {
-        let (h, c, l, ch, t) = vote_columns(&added);
-        let inserted = tx.query(ADD_VOTES, &[&h, &c, &l, &ch, &t]).await?.len();
+        let c = VoteColumns::new(&added);
+        let inserted = tx.query(ADD_VOTES, &[&c.hashes, &c.citizens, &c.laws, &c.choices, &c.timestamps]).await?.len();
         if inserted != added.len() {
             return Err(StoreError::Raced("another writer took a key of a vote being counted"));
         }
@@ -151,10 +159,12 @@ pub(super) async fn replace(
         }
     }
     if !records.is_empty() {
-        let (h, c, l, ch, t) = vote_columns(&records);
+        let c = VoteColumns::new(&records);
         let reasons: Vec<&str> = records.iter().map(|v| reason(v, &counted_hashes)).collect();
         let record_duplicates = tx.prepare_cached(RECORD_DUPLICATES).await?;
-        let rows = tx.query(&record_duplicates, &[&h, &c, &l, &ch, &t, &reasons]).await?;
+        let rows = tx
+            .query(&record_duplicates, &[&c.hashes, &c.citizens, &c.laws, &c.choices, &c.timestamps, &reasons])
+            .await?;
         outcome.duplicates = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     }
     let (ids, reasons): (Vec<i64>, Vec<&str>) = recorded

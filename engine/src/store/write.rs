@@ -189,16 +189,10 @@ async fn record_duplicates<'v>(
         .copied()
         .partition(|v| counted.iter().any(|c| crate::rule::conflict(c, v) && rule.holds_against(c, v)));
     if !held.is_empty() {
-        let columns = (
-            held.iter().map(|v| v.vote_hash.as_str()).collect::<Vec<_>>(),
-            held.iter().map(|v| v.citizen_id.as_str()).collect::<Vec<_>>(),
-            held.iter().map(|v| v.law_id.as_str()).collect::<Vec<_>>(),
-            held.iter().map(|v| v.choice.as_str()).collect::<Vec<_>>(),
-            held.iter().map(|v| v.timestamp).collect::<Vec<_>>(),
-            held.iter().map(|v| reason(v, &counted_hashes)).collect::<Vec<_>>(),
-        );
+        let c = replace::VoteColumns::new(&held);
+        let reasons: Vec<&str> = held.iter().map(|v| reason(v, &counted_hashes)).collect();
         let record = tx.prepare_cached(RECORD_DUPLICATES).await?;
-        let rows = tx.query(&record, &[&columns.0, &columns.1, &columns.2, &columns.3, &columns.4, &columns.5]).await?;
+        let rows = tx.query(&record, &[&c.hashes, &c.citizens, &c.laws, &c.choices, &c.timestamps, &reasons]).await?;
         outcome.duplicates = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     }
     Ok(newcomers)
