@@ -60,7 +60,9 @@ fn batching(c: &mut Criterion) {
         )
     });
     let unseen = vec![true; N];
-    group.bench_function("columns_1000", |b| b.iter(|| black_box(BatchColumns::new(black_box(&votes), &unseen))));
+    group.bench_function("columns_1000", |b| {
+        b.iter(|| black_box(BatchColumns::new(black_box(&votes), &unseen, Default::default())))
+    });
     // A fresh filter per iteration would time its 4 MiB allocation: one filter, new keys each time.
     let mut recent = RecentKeys::new();
     let mut round = 0u64;

@@ -89,7 +89,7 @@ impl Application {
             tracing::info!(applied, database = %settings.database, "migrations up to date");
         }
         let pool = settings.database.pool(settings.db_max_connections)?;
-        let store = Store::new(pool.clone(), settings.retry, metrics.clone());
+        let store = Store::new(pool.clone(), settings.retry, metrics.clone()).with_rule(settings.revote_rule);
         warm_up(&pool, settings.db_min_connections).await;
         match store.load_totals(settings.metrics_max_laws as i64).await {
             Ok(totals) => metrics.seed_totals(&totals),

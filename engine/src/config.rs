@@ -14,6 +14,7 @@ use vote_runtime::config::{
 use vote_runtime::postgres::DbTarget;
 
 use crate::batch::BatchPolicy;
+use crate::rule::RevoteRule;
 use crate::store::RetryPolicy;
 
 /// Command line: an optional subcommand plus the settings flags.
@@ -39,9 +40,11 @@ pub enum Command {
     /// Apply the database migrations and exit (run as the schema owner when the engine itself
     /// runs with a role that has no DDL rights).
     Migrate,
-    /// Recount every law from vote_audit and compare with vote_results; print each difference.
-    /// Exit 0 when they agree, 1 when they differ, 3 when the recount cannot run. A read-only
-    /// role is enough; the outcome is recorded in recount_runs when the role may write it.
+    /// Decide every recorded vote again by REVOTE_RULE (vote_audit and duplicate_attempts) and
+    /// compare each law with vote_results and vote_audit; print each difference. Exit 0 when
+    /// they agree, 1 when they differ, 3 when the recount cannot run, 4 when the law given is
+    /// unknown. A read-only role is enough; the outcome is recorded in recount_runs when the
+    /// role may write it.
     Recount {
         /// Recount only this law.
         #[arg(long, value_name = "LAW_ID", value_parser = parse_law_id)]
@@ -110,10 +113,14 @@ pub struct RawSettings {
     /// How long the oldest vote of a non-full batch waits for company before it is written.
     #[arg(long, env = "BATCH_LINGER_MS", value_name = "BATCH_LINGER_MS", default_value_t = 2)]
     pub batch_linger_ms: u64,
-    /// Batches written concurrently (each on its own connection). With 1, conflicting votes are
-    /// decided in queue order; with more, by commit order.
+    /// Batches written concurrently (each on its own connection).
     #[arg(long, env = "MAX_INFLIGHT_BATCHES", value_name = "MAX_INFLIGHT_BATCHES", default_value_t = 2)]
     pub max_inflight_batches: usize,
+    /// Which of a citizen's votes on a law counts, whatever order they arrive in: `first` (the
+    /// earliest timestamp) or `last` (the latest, for systems that allow re-voting); ties by
+    /// vote_hash in byte order.
+    #[arg(long, env = "REVOTE_RULE", value_name = "REVOTE_RULE", default_value = "first")]
+    pub revote_rule: String,
     /// Attempts for a batch failing with a non-connection error before it is split.
     #[arg(long, env = "MAX_RETRY_ATTEMPTS", value_name = "MAX_RETRY_ATTEMPTS", default_value_t = 3)]
     pub max_retry_attempts: u32,
@@ -162,6 +169,8 @@ pub struct Settings {
     pub max_inflight_batches: usize,
     /// Database retry policy.
     pub retry: RetryPolicy,
+    /// Which of conflicting votes counts.
+    pub revote_rule: RevoteRule,
     /// Ops HTTP port (0 = any free port).
     pub prometheus_port: u16,
     /// LOG_LEVEL and LOG_FORMAT.
@@ -206,6 +215,7 @@ impl Validate for RawSettings {
                 "must be at most 65535 (lower BATCH_SIZE or MAX_INFLIGHT_BATCHES)",
             )
         })?;
+        let revote_rule = self.revote_rule.parse().map_err(|e: String| ConfigError::new("REVOTE_RULE", e))?;
         if self.max_retry_attempts == 0 {
             return Err(ConfigError::new("MAX_RETRY_ATTEMPTS", "must be at least 1"));
         }
@@ -225,6 +235,7 @@ impl Validate for RawSettings {
             },
             max_inflight_batches,
             retry: RetryPolicy { initial_delay: retry_delay, max_attempts: self.max_retry_attempts },
+            revote_rule,
             prometheus_port: self.prometheus_port,
             logs: self.logs.validate()?,
             metrics_max_laws: self.metrics_max_laws,
@@ -348,6 +359,13 @@ mod tests {
         assert_eq!(s.prometheus_port, 8001);
         assert!(s.prefetch as usize > s.batch.max_size);
         assert_eq!(s.database.dbname(), "election_votes");
+        assert_eq!(s.revote_rule, RevoteRule::First);
+    }
+
+    #[test]
+    fn the_revote_rule_is_first_or_last() {
+        let (_, s) = parse(&["--revote-rule", "last"]).unwrap();
+        assert_eq!(s.revote_rule, RevoteRule::Last);
     }
 
     #[test]
@@ -408,6 +426,8 @@ mod tests {
             (vec!["--log-level", "loud!"], "LOG_LEVEL"),
             (vec!["--prometheus-port", "70000"], "PROMETHEUS_PORT"),
             (vec!["--rabbitmq-queue-type", "stream"], "RABBITMQ_QUEUE_TYPE"),
+            (vec!["--revote-rule", "latest"], "REVOTE_RULE"),
+            (vec!["--revote-rule", ""], "REVOTE_RULE"),
             (vec!["--vote-shards", "4", "--shard-indexes", "0,4"], "SHARD_INDEXES"),
             (vec!["--vote-shards", "4", "--shard-indexes", "1,1"], "SHARD_INDEXES"),
             (vec!["--vote-shards", "4", "--shard-indexes", "1,"], "SHARD_INDEXES"),

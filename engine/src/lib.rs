@@ -14,6 +14,7 @@ pub mod decode;
 pub mod metrics;
 pub mod pipeline;
 pub mod recount;
+pub mod rule;
 pub mod source;
 pub mod store;
 

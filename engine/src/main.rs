@@ -25,7 +25,9 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async move {
         let stop = shutdown::on_signal();
         match command {
-            Command::Recount { law } => return Ok(recount::command(&settings.database, law.as_deref()).await),
+            Command::Recount { law } => {
+                return Ok(recount::command(&settings.database, law.as_deref(), settings.revote_rule).await);
+            }
             Command::Declare => {
                 declare(&settings).await?;
                 tracing::info!(broker = %settings.amqp_url, queues = settings.queues.len(), "topology declared");

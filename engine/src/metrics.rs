@@ -12,7 +12,7 @@ use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, 
 use time::OffsetDateTime;
 
 use crate::decode::{Choice, RejectReason};
-use crate::store::columns::{DUPLICATE_CITIZEN_LAW, DUPLICATE_HASH};
+use crate::rule::{DUPLICATE_CITIZEN_LAW, DUPLICATE_HASH};
 use crate::store::{BatchOutcome, ErrorKind, LawCounts, StoreError, StoreEvents};
 
 /// Votes counted (first time seen), by law and choice.
@@ -39,6 +39,8 @@ pub const BROKER_RECONNECTS: &str = "broker_reconnects_total";
 pub const DB_RETRIES: &str = "db_retries_total";
 /// Batches written again with `ON CONFLICT` after their plain insert met a taken key.
 pub const PLAIN_INSERT_FALLBACKS: &str = "plain_insert_fallbacks_total";
+/// Counted votes replaced by a vote the counting rule ranks before them.
+pub const VOTES_REPLACED: &str = "votes_replaced_total";
 /// Deliveries received but not yet acked.
 pub const UNACKED: &str = "deliveries_unacked";
 /// `aggregation_errors_total{error_type}` of a lost or refused broker connection.
@@ -74,11 +76,14 @@ pub struct Metrics {
     pub db_retries: IntCounter,
     /// [`PLAIN_INSERT_FALLBACKS`].
     pub plain_insert_fallbacks: IntCounter,
+    /// [`VOTES_REPLACED`].
+    pub votes_replaced: IntCounter,
     /// [`UNACKED`].
     pub unacked: IntGauge,
     max_laws: usize,
-    /// Highest totals seen per labelled law: commits may complete out of order, and totals
-    /// only grow, so the gauge keeps the maximum.
+    /// Latest totals per labelled law: commits may complete out of order, and a law's number of
+    /// votes only grows, so the gauge keeps the totals with the most votes; a replacement moves
+    /// a vote from one choice to the other, so its totals win a tie.
     labelled: Mutex<HashMap<String, (i64, i64)>>,
 }
 
@@ -143,6 +148,10 @@ impl Metrics {
                 "Batches written again with ON CONFLICT after a vote this engine had not seen lately was \
                  found already recorded (written before a restart, or by another engine).",
             )?,
+            votes_replaced: counter(
+                VOTES_REPLACED,
+                "Counted votes replaced by a vote that REVOTE_RULE ranks before them (it arrived later).",
+            )?,
             unacked,
             registry,
             max_laws,
@@ -167,7 +176,7 @@ impl Metrics {
 
     /// Seeds `current_vote_totals` from the database at start-up.
     pub fn seed_totals(&self, totals: &[LawCounts]) {
-        self.record_totals(totals);
+        self.record_totals(totals, false);
     }
 
     /// Records a written batch: counts, duplicates, totals, size, duration, and each counted
@@ -192,7 +201,9 @@ impl Metrics {
         for (reason, n) in &outcome.duplicates {
             self.duplicates.with_label_values(&[reason]).inc_by(*n as u64);
         }
-        self.record_totals(&outcome.totals);
+        let replaced: i64 = outcome.replaced.iter().map(|c| c.oui + c.non).sum();
+        self.votes_replaced.inc_by(replaced as u64);
+        self.record_totals(&outcome.totals, replaced > 0);
         let labelled = self.labelled.lock().unwrap_or_else(|p| p.into_inner());
         for added in &outcome.added {
             let law = if labelled.contains_key(&added.law_id) { added.law_id.as_str() } else { OTHER_LAWS };
@@ -209,7 +220,7 @@ impl Metrics {
         self.aggregation_errors.with_label_values(&[BROKER_CONNECTION_ERROR]).inc();
     }
 
-    fn record_totals(&self, totals: &[LawCounts]) {
+    fn record_totals(&self, totals: &[LawCounts], replacing: bool) {
         let mut labelled = self.labelled.lock().unwrap_or_else(|p| p.into_inner());
         for t in totals {
             let known = labelled.len();
@@ -218,8 +229,10 @@ impl Metrics {
                 None if known < self.max_laws => labelled.entry(t.law_id.clone()).or_insert((0, 0)),
                 None => continue,
             };
-            entry.0 = entry.0.max(t.oui);
-            entry.1 = entry.1.max(t.non);
+            let (had, has) = (entry.0 + entry.1, t.oui + t.non);
+            if has > had || (has == had && replacing) {
+                *entry = (t.oui, t.non);
+            }
             self.current_totals.with_label_values(&[&t.law_id, "oui"]).set(entry.0);
             self.current_totals.with_label_values(&[&t.law_id, "non"]).set(entry.1);
         }
@@ -254,6 +267,7 @@ mod tests {
             totals: vec![law("a", 5, 1), law("b", 1, 0), law("c", 9, 9)],
             added: vec![law("a", 1, 0), law("b", 1, 0), law("c", 2, 1)],
             duplicates: vec![("vote_hash".into(), 3)],
+            replaced: vec![],
         };
         m.record_batch(&outcome, 10, 0.01, OffsetDateTime::now_utc(), []);
         // An older commit completing late must not move the gauge back.
@@ -268,6 +282,13 @@ mod tests {
         assert_eq!(m.votes_aggregated.with_label_values(&[OTHER_LAWS, "oui"]).get(), 2);
         assert_eq!(m.votes_aggregated.with_label_values(&[OTHER_LAWS, "non"]).get(), 1);
         assert_eq!(m.duplicates.with_label_values(&["vote_hash"]).get(), 3);
+        // A replacement moves a vote from one choice to the other: the gauge follows it.
+        let replacing =
+            BatchOutcome { totals: vec![law("a", 4, 2)], replaced: vec![law("a", 1, 0)], ..Default::default() };
+        m.record_batch(&replacing, 1, 0.01, OffsetDateTime::now_utc(), []);
+        assert_eq!(m.current_totals.with_label_values(&["a", "oui"]).get(), 4);
+        assert_eq!(m.current_totals.with_label_values(&["a", "non"]).get(), 2);
+        assert_eq!(m.votes_replaced.get(), 1);
         let series = m.registry.gather().iter().find(|f| f.name() == CURRENT_VOTE_TOTALS).unwrap().get_metric().len();
         assert_eq!(series, 4, "two laws x two choices");
     }

@@ -1,5 +1,6 @@
 //! `vote-engine recount` against votes the engine counted: it agrees on an untouched database,
-//! names every tampered law (changed, added, deleted totals), checks one law with `--law`, runs
+//! names every tampered law (changed, added, deleted totals, a changed audit row), checks one
+//! law with `--law` and refuses an unknown one (exit 4), runs
 //! as a role that may only read, and records its outcome only where the role may.
 
 mod common;
@@ -8,7 +9,8 @@ use std::process::Output;
 use std::time::Duration;
 
 use common::*;
-use vote_engine::recount::{self, Counts, Difference};
+use vote_engine::recount::{self, Counts, Difference, Verdict};
+use vote_engine::rule::RevoteRule;
 use vote_runtime::postgres::DbTarget;
 
 /// Runs the binary's `recount` against `database_url` with `extra` arguments.
@@ -80,9 +82,16 @@ async fn drop_role(target: &Target, db: &DbTarget) {
 async fn an_untouched_database_agrees_and_every_tampered_law_is_named() {
     let target = counted("recount_tamper").await;
     let mut out = Vec::new();
-    assert!(recount::run(&target.db, None, &mut out).await.unwrap(), "{}", String::from_utf8_lossy(&out));
+    let verdict = recount::run(&target.db, None, RevoteRule::First, &mut out).await.unwrap();
+    assert_eq!(verdict, Verdict::Agreed, "{}", String::from_utf8_lossy(&out));
     let printed = String::from_utf8(out).unwrap();
-    assert!(printed.contains("recount of 3 laws, 30 votes in vote_audit: vote_results agrees"), "{printed}");
+    assert!(
+        printed.contains(
+            "recount of 3 laws, 30 votes in vote_audit, 31 recorded votes decided again: vote_results agrees \
+             with vote_audit and with the first rule"
+        ),
+        "{printed}"
+    );
     assert!(printed.contains("outcome recorded in recount_runs"), "{printed}");
     let output = recount_binary(&target.db_url, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
@@ -101,20 +110,27 @@ async fn an_untouched_database_agrees_and_every_tampered_law_is_named() {
         .await
         .unwrap();
     let client = target.db.connect().await.unwrap();
-    let found = recount::recount(&client, None).await.unwrap();
+    let found = recount::recount(&client, None, RevoteRule::First).await.unwrap().expect("every law");
     assert_eq!(
         found.differences,
         [
             Difference {
                 law_id: "law-b".into(),
                 stored: Some(Counts { oui: 6, non: 5 }),
-                recounted: Counts { oui: 5, non: 5 }
+                recounted: Counts { oui: 5, non: 5 },
+                audited: Counts { oui: 5, non: 5 },
             },
-            Difference { law_id: "law-c".into(), stored: None, recounted: Counts { oui: 0, non: 10 } },
+            Difference {
+                law_id: "law-c".into(),
+                stored: None,
+                recounted: Counts { oui: 0, non: 10 },
+                audited: Counts { oui: 0, non: 10 },
+            },
             Difference {
                 law_id: "law-ghost".into(),
                 stored: Some(Counts { oui: 7, non: 0 }),
-                recounted: Counts { oui: 0, non: 0 }
+                recounted: Counts { oui: 0, non: 0 },
+                audited: Counts { oui: 0, non: 0 },
             },
         ]
     );
@@ -124,10 +140,10 @@ async fn an_untouched_database_agrees_and_every_tampered_law_is_named() {
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     let printed = text(&output);
     for line in [
-        "differs: law \"law-b\": vote_results oui 6 non 5, vote_audit oui 5 non 5",
-        "differs: law \"law-c\": vote_results no row, vote_audit oui 0 non 10",
-        "differs: law \"law-ghost\": vote_results oui 7 non 0, vote_audit oui 0 non 0",
-        "recount of 4 laws, 30 votes in vote_audit: 3 laws differ",
+        "differs: law \"law-b\": vote_results oui 6 non 5, by the rule oui 5 non 5, vote_audit oui 5 non 5",
+        "differs: law \"law-c\": vote_results no row, by the rule oui 0 non 10, vote_audit oui 0 non 10",
+        "differs: law \"law-ghost\": vote_results oui 7 non 0, by the rule oui 0 non 0, vote_audit oui 0 non 0",
+        "recount of 4 laws, 30 votes in vote_audit, 31 recorded votes decided again: 3 laws differ",
     ] {
         assert!(printed.contains(line), "missing {line:?} in:\n{printed}");
     }
@@ -135,9 +151,27 @@ async fn an_untouched_database_agrees_and_every_tampered_law_is_named() {
     // One law: the untouched one agrees, the tampered one does not.
     let output = recount_binary(&target.db_url, &["--law", "law-a"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert!(text(&output).contains("recount of law \"law-a\", 10 votes in vote_audit: vote_results agrees"));
+    assert!(text(&output).contains("recount of law \"law-a\", 10 votes in vote_audit, 11 recorded votes"));
     let output = recount_binary(&target.db_url, &["--law", "law-b"]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+
+    // A law the database has never seen is an error of its own, not an agreement, and no run.
+    let output = recount_binary(&target.db_url, &["--law", "nope"]);
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output));
+    assert!(text(&output).contains("unknown law \"nope\""), "{}", text(&output));
+
+    // A vote of the audit changed by hand: the rule over the recorded votes no longer agrees.
+    client
+        .batch_execute("UPDATE vote_audit SET choice = 'non' WHERE law_id = 'law-a' AND citizen_id = 'c1'")
+        .await
+        .unwrap();
+    let output = recount_binary(&target.db_url, &["--law", "law-a"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("vote_results oui 10 non 0, by the rule oui 9 non 1, vote_audit oui 9 non 1"),
+        "{}",
+        text(&output)
+    );
 
     // Every run above was recorded, with its scope and verdict.
     let runs = client
@@ -154,6 +188,7 @@ async fn an_untouched_database_agrees_and_every_tampered_law_is_named() {
             (None, 4, 30, 3, false),
             (Some("law-a".into()), 1, 10, 0, true),
             (Some("law-b".into()), 1, 10, 1, false),
+            (Some("law-a".into()), 1, 10, 1, false),
         ]
     );
 }
@@ -164,7 +199,10 @@ async fn a_read_only_role_recounts_and_records_only_when_allowed() {
     let (reader, reader_url) = role(
         &target,
         "recount_reader",
-        &["GRANT USAGE ON SCHEMA public TO ROLE", "GRANT SELECT ON vote_results, vote_audit, recount_runs TO ROLE"],
+        &[
+            "GRANT USAGE ON SCHEMA public TO ROLE",
+            "GRANT SELECT ON vote_results, vote_audit, duplicate_attempts, recount_runs TO ROLE",
+        ],
     )
     .await;
     let output = recount_binary(&reader_url, &[]);
@@ -176,7 +214,7 @@ async fn a_read_only_role_recounts_and_records_only_when_allowed() {
         "recount_recorder",
         &[
             "GRANT USAGE ON SCHEMA public TO ROLE",
-            "GRANT SELECT ON vote_results, vote_audit TO ROLE",
+            "GRANT SELECT ON vote_results, vote_audit, duplicate_attempts TO ROLE",
             "GRANT INSERT ON recount_runs TO ROLE",
         ],
     )

@@ -90,7 +90,7 @@ async fn run(target: &Target, role: &str, password: &str) {
         "ALTER TABLE vote_results ADD COLUMN intruder int",
         "DROP TABLE vote_results",
         "TRUNCATE vote_audit",
-        "DELETE FROM vote_audit",
+        "DELETE FROM vote_results",
         "DELETE FROM duplicate_attempts",
         "SELECT count(*) FROM vote_engine_schema_history",
         "CREATE DATABASE intruder",

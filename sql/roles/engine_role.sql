@@ -17,6 +17,8 @@
 \ir login_role_base.sql
 
 -- What the engine does: count votes (vote_audit, vote_results upserts), record duplicates,
--- read the totals at start.
+-- read the totals at start; replace a counted vote by one the counting rule ranks before it
+-- (DELETE of the replaced audit row).
 GRANT SELECT, INSERT, UPDATE ON vote_results, vote_audit, duplicate_attempts TO :"role";
+GRANT DELETE ON vote_audit TO :"role";
 SELECT format('GRANT USAGE ON SEQUENCE %s TO %I', pg_get_serial_sequence('duplicate_attempts', 'id'), :'role') \gexec

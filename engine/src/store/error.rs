@@ -9,6 +9,10 @@ pub enum StoreError {
     /// The server returned an error or the connection broke mid-request.
     #[error("database error: {}", vote_runtime::postgres::describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
+    /// Another writer changed the votes a replacement was deciding: written again, like a
+    /// conflict.
+    #[error("write conflict: {0}")]
+    Raced(&'static str),
 }
 
 /// How to react to an error. Only [`ErrorKind::Data`] can ever dead-letter a vote: every other
@@ -53,7 +57,11 @@ impl StoreError {
 
     /// Classifies by SQLSTATE class.
     pub fn kind(&self) -> ErrorKind {
-        let StoreError::Postgres(e) = self else { return ErrorKind::Connection };
+        let e = match self {
+            StoreError::Postgres(e) => e,
+            StoreError::Unavailable(_) => return ErrorKind::Connection,
+            StoreError::Raced(_) => return ErrorKind::Transient,
+        };
         let Some(code) = e.code() else { return ErrorKind::Connection };
         classify(code.code())
     }

@@ -28,6 +28,7 @@ use deadpool_postgres::Pool;
 pub mod columns;
 pub mod error;
 pub mod recent_keys;
+mod replace;
 pub mod write;
 
 pub use columns::BatchColumns;
@@ -35,6 +36,8 @@ pub use error::{ErrorKind, StoreError};
 use recent_keys::PlainInserts;
 pub use recent_keys::RecentKeys;
 pub use write::RetryPolicy;
+
+use crate::rule::RevoteRule;
 
 const LOAD_TOTALS: &str = include_str!("../../../sql/engine/queries/load_totals.sql");
 
@@ -58,6 +61,8 @@ pub struct BatchOutcome {
     pub added: Vec<LawCounts>,
     /// Duplicates recorded, per reason (`vote_hash`, `citizen_law`).
     pub duplicates: Vec<(String, i64)>,
+    /// Counted votes taken out of the count by a vote the rule ranks before them, per law.
+    pub replaced: Vec<LawCounts>,
 }
 
 impl BatchOutcome {
@@ -65,11 +70,13 @@ impl BatchOutcome {
         self.totals.extend(other.totals);
         self.added.extend(other.added);
         self.duplicates.extend(other.duplicates);
+        self.replaced.extend(other.replaced);
     }
 
-    /// Number of votes counted.
+    /// Number of votes counted, less those replaced.
     pub fn counted(&self) -> i64 {
-        self.added.iter().map(|c| c.oui + c.non).sum()
+        let sum = |laws: &[LawCounts]| laws.iter().map(|c| c.oui + c.non).sum::<i64>();
+        sum(&self.added) - sum(&self.replaced)
     }
 }
 
@@ -97,12 +104,25 @@ pub struct Store {
     retry: RetryPolicy,
     events: Arc<dyn StoreEvents>,
     plain_inserts: Arc<Mutex<PlainInserts>>,
+    rule: RevoteRule,
 }
 
 impl Store {
     /// A store over `pool`, reporting failed attempts to `events`.
     pub fn new(pool: Pool, retry: RetryPolicy, events: Arc<dyn StoreEvents>) -> Self {
-        Self { pool, retry, events, plain_inserts: Arc::new(Mutex::new(PlainInserts::new())) }
+        Self {
+            pool,
+            retry,
+            events,
+            plain_inserts: Arc::new(Mutex::new(PlainInserts::new())),
+            rule: RevoteRule::default(),
+        }
+    }
+
+    /// The same store deciding conflicting votes by `rule` (default: the earliest counts).
+    pub fn with_rule(mut self, rule: RevoteRule) -> Self {
+        self.rule = rule;
+        self
     }
 
     fn plain_inserts(&self) -> MutexGuard<'_, PlainInserts> {

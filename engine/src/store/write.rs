@@ -1,6 +1,7 @@
 //! Writing a batch: one transaction per attempt, retried with backoff, split when the votes are
 //! at fault (see the module header of [`super`]).
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -8,10 +9,12 @@ use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 
 use super::columns::BatchColumns;
 use super::error::{ErrorKind, StoreError};
-use super::{BatchOutcome, LawCounts, Store, WriteResult};
+use super::{BatchOutcome, LawCounts, Store, WriteResult, replace};
 use crate::decode::Vote;
+use crate::rule::{RevoteRule, reason};
 
 const COUNT_VOTES: &str = include_str!("../../../sql/engine/queries/count_votes.sql");
+const CONFLICTING_VOTES: &str = include_str!("../../../sql/engine/queries/conflicting_votes.sql");
 const RECORD_DUPLICATES: &str = include_str!("../../../sql/engine/queries/record_duplicates.sql");
 
 /// Longest wait between two attempts while the database is down.
@@ -133,10 +136,9 @@ impl Store {
     }
 
     async fn write_once<V: AsRef<Vote>>(&self, votes: &[V], unseen: &[bool]) -> Result<BatchOutcome, StoreError> {
-        let mut params = BatchColumns::new(votes, unseen);
+        let mut params = BatchColumns::new(votes, unseen, self.rule);
         let mut client = self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let count_votes = client.prepare_cached(COUNT_VOTES).await?;
-        let record_duplicates = client.prepare_cached(RECORD_DUPLICATES).await?;
         let tx = client.transaction().await?;
         let rows = tx
             .query(
@@ -155,18 +157,45 @@ impl Store {
                 _ => params.skipped(&key),
             }
         }
-        if !params.dup_hashes.is_empty() {
-            let rows = tx
-                .query(
-                    &record_duplicates,
-                    &[&params.dup_hashes, &params.dup_citizens, &params.dup_laws, &params.dup_reasons],
-                )
-                .await?;
-            outcome.duplicates = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        if !params.pending.is_empty() {
+            let newcomers = record_duplicates(&tx, self.rule, &params.pending, &mut outcome).await?;
+            if !newcomers.is_empty() {
+                outcome.merge(replace::replace(&tx, self.rule, &newcomers).await?);
+            }
         }
         tx.commit().await?;
         Ok(outcome)
     }
+}
+
+/// Compares the votes not counted with the counted votes they conflict with; records those a
+/// counted vote holds off (the usual case: a resend, a later revote) and returns the others,
+/// which rank before every counted vote they conflict with.
+async fn record_duplicates<'v>(
+    tx: &deadpool_postgres::Transaction<'_>,
+    rule: RevoteRule,
+    pending: &[&'v Vote],
+    outcome: &mut BatchOutcome,
+) -> Result<Vec<&'v Vote>, StoreError> {
+    let hashes: Vec<&str> = pending.iter().map(|v| v.vote_hash.as_str()).collect();
+    let laws: Vec<&str> = pending.iter().map(|v| v.law_id.as_str()).collect();
+    let citizens: Vec<&str> = pending.iter().map(|v| v.citizen_id.as_str()).collect();
+    let conflicting_votes = tx.prepare_cached(CONFLICTING_VOTES).await?;
+    let counted: Vec<Vote> =
+        tx.query(&conflicting_votes, &[&hashes, &laws, &citizens]).await?.iter().map(replace::vote_of).collect();
+    let counted_hashes: HashSet<&str> = counted.iter().map(|v| v.vote_hash.as_str()).collect();
+    let (held, newcomers): (Vec<&Vote>, Vec<&Vote>) = pending
+        .iter()
+        .copied()
+        .partition(|v| counted.iter().any(|c| crate::rule::conflict(c, v) && rule.holds_against(c, v)));
+    if !held.is_empty() {
+        let c = replace::VoteColumns::new(&held);
+        let reasons: Vec<&str> = held.iter().map(|v| reason(v, &counted_hashes)).collect();
+        let record = tx.prepare_cached(RECORD_DUPLICATES).await?;
+        let rows = tx.query(&record, &[&c.hashes, &c.citizens, &c.laws, &c.choices, &c.timestamps, &reasons]).await?;
+        outcome.duplicates = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    }
+    Ok(newcomers)
 }
 
 #[cfg(test)]

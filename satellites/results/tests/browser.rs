@@ -404,7 +404,8 @@ async fn screenshot() {
              FROM vote_audit GROUP BY law_id",
         )
         .await;
-    assert!(vote_engine::recount::run(&database.db, None, &mut std::io::sink()).await.unwrap());
+    let verdict = vote_engine::recount::run(&database.db, None, Default::default(), &mut std::io::sink()).await;
+    assert_eq!(verdict.unwrap(), vote_engine::recount::Verdict::Agreed);
     let service = Service::start(&database.url, &[]).await;
     let browser = Browser::launch().await;
     let page = browser.open(&service.url("/")).await;
