@@ -34,7 +34,7 @@ pub async fn migrate(database: &DbTarget, shutdown: &CancellationToken) -> anyho
     loop {
         let attempt = async {
             database.create_database_if_missing().await?;
-            database.migrate(embedded::migrations::runner(), MIGRATION_TABLE).await
+            database.migrate(embedded::migrations::runner(), MIGRATION_TABLE, &[]).await
         };
         match attempt.await {
             Ok(applied) => return Ok(applied),

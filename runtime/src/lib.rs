@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod logging;
+pub mod migrate;
 pub mod postgres;
 pub mod postgres_tls;
 pub mod shutdown;
