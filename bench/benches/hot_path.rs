@@ -18,7 +18,7 @@ fn body(i: usize) -> Vec<u8> {
         r#"{{"vote_hash":"{:064x}","citizen_id":"citizen-{i}","law_id":"law-{:05}","choice":"{}","timestamp":"2026-11-23T12:00:00.123456Z"}}"#,
         i * 7919,
         i % 1000,
-        if i % 3 == 0 { "non" } else { "oui" }
+        if i.is_multiple_of(3) { "non" } else { "oui" }
     )
     .into_bytes()
 }

@@ -128,7 +128,7 @@ impl Feed {
     /// whether an event was sent.
     async fn tick(&mut self) -> Result<bool, String> {
         let client = self.pool.get().await.map_err(|e| format!("database: {e}"))?;
-        let full = self.ticks % FULL_READ_EVERY == 0;
+        let full = self.ticks.is_multiple_of(FULL_READ_EVERY);
         let since = self.newest.map(|t| t - LOOKBACK);
         let rows = async {
             match since {
