@@ -8,13 +8,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use vote_mq::Backoff;
+use vote_mq::{Backoff, DeadLetterPublisher};
 use vote_runtime::CancellationToken;
 use vote_runtime::http::{ReadinessCheck, bind, ops_router, serve};
 use vote_runtime::postgres::{DbError, DbTarget, describe};
 
 use crate::config::Settings;
-use crate::dead_letter::DeadLetters;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::source::SourceConfig;
@@ -137,11 +136,12 @@ impl Application {
             policy: settings.batch,
             max_inflight_batches: settings.max_inflight_batches,
             store: store.clone(),
-            dead_letters: DeadLetters::new(
+            dead_letters: DeadLetterPublisher::new(
                 settings.amqp_url.clone(),
                 &topology.dead_letter_exchange,
                 &topology.dead_letter_queue,
                 &topology.queue,
+                "vote-engine-dlq",
             ),
             metrics: metrics.clone(),
             broker_up,

@@ -16,11 +16,10 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use time::OffsetDateTime;
 use tokio::time::Instant;
-use vote_mq::{Backoff, BulkDelivery};
+use vote_mq::{Backoff, BulkDelivery, DeadLetterPublisher};
 use vote_runtime::CancellationToken;
 
 use crate::batch::BatchPolicy;
-use crate::dead_letter::DeadLetters;
 use crate::decode::{RejectReason, Rejection};
 use crate::metrics::Metrics;
 use crate::source::{Session, SourceConfig};
@@ -50,7 +49,7 @@ pub struct Pipeline {
     /// Database writer.
     pub store: Store,
     /// Dead-letter publisher.
-    pub dead_letters: DeadLetters,
+    pub dead_letters: DeadLetterPublisher,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Set while a broker session is live (readiness).
@@ -210,7 +209,7 @@ impl Pipeline {
     fn dead_letter(&self, epoch: u64, tag: u64, body: Vec<u8>, rejection: Rejection) -> BoxFuture<'static, Completion> {
         let dead_letters = self.dead_letters.clone();
         Box::pin(async move {
-            let confirmed = match dead_letters.send(body, &rejection).await {
+            let confirmed = match dead_letters.send(body, rejection.reason.as_str(), rejection.detail).await {
                 Ok(()) => true,
                 Err(e) => {
                     tracing::warn!(error = %e, "dead-letter publish not confirmed; the message goes back to the queue");

@@ -9,8 +9,9 @@
 //! - the handler's error is retriable: try again later, at most [`RetryPolicy::max_attempts`]
 //!   attempts in all, then dead-letter.
 //!
-//! Dead-lettering publishes the original body and string headers, plus [`REJECT_REASON_HEADER`],
-//! to the queue's dead-letter exchange (routing key = dead-letter queue), waits for the broker's
+//! Dead-lettering publishes the original body and string headers, plus the reason and the queue
+//! ([`crate::dead_letter`]), to the queue's dead-letter exchange (routing key = dead-letter
+//! queue), waits for the broker's
 //! confirm, then acks the original. If that publish fails the delivery is rejected without
 //! requeue, so the queue's own dead-letter arguments still move it (without the reason).
 //!
@@ -32,7 +33,7 @@ mod headers;
 mod metrics;
 mod settle;
 
-pub use self::headers::{ATTEMPTS_HEADER, ORIGINAL_ROUTING_KEY_HEADER, REJECT_REASON_HEADER};
+pub use self::headers::{ATTEMPTS_HEADER, ORIGINAL_ROUTING_KEY_HEADER};
 pub use self::metrics::{
     CONSUMER_RECONNECTS_TOTAL, ConsumerMetrics, EVENTS_DEAD_LETTERED_TOTAL, EVENTS_HANDLED_TOTAL, EVENTS_RETRIED_TOTAL,
 };
@@ -50,6 +51,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::headers::forwarded_headers;
 use self::settle::{Outcome, Settlement, failed_attempts, settle};
+use crate::dead_letter::{REJECT_REASON_HEADER, dead_letter};
 use crate::publisher::{OutgoingMessage, Publisher};
 use crate::retry::Backoff;
 use crate::subscription::{Acker, Delivery, Subscription, SubscriptionConfig};
@@ -257,9 +259,16 @@ impl Consumer {
                     m.dead_lettered.with_label_values(&[cause.label()]).inc();
                 }
                 let topology = &self.config.topology;
-                let extra = vec![(REJECT_REASON_HEADER, reason), (ATTEMPTS_HEADER, failed.to_string())];
-                let message =
-                    self.republish(&delivery, &topology.dead_letter_exchange, &topology.dead_letter_queue, extra);
+                let kept = self.republish(&delivery, "", "", vec![(ATTEMPTS_HEADER, failed.to_string())]);
+                let mut message = dead_letter(
+                    &topology.dead_letter_exchange,
+                    &topology.dead_letter_queue,
+                    &topology.queue,
+                    kept.body,
+                    kept.headers,
+                    vec![(REJECT_REASON_HEADER, reason)],
+                );
+                message.message_id = kept.message_id;
                 if self.publish(&message).await {
                     self.ack(acker, delivery.tag).await;
                 } else if let Err(e) = acker.reject(delivery.tag, false).await {

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use vote_mq::service::{ATTEMPTS_HEADER, ORIGINAL_ROUTING_KEY_HEADER, REJECT_REASON_HEADER};
+use vote_mq::REJECT_REASON_HEADER;
+use vote_mq::consumer::{ATTEMPTS_HEADER, ORIGINAL_ROUTING_KEY_HEADER};
 use vote_mq::{
     AmqpUrl, Consumer, Delivery, Envelope, Failure, Incoming, OutgoingMessage, Publisher, QueueTopology, RetryPolicy,
     SubscriptionConfig, declare_topology, take_messages,
