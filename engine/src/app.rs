@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use vote_mq::{Backoff, DeadLetterPublisher};
+use vote_mq::DeadLetterPublisher;
 use vote_runtime::CancellationToken;
+use vote_runtime::backoff::Backoff;
 use vote_runtime::http::{ReadinessCheck, bind, ops_router, serve};
 use vote_runtime::postgres::{DbError, DbTarget, describe};
 

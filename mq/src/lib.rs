@@ -3,7 +3,7 @@
 //! Connecting and one-off operations:
 //! - [`url`]: AMQP URIs per the RabbitMQ spec, password-safe;
 //! - [`connection`]: connect (TLS for `amqps`), and [`with_channel`] for one-off operations;
-//! - [`retry`]: the backoff every retrying loop uses (exponential, jittered);
+//! - [`config`]: the broker's settings (AMQP_URL or the RABBITMQ_* parts, MQ_EXCHANGE);
 //! - [`topology`]: declaring queues with dead-letter queues, exchanges, topic bindings;
 //! - [`shards`]: the sharded vote intake (a consistent-hash exchange over N queues);
 //! - [`admin`]: queue depth, delete, taking the messages of a queue.
@@ -21,12 +21,12 @@
 
 pub mod admin;
 pub mod bulk;
+pub mod config;
 pub mod connection;
 pub mod consumer;
 pub mod dead_letter;
 pub mod envelope;
 pub mod publisher;
-pub mod retry;
 pub mod shards;
 pub mod subscription;
 pub mod topology;
@@ -35,11 +35,10 @@ pub mod url;
 pub use admin::take_messages;
 pub use bulk::{BulkConsumer, BulkDelivery};
 pub use connection::{connect, with_channel};
-pub use consumer::{Consumer, ConsumerMetrics, Failure, Incoming, RetryPolicy};
+pub use consumer::{Consumer, ConsumerMetrics, Failure, Incoming, RedeliveryPolicy};
 pub use dead_letter::{DeadLetterPublisher, REJECT_DETAIL_HEADER, REJECT_REASON_HEADER};
 pub use envelope::Envelope;
 pub use publisher::{Confirmation, OutgoingMessage, Publisher};
-pub use retry::Backoff;
 pub use shards::{ShardSet, shard_queue};
 pub use subscription::{Acker, Delivery, Subscription, SubscriptionConfig};
 pub use topology::{QueueTopology, QueueType, declare_topic_exchange, declare_topology, parse_bindings};

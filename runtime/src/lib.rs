@@ -3,6 +3,7 @@
 //! signal, the ops HTTP endpoints, PostgreSQL access (TLS included) and migrations. With the
 //! feature `testing`, helpers for tests against the real servers.
 
+pub mod backoff;
 pub mod cli;
 pub mod config;
 pub mod http;

@@ -16,8 +16,9 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use time::OffsetDateTime;
 use tokio::time::Instant;
-use vote_mq::{Backoff, BulkDelivery, DeadLetterPublisher};
+use vote_mq::{BulkDelivery, DeadLetterPublisher};
 use vote_runtime::CancellationToken;
+use vote_runtime::backoff::Backoff;
 
 use crate::batch::BatchPolicy;
 use crate::decode::{RejectReason, Rejection};

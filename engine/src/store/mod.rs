@@ -34,7 +34,7 @@ pub use columns::BatchColumns;
 pub use error::{ErrorKind, StoreError};
 use recent_keys::PlainInserts;
 pub use recent_keys::RecentKeys;
-pub use write::RetryPolicy;
+pub use write::WriteRetryPolicy;
 
 const LOAD_TOTALS: &str = include_str!("../../../sql/engine/queries/load_totals.sql");
 
@@ -94,14 +94,14 @@ pub trait StoreEvents: Send + Sync {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
-    retry: RetryPolicy,
+    retry: WriteRetryPolicy,
     events: Arc<dyn StoreEvents>,
     plain_inserts: Arc<Mutex<PlainInserts>>,
 }
 
 impl Store {
     /// A store over `pool`, reporting failed attempts to `events`.
-    pub fn new(pool: Pool, retry: RetryPolicy, events: Arc<dyn StoreEvents>) -> Self {
+    pub fn new(pool: Pool, retry: WriteRetryPolicy, events: Arc<dyn StoreEvents>) -> Self {
         Self { pool, retry, events, plain_inserts: Arc::new(Mutex::new(PlainInserts::new())) }
     }
 

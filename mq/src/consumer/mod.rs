@@ -6,7 +6,7 @@
 //! Settling rules:
 //! - the handler returned `Ok` (it has committed its work): ack;
 //! - the body does not decode, or the handler's error is not retriable: dead-letter at once;
-//! - the handler's error is retriable: try again later, at most [`RetryPolicy::max_attempts`]
+//! - the handler's error is retriable: try again later, at most [`RedeliveryPolicy::max_attempts`]
 //!   attempts in all, then dead-letter.
 //!
 //! Dead-lettering publishes the original body and string headers, plus the reason and the queue
@@ -27,7 +27,7 @@
 //! (prefetched, unacked deliveries return to the queue).
 //!
 //! The loop is this file; beside it, the settling rules as a pure decision (`settle`, with
-//! [`RetryPolicy`]), the headers a republish sets (`headers`) and the loop's counters (`metrics`).
+//! [`RedeliveryPolicy`]), the headers a republish sets (`headers`) and the loop's counters (`metrics`).
 
 mod headers;
 mod metrics;
@@ -37,7 +37,7 @@ pub use self::headers::{ATTEMPTS_HEADER, ORIGINAL_ROUTING_KEY_HEADER};
 pub use self::metrics::{
     CONSUMER_RECONNECTS_TOTAL, ConsumerMetrics, EVENTS_DEAD_LETTERED_TOTAL, EVENTS_HANDLED_TOTAL, EVENTS_RETRIED_TOTAL,
 };
-pub use self::settle::{DeadLetterCause, RetryPolicy};
+pub use self::settle::{DeadLetterCause, RedeliveryPolicy};
 
 use std::fmt;
 use std::future::Future;
@@ -53,9 +53,9 @@ use self::headers::forwarded_headers;
 use self::settle::{Outcome, Settlement, failed_attempts, settle};
 use crate::dead_letter::{REJECT_REASON_HEADER, dead_letter};
 use crate::publisher::{OutgoingMessage, Publisher};
-use crate::retry::Backoff;
 use crate::subscription::{Acker, Delivery, Subscription, SubscriptionConfig};
 use crate::{AmqpUrl, Envelope, Error};
+use vote_runtime::backoff::Backoff;
 
 /// What a decoder sees of one delivery (see [`Consumer::run_with`]).
 #[derive(Debug, Clone, Copy)]
@@ -91,7 +91,7 @@ pub struct Consumer {
     url: AmqpUrl,
     config: SubscriptionConfig,
     publisher: Arc<Publisher>,
-    retry: RetryPolicy,
+    retry: RedeliveryPolicy,
     metrics: Option<ConsumerMetrics>,
     connected: Arc<AtomicBool>,
 }
@@ -103,14 +103,14 @@ impl Consumer {
             url: url.clone(),
             config,
             publisher,
-            retry: RetryPolicy::default(),
+            retry: RedeliveryPolicy::default(),
             metrics: None,
             connected: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    /// Replaces the default [`RetryPolicy`].
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+    /// Replaces the default [`RedeliveryPolicy`].
+    pub fn with_retry(mut self, retry: RedeliveryPolicy) -> Self {
         self.retry = retry;
         self
     }
