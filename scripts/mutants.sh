@@ -28,6 +28,7 @@ MODULES=(
   "decode|vote-engine|engine/src/decode.rs|--lib"
   "batch|vote-engine|engine/src/batch.rs|--lib"
   "ack|vote-engine|engine/src/ack.rs|--lib"
+  "pipeline|vote-engine|engine/src/pipeline/machine.rs|--lib"
   "columns|vote-engine|engine/src/store/columns.rs|--lib"
   "store-errors|vote-engine|engine/src/store/error.rs|--lib --test=store"
   "recent_keys|vote-engine|engine/src/store/recent_keys.rs|--lib"

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use vote_mq::Backoff;
+use vote_mq::DeadLetterPublisher;
 use vote_runtime::CancellationToken;
+use vote_runtime::backoff::Backoff;
 use vote_runtime::http::{ReadinessCheck, bind, ops_router, serve};
 use vote_runtime::postgres::{DbError, DbTarget, describe};
 
 use crate::config::Settings;
-use crate::dead_letter::DeadLetters;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::source::SourceConfig;
@@ -34,7 +34,7 @@ pub async fn migrate(database: &DbTarget, shutdown: &CancellationToken) -> anyho
     loop {
         let attempt = async {
             database.create_database_if_missing().await?;
-            database.migrate(embedded::migrations::runner(), MIGRATION_TABLE).await
+            database.migrate(embedded::migrations::runner(), MIGRATION_TABLE, &[]).await
         };
         match attempt.await {
             Ok(applied) => return Ok(applied),
@@ -137,11 +137,12 @@ impl Application {
             policy: settings.batch,
             max_inflight_batches: settings.max_inflight_batches,
             store: store.clone(),
-            dead_letters: DeadLetters::new(
+            dead_letters: DeadLetterPublisher::new(
                 settings.amqp_url.clone(),
                 &topology.dead_letter_exchange,
                 &topology.dead_letter_queue,
                 &topology.queue,
+                "vote-engine-dlq",
             ),
             metrics: metrics.clone(),
             broker_up,

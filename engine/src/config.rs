@@ -6,16 +6,17 @@
 use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use vote_mq::config::BrokerArgs;
 use vote_mq::{AmqpUrl, QueueTopology, QueueType, ShardSet};
 use vote_runtime::cli::Exit;
 use vote_runtime::config::{
-    self, BrokerArgs, ConfigError, DatabaseArgs, LogArgs, LogSettings, Validate, at_least_one, non_empty, seconds,
+    self, ConfigError, DatabaseArgs, LogArgs, LogSettings, Validate, at_least_one, non_empty, seconds,
 };
 use vote_runtime::postgres::DbTarget;
 
 use crate::batch::BatchPolicy;
 use crate::rule::RevoteRule;
-use crate::store::RetryPolicy;
+use crate::store::WriteRetryPolicy;
 
 /// Command line: an optional subcommand plus the settings flags.
 #[derive(Debug, Parser)]
@@ -168,7 +169,7 @@ pub struct Settings {
     /// Batches written concurrently.
     pub max_inflight_batches: usize,
     /// Database retry policy.
-    pub retry: RetryPolicy,
+    pub retry: WriteRetryPolicy,
     /// Which of conflicting votes counts.
     pub revote_rule: RevoteRule,
     /// Ops HTTP port (0 = any free port).
@@ -234,7 +235,7 @@ impl Validate for RawSettings {
                 linger: Duration::from_millis(self.batch_linger_ms).min(batch_timeout),
             },
             max_inflight_batches,
-            retry: RetryPolicy { initial_delay: retry_delay, max_attempts: self.max_retry_attempts },
+            retry: WriteRetryPolicy { initial_delay: retry_delay, max_attempts: self.max_retry_attempts },
             revote_rule,
             prometheus_port: self.prometheus_port,
             logs: self.logs.validate()?,

@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use vote_engine::app::migrate;
 use vote_engine::decode::{Choice, Vote};
 use vote_engine::metrics::Metrics;
-use vote_engine::store::{RetryPolicy, Store};
+use vote_engine::store::{Store, WriteRetryPolicy};
 use vote_runtime::CancellationToken;
 use vote_runtime::testing::fresh_database;
 
@@ -60,7 +60,7 @@ async fn concurrent_batches_holding_each_others_revotes_do_not_deadlock() {
     migrate(&db, &CancellationToken::new()).await.expect("migrations");
     let metrics = Arc::new(Metrics::new(10).expect("metrics"));
     // A deadlock would surface as a retry (after this delay) or, past the attempts, a split.
-    let retry = RetryPolicy { initial_delay: Duration::from_millis(200), max_attempts: 3 };
+    let retry = WriteRetryPolicy { initial_delay: Duration::from_millis(200), max_attempts: 3 };
     let store = Store::new(db.pool(4).expect("pool"), retry, metrics.clone());
     // Sorted by vote_hash, batch `yes` would take the citizens in ascending order and batch `no`
     // in descending order, meeting in the middle.
@@ -88,7 +88,7 @@ async fn concurrent_batches_holding_each_others_revotes_do_not_deadlock() {
 async fn votes_recorded_before_the_store_started_count_once() {
     let db = fresh_database("store").await;
     migrate(&db, &CancellationToken::new()).await.expect("migrations");
-    let retry = RetryPolicy { initial_delay: Duration::from_millis(200), max_attempts: 3 };
+    let retry = WriteRetryPolicy { initial_delay: Duration::from_millis(200), max_attempts: 3 };
     let before = Store::new(db.pool(2).expect("pool"), retry, Arc::new(Metrics::new(10).expect("metrics")));
     let first: Vec<Vote> = (0..100).map(|c| vote(format!("h{c:05}"), c, Choice::Oui)).collect();
     assert_eq!(before.write(&first).await.outcome.counted(), 100);

@@ -17,7 +17,8 @@ use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use vote_mq::{AmqpUrl, Backoff, Confirmation, OutgoingMessage, Publisher, QueueType};
+use vote_mq::{AmqpUrl, Confirmation, OutgoingMessage, Publisher, QueueType};
+use vote_runtime::backoff::Backoff;
 
 use crate::Error;
 use crate::expected::{Expected, Tally};

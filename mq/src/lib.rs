@@ -3,29 +3,30 @@
 //! Connecting and one-off operations:
 //! - [`url`]: AMQP URIs per the RabbitMQ spec, password-safe;
 //! - [`connection`]: connect (TLS for `amqps`), and [`with_channel`] for one-off operations;
-//! - [`retry`]: the backoff every retrying loop uses (exponential, jittered);
+//! - [`config`]: the broker's settings (AMQP_URL or the RABBITMQ_* parts, MQ_EXCHANGE);
 //! - [`topology`]: declaring queues with dead-letter queues, exchanges, topic bindings;
 //! - [`shards`]: the sharded vote intake (a consistent-hash exchange over N queues);
 //! - [`admin`]: queue depth, delete, taking the messages of a queue.
 //!
-//! Publishing: [`publisher`] (confirmed, persistent, reconnecting) and [`envelope`] (the
-//! satellites' event envelope).
+//! Publishing: [`publisher`] (confirmed, persistent, reconnecting), [`envelope`] (the
+//! satellites' event envelope) and [`dead_letter`] (refused messages, their headers).
 //!
 //! Consuming, from the general to the fast:
 //! - [`subscription`]: a manual-ack [`Subscription`] to one queue, on amqprs: every property
 //!   and header of a delivery;
-//! - [`service`]: the satellites' [`Consumer`] loop on a subscription (ack after handling,
+//! - [`consumer`]: the satellites' [`Consumer`] loop on a subscription (ack after handling,
 //!   bounded retries, dead-letters with a reason);
 //! - [`bulk`]: the [`BulkConsumer`], a lean consumer of one queue that speaks the protocol
 //!   itself, for the engine's throughput: bodies and tags only.
 
 pub mod admin;
 pub mod bulk;
+pub mod config;
 pub mod connection;
+pub mod consumer;
+pub mod dead_letter;
 pub mod envelope;
 pub mod publisher;
-pub mod retry;
-pub mod service;
 pub mod shards;
 pub mod subscription;
 pub mod topology;
@@ -34,10 +35,10 @@ pub mod url;
 pub use admin::take_messages;
 pub use bulk::{BulkConsumer, BulkDelivery};
 pub use connection::{connect, with_channel};
+pub use consumer::{Consumer, ConsumerMetrics, Failure, Incoming, RedeliveryPolicy};
+pub use dead_letter::{DeadLetterPublisher, REJECT_DETAIL_HEADER, REJECT_REASON_HEADER};
 pub use envelope::Envelope;
 pub use publisher::{Confirmation, OutgoingMessage, Publisher};
-pub use retry::Backoff;
-pub use service::{Consumer, ConsumerMetrics, Failure, Incoming, RetryPolicy};
 pub use shards::{ShardSet, shard_queue};
 pub use subscription::{Acker, Delivery, Subscription, SubscriptionConfig};
 pub use topology::{QueueTopology, QueueType, declare_topic_exchange, declare_topology, parse_bindings};

@@ -15,9 +15,9 @@ use backon::Retryable;
 use tokio::sync::{Mutex, oneshot};
 
 use crate::connection::connect;
-use crate::retry::RECONNECT;
 use crate::topology::{name, text};
 use crate::{AmqpUrl, Error};
+use vote_runtime::backoff::RECONNECT;
 
 /// One message to publish. Always persistent (delivery mode 2).
 #[derive(Debug, Clone, Default)]

@@ -166,8 +166,8 @@ pub async fn read_queue(url: &AmqpUrl, queue: &str, count: usize) -> Vec<DeadLet
             .expect("reader connection open");
         subscription.acker().ack(delivery.tag, false).await.expect("ack");
         read.push(DeadLetter {
-            reason: delivery.header("x-reject-reason"),
-            detail: delivery.header("x-reject-detail"),
+            reason: delivery.header(vote_mq::REJECT_REASON_HEADER),
+            detail: delivery.header(vote_mq::REJECT_DETAIL_HEADER),
             body: delivery.body,
         });
     }

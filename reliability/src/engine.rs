@@ -226,11 +226,6 @@ impl EngineProcess {
         lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
     }
 
-    /// Whether the process is still running.
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
     /// Panics, showing the engine's last lines, unless the process is still running.
     pub fn assert_running(&mut self, when: &str) {
         if let Ok(Some(status)) = self.child.try_wait() {

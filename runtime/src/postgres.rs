@@ -1,5 +1,5 @@
-//! PostgreSQL access shared by the services: settings from DATABASE_URL or parts, a pool, and
-//! migrations run under an advisory lock so that concurrent starts apply them once.
+//! PostgreSQL access shared by the services: settings from DATABASE_URL or parts, a pool, the
+//! database created when missing; migrations in [`crate::migrate`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -173,18 +173,6 @@ impl DbTarget {
         }
         Ok(())
     }
-
-    /// Applies `runner`'s migrations, recording them in `history_table`, while holding an
-    /// advisory lock so that two processes starting together do not race.
-    pub async fn migrate(&self, mut runner: refinery::Runner, history_table: &str) -> Result<usize, DbError> {
-        let mut client = self.connect().await?;
-        let lock_key = advisory_key(history_table);
-        client.execute("SELECT pg_advisory_lock($1)", &[&lock_key]).await?;
-        let result = runner.set_migration_table_name(history_table).run_async(&mut client).await;
-        let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&lock_key]).await;
-        let report = result.map_err(|e| DbError::Migration(e.to_string()))?;
-        Ok(report.applied_migrations().len())
-    }
 }
 
 /// Whether a failed CREATE DATABASE failed only because another session created the database
@@ -195,7 +183,7 @@ fn is_already_created(error: &tokio_postgres::Error) -> bool {
     error.code().is_some_and(|code| *code == SqlState::DUPLICATE_DATABASE || *code == SqlState::UNIQUE_VIOLATION)
 }
 
-fn advisory_key(name: &str) -> i64 {
+pub(crate) fn advisory_key(name: &str) -> i64 {
     // FNV-1a: stable across builds, unlike std's randomized hasher.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for b in name.bytes() {

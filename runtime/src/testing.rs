@@ -72,24 +72,51 @@ pub fn free_port() -> u16 {
 /// can see the connection go where RABBITMQ_PORT says): RABBITMQ_HOST/PORT/USER/PASSWORD
 /// (+ RABBITMQ_VHOST when not "/") and MQ_EXCHANGE_TYPE, no AMQP_URL.
 pub fn seed_broker_env(port: u16) -> Vec<(String, String)> {
-    let url = vote_mq::AmqpUrl::parse(&amqp_url()).expect("TEST_AMQP_URL is not a valid AMQP URL");
+    let broker = TestBroker::from_env();
     let mut env = vec![
-        ("RABBITMQ_HOST", url.host.clone()),
+        ("RABBITMQ_HOST", broker.host),
         ("RABBITMQ_PORT", port.to_string()),
-        ("RABBITMQ_USER", url.username.clone()),
-        ("RABBITMQ_PASSWORD", url.password.clone()),
+        ("RABBITMQ_USER", broker.user),
+        ("RABBITMQ_PASSWORD", broker.password),
         ("MQ_EXCHANGE_TYPE", "topic".to_owned()),
     ];
-    if url.vhost != "/" {
-        env.push(("RABBITMQ_VHOST", url.vhost.clone()));
+    if broker.vhost != "/" {
+        env.push(("RABBITMQ_VHOST", broker.vhost));
     }
     env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 /// A [`TcpProxy`] to the test broker (TEST_AMQP_URL's host and port).
 pub async fn broker_proxy() -> TcpProxy {
-    let url = vote_mq::AmqpUrl::parse(&amqp_url()).expect("TEST_AMQP_URL is not a valid AMQP URL");
-    TcpProxy::start(&format!("{}:{}", url.host, url.port)).await
+    let broker = TestBroker::from_env();
+    TcpProxy::start(&format!("{}:{}", broker.host, broker.port)).await
+}
+
+/// The parts of TEST_AMQP_URL, decoded (the RabbitMQ URI spec: `/%2f` is the vhost "/").
+struct TestBroker {
+    host: String,
+    port: u16,
+    user: String,
+    password: String,
+    vhost: String,
+}
+
+impl TestBroker {
+    fn from_env() -> Self {
+        let url = url::Url::parse(&amqp_url()).expect("TEST_AMQP_URL is not a valid AMQP URL");
+        let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+        let vhost = match url.path().strip_prefix('/') {
+            None | Some("") => "/".to_owned(),
+            Some(path) => decode(path),
+        };
+        Self {
+            host: url.host_str().unwrap_or("localhost").to_owned(),
+            port: url.port().unwrap_or(5672),
+            user: decode(url.username()),
+            password: decode(url.password().unwrap_or_default()),
+            vhost,
+        }
+    }
 }
 
 /// `database` named the seeds' way: POSTGRES_HOST/PORT/DB/USER/PASSWORD, no DATABASE_URL.

@@ -40,16 +40,4 @@ CREATE TABLE processed_orders (
     processed_at timestamptz NOT NULL DEFAULT now()
 );
 
--- Transactional outbox: events are written with the state change that causes them, then
--- published (with confirms) by a relay and marked.
-CREATE TABLE outbox (
-    id           bigserial PRIMARY KEY,
-    producer     text NOT NULL,
-    event_id     uuid NOT NULL UNIQUE,
-    routing_key  text NOT NULL,
-    body         bytea NOT NULL,
-    created_at   timestamptz NOT NULL DEFAULT now(),
-    published_at timestamptz
-);
-
-CREATE INDEX outbox_pending ON outbox (producer, id) WHERE published_at IS NULL;
+-- Events go through the shared outbox table (sql/outbox/V1__outbox.sql, applied first).

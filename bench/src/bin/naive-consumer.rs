@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use clap::{CommandFactory, Parser};
 use vote_engine::decode::decode;
+use vote_mq::config::BrokerArgs;
 use vote_mq::{AmqpUrl, QueueTopology, QueueType, Subscription, SubscriptionConfig};
-use vote_runtime::config::{self, BrokerArgs, ConfigError, DatabaseArgs, Validate};
+use vote_runtime::config::{self, ConfigError, DatabaseArgs, Validate};
 use vote_runtime::postgres::DbTarget;
 
 const COUNT_VOTE: &str = include_str!("../../../sql/bench/naive_count_vote.sql");

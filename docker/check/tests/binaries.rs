@@ -114,11 +114,19 @@ struct Run {
 }
 
 impl Run {
-    async fn new() -> Self {
+    /// A run where each domain has a database of its own, or (`shared`) where every service
+    /// uses one database, as a small deployment with one `DATABASE_URL` does.
+    async fn new(shared: bool) -> Self {
+        const DOMAINS: [&str; 5] = ["engine", "poll", "election", "ordering", "notification"];
         let mut databases = BTreeMap::new();
-        for domain in ["engine", "poll", "election", "ordering", "notification"] {
-            let target = fresh_database(&format!("opskit_{domain}")).await;
-            databases.insert(domain, database_url_of(target.dbname()));
+        if shared {
+            let url = database_url_of(fresh_database("opskit_shared").await.dbname());
+            databases.extend(DOMAINS.map(|domain| (domain, url.clone())));
+        }
+        for domain in DOMAINS {
+            if !databases.contains_key(domain) {
+                databases.insert(domain, database_url_of(fresh_database(&format!("opskit_{domain}")).await.dbname()));
+            }
         }
         let logs = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique_name("opskit"));
         std::fs::create_dir_all(&logs).expect("log directory");
@@ -293,12 +301,12 @@ fn metrics_read_by_the_kit() -> BTreeMap<String, String> {
     used
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_running_binaries_export_what_the_kit_reads_and_answer_its_probes() {
+/// Starts every service of the workspace with `run`'s settings and waits until each is ready.
+async fn start_every_service(
+    run: &Run,
+    http: &reqwest::Client,
+) -> (BTreeMap<&'static str, Vec<(String, String)>>, Vec<Running>) {
     let (bins, paths) = built();
-    let run = Run::new().await;
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
-
     let ports: BTreeMap<&str, u16> =
         bins.iter().filter(|b| b.is_service()).map(|b| (b.name.as_str(), free_port())).collect();
     let order_service_port = ports.get("order-service").copied().unwrap_or_default();
@@ -307,8 +315,43 @@ async fn the_running_binaries_export_what_the_kit_reads_and_answer_its_probes() 
     let mut running: Vec<Running> =
         settings.iter().map(|(name, env)| run.start(name, &paths[*name], ports[name], env.clone())).collect();
     for service in &mut running {
-        wait_ready(&http, service).await;
+        wait_ready(http, service).await;
     }
+    (settings, running)
+}
+
+/// One database for everything: every service migrates its schema beside the others' (the
+/// shared outbox table made once) and becomes ready, and the history tables say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_can_share_one_database() {
+    let run = Run::new(true).await;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let (settings, running) = start_every_service(&run, &http).await;
+    assert!(running.len() >= 9, "every service started: {:?}", running.iter().map(|r| &r.name).collect::<Vec<_>>());
+    let db = vote_runtime::postgres::DbTarget::parse(&run.databases["engine"]).unwrap().connect().await.unwrap();
+    let histories: Vec<String> = db
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_name LIKE '%schema_history' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for schema in ["election", "vote_engine", "notification", "ordering", "outbox", "poll"] {
+        assert!(histories.iter().any(|h| h.starts_with(schema)), "no {schema} history in {histories:?}");
+    }
+    drop(running);
+    delete_queues(settings.values().flatten()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_binaries_export_what_the_kit_reads_and_answer_its_probes() {
+    let (_, paths) = built();
+    let run = Run::new(false).await;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let (settings, running) = start_every_service(&run, &http).await;
     let by_name: BTreeMap<&str, &Running> = running.iter().map(|r| (r.name.as_str(), r)).collect();
 
     // Before any vote or event, every metric the kit reads already has a sample (counters at 0),

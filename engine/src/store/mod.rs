@@ -35,7 +35,7 @@ pub use columns::BatchColumns;
 pub use error::{ErrorKind, StoreError};
 use recent_keys::PlainInserts;
 pub use recent_keys::RecentKeys;
-pub use write::RetryPolicy;
+pub use write::WriteRetryPolicy;
 
 use crate::rule::RevoteRule;
 
@@ -101,7 +101,7 @@ pub trait StoreEvents: Send + Sync {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
-    retry: RetryPolicy,
+    retry: WriteRetryPolicy,
     events: Arc<dyn StoreEvents>,
     plain_inserts: Arc<Mutex<PlainInserts>>,
     rule: RevoteRule,
@@ -109,7 +109,7 @@ pub struct Store {
 
 impl Store {
     /// A store over `pool`, reporting failed attempts to `events`.
-    pub fn new(pool: Pool, retry: RetryPolicy, events: Arc<dyn StoreEvents>) -> Self {
+    pub fn new(pool: Pool, retry: WriteRetryPolicy, events: Arc<dyn StoreEvents>) -> Self {
         Self {
             pool,
             retry,

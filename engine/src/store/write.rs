@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
+use backon::{BackoffBuilder, Retryable};
+use vote_runtime::backoff::Exponential;
 
 use super::columns::BatchColumns;
 use super::error::{ErrorKind, StoreError};
@@ -22,7 +23,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Retry settings (RETRY_DELAY_SECONDS, MAX_RETRY_ATTEMPTS).
 #[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
+pub struct WriteRetryPolicy {
     /// First delay; doubles per attempt up to 30 s. Each wait is drawn between the delay and
     /// twice it (at most 30 s), so engines that failed together do not retry together.
     pub initial_delay: Duration,
@@ -30,17 +31,10 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
 }
 
-impl RetryPolicy {
+impl WriteRetryPolicy {
     /// The waits between attempts, without end.
     fn delays(&self) -> impl backon::Backoff {
-        ExponentialBuilder::new()
-            .with_min_delay(self.initial_delay)
-            .with_max_delay(MAX_BACKOFF)
-            .with_factor(2.0)
-            .with_jitter()
-            .without_max_times()
-            .build()
-            .map(|delay| delay.min(MAX_BACKOFF))
+        Exponential::new(self.initial_delay, MAX_BACKOFF).build()
     }
 }
 
@@ -71,7 +65,7 @@ impl Store {
         result
     }
 
-    /// One transaction for `votes`, retried per [`RetryPolicy`]. Returns only errors worth
+    /// One transaction for `votes`, retried per [`WriteRetryPolicy`]. Returns only errors worth
     /// splitting on: refused data, or conflicts that outlasted the retries of a batch of
     /// several votes. Everything else is waited out, however long it lasts.
     async fn write_with_retry<V: AsRef<Vote> + Sync>(
@@ -204,7 +198,7 @@ mod tests {
 
     #[test]
     fn delays_double_from_the_first_with_jitter_up_to_the_cap() {
-        let policy = RetryPolicy { initial_delay: Duration::from_secs(1), max_attempts: 3 };
+        let policy = WriteRetryPolicy { initial_delay: Duration::from_secs(1), max_attempts: 3 };
         let delays: Vec<Duration> = policy.delays().take(12).collect();
         for (i, delay) in delays.iter().enumerate() {
             let nominal = Duration::from_secs(1 << i.min(5)).min(MAX_BACKOFF);

@@ -177,7 +177,7 @@ pub async fn read_queue(target: &Target, queue: &str, count: usize) -> Vec<(Opti
             .unwrap_or_else(|_| panic!("only {} of {count} messages in {queue}", out.len()))
             .expect("reader connection open");
         sub.acker().ack(d.tag, false).await.unwrap();
-        out.push((d.header("x-reject-reason"), d.body));
+        out.push((d.header(vote_mq::REJECT_REASON_HEADER), d.body));
     }
     // Nothing more than expected.
     let extra = tokio::time::timeout(Duration::from_millis(300), sub.recv()).await;

@@ -17,7 +17,7 @@ use vote_engine::app::migrate;
 use vote_engine::decode::{Choice, Vote};
 use vote_engine::metrics::Metrics;
 use vote_engine::rule::RevoteRule;
-use vote_engine::store::{RetryPolicy, Store};
+use vote_engine::store::{WriteRetryPolicy, Store};
 use vote_runtime::CancellationToken;
 use vote_runtime::postgres::DbTarget;
 use vote_runtime::testing::fresh_database;
@@ -186,7 +186,7 @@ async fn deliver(stores: &[Store], votes: &[Vote], seed: u64) {
 }
 
 async fn stores(db: &DbTarget, rule: RevoteRule) -> Vec<Store> {
-    let retry = RetryPolicy { initial_delay: Duration::from_millis(20), max_attempts: 3 };
+    let retry = WriteRetryPolicy { initial_delay: Duration::from_millis(20), max_attempts: 3 };
     (0..2)
         .map(|_| {
             let metrics = Arc::new(Metrics::new(10).expect("metrics"));

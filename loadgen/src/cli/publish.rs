@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use clap::Args;
 use serde_json::json;
-use vote_runtime::config::{BrokerArgs, Validate};
+use vote_mq::config::BrokerArgs;
+use vote_runtime::config::Validate;
 
 use super::{Outcome, QueueArgs, parse_duration};
 use crate::Error;

@@ -2,7 +2,8 @@
 
 use clap::Args;
 use serde_json::json;
-use vote_runtime::config::{BrokerArgs, DatabaseArgs, Validate};
+use vote_mq::config::BrokerArgs;
+use vote_runtime::config::{DatabaseArgs, Validate};
 
 use super::publish::{LoadArgs, print_publish, publish_json};
 use super::verify::{WaitArgs, verify_with_progress};

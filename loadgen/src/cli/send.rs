@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use clap::Args;
-use vote_runtime::config::{BrokerArgs, Validate};
+use vote_mq::config::BrokerArgs;
+use vote_runtime::config::Validate;
 
 use super::{Outcome, QueueArgs};
 use crate::Error;

@@ -9,7 +9,7 @@ use common::world;
 use serde_json::json;
 use uuid::Uuid;
 use vote_mq::Envelope;
-use vote_mq::service::REJECT_REASON_HEADER;
+use vote_mq::REJECT_REASON_HEADER;
 use vote_satellite_kit::testing::{metric, next_event};
 
 #[tokio::test]

@@ -7,7 +7,8 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser};
 use vote_mq::AmqpUrl;
 use vote_runtime::cli::Exit;
-use vote_runtime::config::{self, BrokerArgs, ConfigError, Database, DatabaseArgs, LogArgs, LogSettings, Validate};
+use vote_mq::config::BrokerArgs;
+use vote_runtime::config::{self, ConfigError, Database, DatabaseArgs, LogArgs, LogSettings, Validate};
 use vote_satellite_kit::auth::AuthArgs;
 
 /// Shortest INTAKE_RECEIPT_KEY accepted, in bytes: an HMAC key as strong as its SHA-256.

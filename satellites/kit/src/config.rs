@@ -9,10 +9,11 @@ use std::ffi::OsString;
 use std::time::Duration;
 
 use clap::{Command, FromArgMatches};
-use vote_mq::{AmqpUrl, QueueTopology, QueueType, RetryPolicy, SubscriptionConfig, parse_bindings};
+use vote_mq::config::{BrokerArgs, ExchangeArgs};
+use vote_mq::{AmqpUrl, QueueTopology, QueueType, RedeliveryPolicy, SubscriptionConfig, parse_bindings};
 use vote_runtime::cli::Exit;
-use vote_runtime::config::{BrokerArgs, ExchangeArgs, LogArgs, LogSettings};
 pub use vote_runtime::config::{ConfigError, Database, DatabaseArgs, Validate, non_empty};
+use vote_runtime::config::{LogArgs, LogSettings};
 
 use crate::auth::AuthArgs;
 use crate::limits::{HttpArgs, HttpLimits};
@@ -131,13 +132,13 @@ pub struct QueueSettings {
     /// producers address directly (default exchange).
     pub bindings: Vec<String>,
     /// Retries of failing messages.
-    pub retry: RetryPolicy,
+    pub retry: RedeliveryPolicy,
 }
 
 impl QueueSettings {
     /// A queue that producers publish to directly (no bindings), dead-lettering to
     /// `<queue>.dlq`, with `retry`.
-    pub fn direct(queue: &str, retry: RetryPolicy) -> Self {
+    pub fn direct(queue: &str, retry: RedeliveryPolicy) -> Self {
         Self { queue: queue.to_owned(), dead_letter_queue: format!("{queue}.dlq"), bindings: Vec::new(), retry }
     }
 
@@ -211,7 +212,7 @@ impl Validate for QueueArgs {
 }
 
 /// MQ_MAX_ATTEMPTS and MQ_RETRY_DELAY_MS as a policy.
-fn retry_policy(args: &QueueArgs) -> Result<RetryPolicy, ConfigError> {
+fn retry_policy(args: &QueueArgs) -> Result<RedeliveryPolicy, ConfigError> {
     if args.mq_max_attempts == 0 {
         return Err(ConfigError::new("MQ_MAX_ATTEMPTS", "must be at least 1"));
     }
@@ -219,7 +220,7 @@ fn retry_policy(args: &QueueArgs) -> Result<RetryPolicy, ConfigError> {
         return Err(ConfigError::new("MQ_RETRY_DELAY_MS", format!("must be at most {MAX_RETRY_DELAY_MS}")));
     }
     let initial_delay = Duration::from_millis(args.mq_retry_delay_ms);
-    Ok(RetryPolicy {
+    Ok(RedeliveryPolicy {
         max_attempts: args.mq_max_attempts,
         initial_delay,
         max_delay: initial_delay.max(Duration::from_secs(5)),
@@ -317,7 +318,7 @@ mod tests {
         assert_eq!(s.service.amqp_url.vhost, "/");
         assert_eq!((s.queue.queue.as_str(), s.queue.dead_letter_queue.as_str()), ("test_queue", "test_queue.dlq"));
         assert_eq!(s.queue.bindings, ["a.b", "c.*"]);
-        assert_eq!(s.queue.retry, RetryPolicy::default());
+        assert_eq!(s.queue.retry, RedeliveryPolicy::default());
         assert_eq!(s.database.target.dbname(), "vote_test");
         assert_eq!(s.database.max_connections, 8);
         assert_eq!(s.service.http, HttpLimits::default());
@@ -362,7 +363,7 @@ mod tests {
         assert_eq!(bound.topology.dead_letter_exchange, "events.dlx");
         assert_eq!(bound.topology.queue_type, QueueType::Classic);
         assert_eq!(bound.bindings, Some(("events".to_owned(), vec!["a.b".to_owned(), "c.*".to_owned()])));
-        let direct = QueueSettings::direct("plain", RetryPolicy::default()).subscription(&s.service, "svc");
+        let direct = QueueSettings::direct("plain", RedeliveryPolicy::default()).subscription(&s.service, "svc");
         assert_eq!((direct.topology.dead_letter_queue.as_str(), direct.bindings), ("plain.dlq", None));
     }
 

@@ -5,9 +5,10 @@
 //! publish or by another instance), and once more at shutdown. A crash between the confirm and
 //! the mark publishes the event again with the same `event_id`; consumers deduplicate on it.
 //!
-//! Each schema has its own `outbox` table, all of one shape: `id` (ordered), `producer`,
-//! `event_id` (unique), `routing_key`, `body` and `published_at`; the statements on it live
-//! once, in `sql/outbox/`.
+//! The `outbox` table is owned here, once: its migration (`sql/outbox/`, history table
+//! `outbox_schema_history`) runs before a service's own, and services sharing a database share
+//! the table, each reading only the rows of its `producer`. Columns: `id` (ordered), `producer`,
+//! `event_id` (unique), `routing_key`, `body`, `created_at` and `published_at`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,13 +32,15 @@ const BATCH: i64 = 100;
 /// Longest wait for one confirm.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 
+crate::sql_schema!(schema: "outbox", migrations: "../../sql/outbox");
+
 /// `$1` producer, `$2` event id, `$3` routing key, `$4` body; a no-op for a known event id.
-const INSERT: &str = include_str!("../../../sql/outbox/insert.sql");
+const INSERT: &str = query!("insert");
 /// `$1` producer, `$2` limit -> `id, event_id, routing_key, body` of unpublished rows, oldest
 /// first.
-const PENDING: &str = include_str!("../../../sql/outbox/pending.sql");
+const PENDING: &str = query!("pending");
 /// `$1` id: marks the row published.
-const MARK_PUBLISHED: &str = include_str!("../../../sql/outbox/mark_published.sql");
+const MARK_PUBLISHED: &str = query!("mark_published");
 
 /// One service's outbox and its relay.
 #[derive(Clone)]

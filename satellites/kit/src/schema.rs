@@ -36,3 +36,19 @@ macro_rules! sql_schema {
         pub const MIGRATION_TABLE: &str = concat!($schema, "_schema_history");
     };
 }
+
+use vote_runtime::migrate::Superseded;
+
+/// Migrations of the satellites' schemas released with a text that changed later (see
+/// [`Superseded`]), by history table: the `outbox` table they each created moved to the shared
+/// outbox migration. What they leave in a database that ran them is unchanged.
+const SUPERSEDED: &[(&str, Superseded)] = &[
+    ("ordering_schema_history", Superseded { version: 1, old_checksum: "8888084971314078449" }),
+    ("election_schema_history", Superseded { version: 1, old_checksum: "11668902502502683962" }),
+    ("poll_schema_history", Superseded { version: 3, old_checksum: "17313287971123354395" }),
+];
+
+/// The superseded migrations of the schema whose history is `history_table`.
+pub fn superseded(history_table: &str) -> &'static [Superseded] {
+    SUPERSEDED.iter().find(|(table, _)| *table == history_table).map_or(&[], |(_, s)| std::slice::from_ref(s))
+}

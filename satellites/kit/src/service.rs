@@ -27,6 +27,7 @@ use crate::config::{Database, QueueSettings, ServiceSettings, Validate};
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::serve::serve;
+use crate::schema::superseded;
 use crate::{Error, http};
 
 type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -75,8 +76,9 @@ impl Service {
         })
     }
 
-    /// Creates the database when missing (when the role may), applies `migrations` recording
-    /// them in `history_table`, and returns a pool; `/readyz` checks it from now on.
+    /// Creates the database when missing (when the role may), applies the shared outbox's
+    /// migrations, then `migrations` recording them in `history_table`, and returns a pool;
+    /// `/readyz` checks it from now on.
     pub async fn database(
         &mut self,
         database: &Database,
@@ -89,7 +91,9 @@ impl Service {
             // migrating below says clearly if it does not.
             tracing::warn!(error = %e, database = %target, "could not check or create the database");
         }
-        let applied = target.migrate(migrations, history_table).await?;
+        // The shared outbox first: a service's own migrations may use it.
+        target.migrate(crate::outbox::migrations(), crate::outbox::MIGRATION_TABLE, &[]).await?;
+        let applied = target.migrate(migrations, history_table, superseded(history_table)).await?;
         tracing::info!(applied, database = %target, "database migrated");
         let pool = database.pool()?;
         self.pools.push(pool.clone());

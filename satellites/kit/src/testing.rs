@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use vote_mq::{
-    AmqpUrl, Delivery, Envelope, OutgoingMessage, Publisher, QueueTopology, RetryPolicy, Subscription,
+    AmqpUrl, Delivery, Envelope, OutgoingMessage, Publisher, QueueTopology, RedeliveryPolicy, Subscription,
     SubscriptionConfig,
 };
 use vote_runtime::CancellationToken;
@@ -35,8 +35,8 @@ pub fn broker() -> AmqpUrl {
 }
 
 /// Three attempts, 20 ms apart doubling to 50 ms: retries that finish within a test.
-pub fn fast_retries() -> RetryPolicy {
-    RetryPolicy { max_attempts: 3, initial_delay: Duration::from_millis(20), max_delay: Duration::from_millis(50) }
+pub fn fast_retries() -> RedeliveryPolicy {
+    RedeliveryPolicy { max_attempts: 3, initial_delay: Duration::from_millis(20), max_delay: Duration::from_millis(50) }
 }
 
 /// Service settings on the test broker: `exchange` (make it unique per test), HTTP on a free

@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 
-use vote_mq::RetryPolicy;
+use vote_mq::RedeliveryPolicy;
 use vote_runtime::cli::Exit;
 use vote_satellite_kit::config::{
     self, ConfigError, Database, DatabaseArgs, Defaults, QueueArgs, QueueSettings, ServiceArgs, ServiceSettings,
@@ -42,14 +42,14 @@ pub struct NotificationsQueueArgs {
 }
 
 impl NotificationsQueueArgs {
-    fn validate(&self, retry: RetryPolicy) -> Result<QueueSettings, ConfigError> {
+    fn validate(&self, retry: RedeliveryPolicy) -> Result<QueueSettings, ConfigError> {
         Ok(notifications_queue(&non_empty("NOTIFICATIONS_QUEUE", &self.notifications_queue)?, retry))
     }
 }
 
 /// The notifications queue as both sides declare it: no bindings, dead letters to
 /// `<queue>.dlq`.
-pub fn notifications_queue(queue: &str, retry: RetryPolicy) -> QueueSettings {
+pub fn notifications_queue(queue: &str, retry: RedeliveryPolicy) -> QueueSettings {
     QueueSettings::direct(queue, retry)
 }
 
@@ -139,7 +139,7 @@ impl Validate for MatchmakingArgs {
     fn validate(self) -> Result<MatchmakingSettings, ConfigError> {
         Ok(MatchmakingSettings {
             service: self.service.validate()?,
-            notifications: self.notifications.validate(RetryPolicy::default())?,
+            notifications: self.notifications.validate(RedeliveryPolicy::default())?,
         })
     }
 }

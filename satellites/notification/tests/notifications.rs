@@ -10,7 +10,7 @@ use common::world;
 use serde_json::json;
 use uuid::Uuid;
 use vote_mq::Envelope;
-use vote_mq::service::REJECT_REASON_HEADER;
+use vote_mq::REJECT_REASON_HEADER;
 use vote_satellite_kit::testing::{broker, metric, publish_event, wait_until};
 use vote_satellite_notification::domain::Notification;
 use vote_satellite_notification::publish_notification;

@@ -12,8 +12,8 @@ use common::{patient_retries, world};
 use serde_json::json;
 use uuid::Uuid;
 use vote_mq::Envelope;
+use vote_mq::REJECT_REASON_HEADER;
 use vote_mq::admin::message_count;
-use vote_mq::service::REJECT_REASON_HEADER;
 use vote_runtime::testing::TcpProxy;
 use vote_satellite_kit::testing::{
     broker, fast_retries, listen, metric, next_event, no_event, publish_event, wait_until,

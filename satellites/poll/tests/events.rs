@@ -5,7 +5,7 @@ mod common;
 use common::spawn_app;
 use serde_json::json;
 use vote_mq::Envelope;
-use vote_mq::service::REJECT_REASON_HEADER;
+use vote_mq::REJECT_REASON_HEADER;
 use vote_satellite_kit::testing::Running;
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use common::spawn_app;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 use vote_mq::Envelope;
-use vote_mq::service::REJECT_REASON_HEADER;
+use vote_mq::REJECT_REASON_HEADER;
 use vote_satellite_kit::testing::{next_event, no_event};
 
 /// Wikipedia's Tennessee capital example: Memphis leads the first preferences, Knoxville wins.

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
-use vote_mq::{Delivery, RetryPolicy};
+use vote_mq::{Delivery, RedeliveryPolicy};
 use vote_runtime::postgres::DbTarget;
 use vote_runtime::testing::{fresh_database, unique_name};
 use vote_satellite_kit::auth::{self, INVENTORY_MANAGER_ROLE, ORDER_CALLBACK_ROLE};
@@ -66,7 +66,7 @@ impl World {
     }
 
     /// The callback, calling the OrderService at `order_service_url`, retrying with `retry`.
-    pub async fn callback(&self, order_service_url: &str, retry: RetryPolicy) -> Running {
+    pub async fn callback(&self, order_service_url: &str, retry: RedeliveryPolicy) -> Running {
         let mut queue = self.callback_queue.clone();
         queue.retry = retry;
         let settings = CallbackSettings {
@@ -120,8 +120,8 @@ impl World {
 }
 
 /// Retries that outlast a short outage of the OrderService: 20 attempts, 100 ms apart.
-pub fn patient_retries() -> RetryPolicy {
-    RetryPolicy {
+pub fn patient_retries() -> RedeliveryPolicy {
+    RedeliveryPolicy {
         max_attempts: 20,
         initial_delay: std::time::Duration::from_millis(100),
         max_delay: std::time::Duration::from_millis(100),

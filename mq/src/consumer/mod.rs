@@ -6,11 +6,12 @@
 //! Settling rules:
 //! - the handler returned `Ok` (it has committed its work): ack;
 //! - the body does not decode, or the handler's error is not retriable: dead-letter at once;
-//! - the handler's error is retriable: try again later, at most [`RetryPolicy::max_attempts`]
+//! - the handler's error is retriable: try again later, at most [`RedeliveryPolicy::max_attempts`]
 //!   attempts in all, then dead-letter.
 //!
-//! Dead-lettering publishes the original body and string headers, plus [`REJECT_REASON_HEADER`],
-//! to the queue's dead-letter exchange (routing key = dead-letter queue), waits for the broker's
+//! Dead-lettering publishes the original body and string headers, plus the reason and the queue
+//! ([`crate::dead_letter`]), to the queue's dead-letter exchange (routing key = dead-letter
+//! queue), waits for the broker's
 //! confirm, then acks the original. If that publish fails the delivery is rejected without
 //! requeue, so the queue's own dead-letter arguments still move it (without the reason).
 //!
@@ -26,17 +27,17 @@
 //! (prefetched, unacked deliveries return to the queue).
 //!
 //! The loop is this file; beside it, the settling rules as a pure decision (`settle`, with
-//! [`RetryPolicy`]), the headers a republish sets (`headers`) and the loop's counters (`metrics`).
+//! [`RedeliveryPolicy`]), the headers a republish sets (`headers`) and the loop's counters (`metrics`).
 
 mod headers;
 mod metrics;
 mod settle;
 
-pub use self::headers::{ATTEMPTS_HEADER, ORIGINAL_ROUTING_KEY_HEADER, REJECT_REASON_HEADER};
+pub use self::headers::{ATTEMPTS_HEADER, ORIGINAL_ROUTING_KEY_HEADER};
 pub use self::metrics::{
     CONSUMER_RECONNECTS_TOTAL, ConsumerMetrics, EVENTS_DEAD_LETTERED_TOTAL, EVENTS_HANDLED_TOTAL, EVENTS_RETRIED_TOTAL,
 };
-pub use self::settle::{DeadLetterCause, RetryPolicy};
+pub use self::settle::{DeadLetterCause, RedeliveryPolicy};
 
 use std::fmt;
 use std::future::Future;
@@ -50,10 +51,11 @@ use tokio_util::sync::CancellationToken;
 
 use self::headers::forwarded_headers;
 use self::settle::{Outcome, Settlement, failed_attempts, settle};
+use crate::dead_letter::{REJECT_REASON_HEADER, dead_letter};
 use crate::publisher::{OutgoingMessage, Publisher};
-use crate::retry::Backoff;
 use crate::subscription::{Acker, Delivery, Subscription, SubscriptionConfig};
 use crate::{AmqpUrl, Envelope, Error};
+use vote_runtime::backoff::Backoff;
 
 /// What a decoder sees of one delivery (see [`Consumer::run_with`]).
 #[derive(Debug, Clone, Copy)]
@@ -89,7 +91,7 @@ pub struct Consumer {
     url: AmqpUrl,
     config: SubscriptionConfig,
     publisher: Arc<Publisher>,
-    retry: RetryPolicy,
+    retry: RedeliveryPolicy,
     metrics: Option<ConsumerMetrics>,
     connected: Arc<AtomicBool>,
 }
@@ -101,14 +103,14 @@ impl Consumer {
             url: url.clone(),
             config,
             publisher,
-            retry: RetryPolicy::default(),
+            retry: RedeliveryPolicy::default(),
             metrics: None,
             connected: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    /// Replaces the default [`RetryPolicy`].
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+    /// Replaces the default [`RedeliveryPolicy`].
+    pub fn with_retry(mut self, retry: RedeliveryPolicy) -> Self {
         self.retry = retry;
         self
     }
@@ -257,9 +259,16 @@ impl Consumer {
                     m.dead_lettered.with_label_values(&[cause.label()]).inc();
                 }
                 let topology = &self.config.topology;
-                let extra = vec![(REJECT_REASON_HEADER, reason), (ATTEMPTS_HEADER, failed.to_string())];
-                let message =
-                    self.republish(&delivery, &topology.dead_letter_exchange, &topology.dead_letter_queue, extra);
+                let kept = self.republish(&delivery, "", "", vec![(ATTEMPTS_HEADER, failed.to_string())]);
+                let mut message = dead_letter(
+                    &topology.dead_letter_exchange,
+                    &topology.dead_letter_queue,
+                    &topology.queue,
+                    kept.body,
+                    kept.headers,
+                    vec![(REJECT_REASON_HEADER, reason)],
+                );
+                message.message_id = kept.message_id;
                 if self.publish(&message).await {
                     self.ack(acker, delivery.tag).await;
                 } else if let Err(e) = acker.reject(delivery.tag, false).await {

@@ -1,9 +1,8 @@
-//! The headers the consumer loop sets when it republishes a message (a retry, a dead-letter).
+//! The headers the consumer loop sets when it republishes a message for a retry (a dead
+//! letter's own are in [`crate::dead_letter`]).
 
 /// Header carrying how many times handling this message has failed with a retriable error.
 pub const ATTEMPTS_HEADER: &str = "x-attempts";
-/// Header carrying why a message was dead-lettered.
-pub const REJECT_REASON_HEADER: &str = "x-reject-reason";
 /// Header carrying the routing key the message was first published with (retries and
 /// dead-letters are republished under another key).
 pub const ORIGINAL_ROUTING_KEY_HEADER: &str = "x-original-routing-key";

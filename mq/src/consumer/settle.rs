@@ -3,12 +3,15 @@
 
 use std::time::Duration;
 
+use vote_runtime::backoff::Exponential;
+
 /// Longest `x-reject-reason` kept; handler errors can quote input.
 const MAX_REASON_BYTES: usize = 1024;
 
-/// Bounded retries with exponential backoff.
+/// How often a message that failed is delivered again: bounded attempts, exponential delays
+/// without jitter (the count travels in the message, so each delay is computed afresh).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub struct RedeliveryPolicy {
     /// Attempts in all, the first one included, before a message is dead-lettered (at least 1).
     pub max_attempts: u32,
     /// Delay before the second attempt; doubles for each one after.
@@ -17,7 +20,7 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
 }
 
-impl Default for RetryPolicy {
+impl Default for RedeliveryPolicy {
     /// 5 attempts, 200 ms doubling up to 5 s: rides out a database failover of a few seconds
     /// without keeping a poison message around for long.
     fn default() -> Self {
@@ -25,11 +28,10 @@ impl Default for RetryPolicy {
     }
 }
 
-impl RetryPolicy {
+impl RedeliveryPolicy {
     /// The delay before the attempt that follows `failed` failed attempts (`failed >= 1`).
     pub fn delay_after(&self, failed: u32) -> Duration {
-        let doublings = failed.saturating_sub(1).min(31);
-        self.initial_delay.saturating_mul(1u32 << doublings).min(self.max_delay)
+        Exponential::new(self.initial_delay, self.max_delay).plain_delay(failed.saturating_sub(1))
     }
 }
 
@@ -72,7 +74,7 @@ pub(super) enum Settlement {
 }
 
 /// Pure decision: `previously_failed` comes from [`ATTEMPTS_HEADER`].
-pub(super) fn settle(outcome: Outcome, previously_failed: u32, policy: &RetryPolicy) -> Settlement {
+pub(super) fn settle(outcome: Outcome, previously_failed: u32, policy: &RedeliveryPolicy) -> Settlement {
     match outcome {
         Outcome::Handled => Settlement::Ack,
         Outcome::Malformed(why) => Settlement::DeadLetter {
@@ -121,8 +123,12 @@ pub(super) fn clip(reason: &str) -> String {
 mod tests {
     use super::*;
 
-    fn policy(max_attempts: u32) -> RetryPolicy {
-        RetryPolicy { max_attempts, initial_delay: Duration::from_millis(100), max_delay: Duration::from_millis(350) }
+    fn policy(max_attempts: u32) -> RedeliveryPolicy {
+        RedeliveryPolicy {
+            max_attempts,
+            initial_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(350),
+        }
     }
 
     fn failed(retriable: bool) -> Outcome {

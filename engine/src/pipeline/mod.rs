@@ -1,8 +1,12 @@
 //! The loop that moves votes through the pipeline: source -> decode -> batch -> store -> ack.
 //!
-//! One task owns the session, the batcher and the ack tracker, so no locks are needed; writes
-//! to the database and dead-letter publishes run as futures it polls (at most
+//! What to do is decided by [`Machine`], a pure state machine (pending votes, which deliveries
+//! may be acked, what goes back to the queue, when the shutdown drain is over). This module is
+//! its shell: one task owns the broker session and the machine, reads deliveries, and runs the
+//! machine's writes and dead-letter publishes as futures it polls (at most
 //! MAX_INFLIGHT_BATCHES batches at once), so the next batch fills while one commits.
+
+mod machine;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,35 +16,22 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use time::OffsetDateTime;
 use tokio::time::Instant;
-use vote_mq::{Backoff, BulkDelivery};
+use vote_mq::{BulkDelivery, DeadLetterPublisher};
 use vote_runtime::CancellationToken;
+use vote_runtime::backoff::Backoff;
 
-use crate::batch::{BatchPolicy, Batcher};
-use crate::dead_letter::DeadLetters;
-use crate::decode::{Decoded, RejectReason, Rejection, Vote, decode_message};
+use crate::batch::BatchPolicy;
+use crate::decode::{RejectReason, Rejection};
 use crate::metrics::Metrics;
 use crate::source::{Session, SourceConfig};
 use crate::store::{Store, WriteResult};
+use machine::{Action, Machine, Message, Pending};
 
 /// Pause before a message whose dead letter was not confirmed goes back to the queue.
 const DEAD_LETTER_RETRY_PAUSE: Duration = Duration::from_millis(200);
 
 /// Deliveries taken from the buffer per wake-up before looking at timers and completions.
 const RECV_BURST: usize = 512;
-
-/// A decoded vote with what is needed to ack or dead-letter it, kept together from the batcher
-/// through the write until it is settled.
-struct Pending {
-    tag: u64,
-    vote: Vote,
-    body: Vec<u8>,
-}
-
-impl AsRef<Vote> for Pending {
-    fn as_ref(&self) -> &Vote {
-        &self.vote
-    }
-}
 
 /// Work the loop waits on.
 enum Completion {
@@ -59,7 +50,7 @@ pub struct Pipeline {
     /// Database writer.
     pub store: Store,
     /// Dead-letter publisher.
-    pub dead_letters: DeadLetters,
+    pub dead_letters: DeadLetterPublisher,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Set while a broker session is live (readiness).
@@ -74,40 +65,35 @@ impl Pipeline {
     /// another type than configured (nothing was consumed then).
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), vote_mq::Error> {
         let mut state = LoopState {
-            batcher: Batcher::new(self.policy),
+            machine: Machine::new(self.policy, self.max_inflight_batches),
             inflight: FuturesUnordered::new(),
-            inflight_batches: 0,
             session: None,
-            epoch: 0,
             reconnect_at: Instant::now(),
             backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(10)),
             unacked_reported: 0,
         };
-        let mut stopping = false;
         let mut deadline_for_exit: Option<Instant> = None;
         let mut outcome = Ok(());
         loop {
+            let stopping = state.machine.is_stopping();
             if state.session.is_none() && !stopping && Instant::now() >= state.reconnect_at {
                 outcome = self.connect(&mut state).await;
                 if outcome.is_err() {
                     break;
                 }
             }
-            self.flush_ready(&mut state, stopping);
-            if stopping && state.batcher.is_empty() && state.inflight.is_empty() {
+            state.machine.flush(Instant::now());
+            self.perform(&mut state);
+            if state.machine.is_done() {
                 break;
             }
-            let flush_at = if state.inflight_batches < self.max_inflight_batches {
-                state.batcher.deadline(state.inflight_batches > 0)
-            } else {
-                None
-            };
-            let can_read = !stopping && state.session.is_some();
+            let flush_at = state.machine.flush_deadline();
+            let can_read = state.machine.wants_deliveries();
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled(), if !stopping => {
-                    tracing::info!(pending = state.batcher.len(), inflight = state.inflight.len(), "stopping: flushing pending votes");
-                    stopping = true;
+                    tracing::info!(pending = state.machine.pending(), inflight = state.machine.in_flight(), "stopping: flushing pending votes");
+                    state.machine.stop();
                     deadline_for_exit = Some(Instant::now() + self.shutdown_timeout);
                 }
                 Some(done) = state.inflight.next(), if !state.inflight.is_empty() => {
@@ -121,13 +107,14 @@ impl Pipeline {
                 _ = tokio::time::sleep_until(state.reconnect_at), if state.session.is_none() && !stopping => {}
                 _ = sleep_until(deadline_for_exit), if deadline_for_exit.is_some() => {
                     tracing::warn!(
-                        inflight = state.inflight.len(),
+                        inflight = state.machine.in_flight(),
                         "shutdown timeout: leaving unacked deliveries to be redelivered (duplicates are absorbed)"
                     );
                     break;
                 }
             }
-            let unacked = state.session.as_ref().map_or(0, |s| s.tracker.outstanding()) as i64;
+            self.perform(&mut state);
+            let unacked = state.machine.unacked() as i64;
             state.report_unacked(&self.metrics, unacked);
         }
         state.report_unacked(&self.metrics, 0);
@@ -143,12 +130,11 @@ impl Pipeline {
     /// Opens a session, or schedules the next attempt; fails only when the queue exists with
     /// other settings (no retry can fix that).
     async fn connect(&self, state: &mut LoopState) -> Result<(), vote_mq::Error> {
-        match Session::open(&self.source, state.epoch + 1).await {
+        match Session::open(&self.source).await {
             Ok(session) => {
-                if state.epoch > 0 {
+                if state.machine.session_opened() > 1 {
                     self.metrics.broker_reconnects.inc();
                 }
-                state.epoch = session.epoch;
                 state.backoff.reset();
                 state.session = Some(session);
                 self.broker_up.store(true, Ordering::Relaxed);
@@ -169,8 +155,7 @@ impl Pipeline {
     fn lose_session(&self, state: &mut LoopState, why: &str) {
         if state.session.take().is_some() {
             self.broker_up.store(false, Ordering::Relaxed);
-            let dropped = state.batcher.len();
-            state.batcher.clear();
+            let dropped = state.machine.session_lost();
             let delay = state.backoff.next_delay();
             state.reconnect_at = Instant::now() + delay;
             self.metrics.broker_connection_failed();
@@ -180,40 +165,52 @@ impl Pipeline {
 
     fn receive(&self, state: &mut LoopState, first: BulkDelivery) {
         let now = Instant::now();
-        self.accept(state, first, now);
+        accept(state, first, now);
         for _ in 0..RECV_BURST {
             let Some(delivery) = state.session.as_mut().and_then(Session::try_recv) else { break };
-            self.accept(state, delivery, now);
+            accept(state, delivery, now);
         }
     }
 
-    fn accept(&self, state: &mut LoopState, delivery: BulkDelivery, now: Instant) {
-        let tag = delivery.tag;
-        match decode_message(&delivery.body) {
-            Ok(Decoded::One(vote)) => state.batcher.push(Pending { tag, vote, body: delivery.body }, now),
-            Ok(Decoded::Many(parts)) => {
-                if let Some(session) = state.session.as_mut() {
-                    session.expect_parts(tag, parts.len());
+    /// Carries out the machine's actions: writes and dead letters become futures the loop polls;
+    /// acks and requeues go to the session, whose failure loses it.
+    fn perform(&self, state: &mut LoopState) {
+        let LoopState { machine, inflight, session, .. } = state;
+        let mut failed = None;
+        for action in machine.actions() {
+            match action {
+                Action::Write { epoch, batch } => {
+                    let store = self.store.clone();
+                    inflight.push(Box::pin(async move {
+                        let started = Instant::now();
+                        let result = store.write(&batch).await;
+                        Completion::Batch { epoch, batch, result, started }
+                    }));
                 }
-                // Each vote goes its own way, with its own bytes as its body; the delivery is
-                // acked once all of them are committed or dead-lettered.
-                for part in parts {
-                    let body = part.body.to_vec();
-                    match part.vote {
-                        Ok(vote) => state.batcher.push(Pending { tag, vote, body }, now),
-                        Err(rejection) => self.dead_letter(state, tag, body, rejection),
+                Action::DeadLetter { epoch, tag, body, rejection } => {
+                    inflight.push(self.dead_letter(epoch, tag, body, rejection));
+                }
+                Action::Ack { up_to } => {
+                    if let Some(Err(e)) = session.as_ref().map(|s| s.ack(up_to)) {
+                        failed.get_or_insert(format!("ack failed: {e}"));
+                    }
+                }
+                Action::Requeue { tag } => {
+                    if let Some(Err(e)) = session.as_ref().map(|s| s.requeue(tag)) {
+                        failed.get_or_insert(format!("requeue failed: {e}"));
                     }
                 }
             }
-            Err(rejection) => self.dead_letter(state, tag, delivery.body, rejection),
+        }
+        if let Some(why) = failed {
+            self.lose_session(state, &why);
         }
     }
 
-    fn dead_letter(&self, state: &mut LoopState, tag: u64, body: Vec<u8>, rejection: Rejection) {
+    fn dead_letter(&self, epoch: u64, tag: u64, body: Vec<u8>, rejection: Rejection) -> BoxFuture<'static, Completion> {
         let dead_letters = self.dead_letters.clone();
-        let epoch = state.epoch;
-        state.inflight.push(Box::pin(async move {
-            let confirmed = match dead_letters.send(body, &rejection).await {
+        Box::pin(async move {
+            let confirmed = match dead_letters.send(body, rejection.reason.as_str(), rejection.detail).await {
                 Ok(()) => true,
                 Err(e) => {
                     tracing::warn!(error = %e, "dead-letter publish not confirmed; the message goes back to the queue");
@@ -223,31 +220,12 @@ impl Pipeline {
                 }
             };
             Completion::DeadLettered { epoch, tag, reason: rejection.reason, confirmed }
-        }));
-    }
-
-    fn flush_ready(&self, state: &mut LoopState, stopping: bool) {
-        let now = Instant::now();
-        while state.inflight_batches < self.max_inflight_batches
-            && !state.batcher.is_empty()
-            && (stopping || state.batcher.is_ready(now, state.inflight_batches > 0))
-        {
-            let batch = state.batcher.take();
-            let store = self.store.clone();
-            let epoch = state.epoch;
-            state.inflight_batches += 1;
-            state.inflight.push(Box::pin(async move {
-                let started = Instant::now();
-                let result = store.write(&batch).await;
-                Completion::Batch { epoch, batch, result, started }
-            }));
-        }
+        })
     }
 
     fn complete(&self, state: &mut LoopState, done: Completion) {
         match done {
             Completion::Batch { epoch, batch, result, started } => {
-                state.inflight_batches -= 1;
                 let is_poison = |i: &usize| result.poisoned.contains(i);
                 self.metrics.record_batch(
                     &result.outcome,
@@ -256,52 +234,26 @@ impl Pipeline {
                     OffsetDateTime::now_utc(),
                     batch.iter().enumerate().filter(|(i, _)| !is_poison(i)).map(|(_, p)| p.vote.timestamp),
                 );
-                let mut settled = Vec::with_capacity(batch.len());
-                for (i, pending) in batch.into_iter().enumerate() {
-                    if !is_poison(&i) {
-                        settled.push(pending.tag);
-                    } else if epoch == state.epoch {
-                        let rejection =
-                            Rejection { reason: RejectReason::DbRejected, detail: "refused by the database" };
-                        self.dead_letter(state, pending.tag, pending.body, rejection);
-                    }
-                }
-                self.settle(state, epoch, settled);
+                state.machine.batch_written(epoch, batch, &result.poisoned);
             }
             Completion::DeadLettered { epoch, tag, reason, confirmed } => {
                 if confirmed {
                     self.metrics.rejected.with_label_values(&[reason.as_str()]).inc();
-                    self.settle(state, epoch, vec![tag]);
-                } else if epoch == state.epoch
-                    && let Some(session) = state.session.as_mut()
-                    && let Err(e) = session.requeue(tag)
-                {
-                    self.lose_session(state, &format!("requeue failed: {e}"));
                 }
+                state.machine.dead_lettered(epoch, tag, confirmed);
             }
-        }
-    }
-
-    fn settle(&self, state: &mut LoopState, epoch: u64, tags: Vec<u64>) {
-        // Tags of an earlier session are void: those messages are redelivered on the new one
-        // and deduplicated by the database.
-        if epoch != state.epoch {
-            return;
-        }
-        if let Some(session) = state.session.as_mut()
-            && let Err(e) = session.settle(tags)
-        {
-            self.lose_session(state, &format!("ack failed: {e}"));
         }
     }
 }
 
+fn accept(state: &mut LoopState, delivery: BulkDelivery, now: Instant) {
+    state.machine.delivered(delivery.tag, Message::decode(delivery.body), now);
+}
+
 struct LoopState {
-    batcher: Batcher<Pending>,
+    machine: Machine,
     inflight: FuturesUnordered<BoxFuture<'static, Completion>>,
-    inflight_batches: usize,
     session: Option<Session>,
-    epoch: u64,
     reconnect_at: Instant,
     backoff: Backoff,
     /// This pipeline's share of the unacked gauge, which sums every pipeline's.

@@ -1,7 +1,7 @@
-//! Waiting between attempts, for every loop that tries again (reconnects, confirmed publishes,
-//! the satellites' message retries): exponential, capped, and jittered so that clients that
-//! failed together do not all come back in the same instant. The schedule is `backon`'s; this
-//! module fixes its shape once.
+//! Waiting between attempts, for every loop that tries again (reconnects to the broker and the
+//! database, confirmed publishes, batch writes, the satellites' message redeliveries):
+//! exponential, capped, and jittered so that clients that failed together do not all come back
+//! in the same instant. The jittered schedule is `backon`'s; this module fixes its shape once.
 
 use std::time::Duration;
 
@@ -26,6 +26,12 @@ impl Exponential {
     pub const fn without_jitter(mut self) -> Self {
         self.jitter = false;
         self
+    }
+
+    /// The `n`th delay of the schedule without jitter (`n` from 0): `initial * 2^n`, at most
+    /// `max`, in exact integer arithmetic (for delays computed afresh from a count).
+    pub fn plain_delay(&self, n: u32) -> Duration {
+        self.initial.saturating_mul(1u32 << n.min(31)).min(self.max)
     }
 }
 
@@ -111,6 +117,9 @@ mod tests {
         assert_eq!(seen, [100, 200, 350, 350]);
         b.reset();
         assert_eq!(b.next_delay().as_millis(), 100);
+        let plain: Vec<_> = (0..4).map(|n| BASE.plain_delay(n)).collect();
+        assert_eq!(plain, [100, 200, 350, 350].map(Duration::from_millis));
+        assert_eq!(BASE.plain_delay(u32::MAX), BASE.max, "no overflow");
     }
 
     #[test]

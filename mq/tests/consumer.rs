@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use vote_mq::service::{ATTEMPTS_HEADER, ORIGINAL_ROUTING_KEY_HEADER, REJECT_REASON_HEADER};
+use vote_mq::REJECT_REASON_HEADER;
+use vote_mq::consumer::{ATTEMPTS_HEADER, ORIGINAL_ROUTING_KEY_HEADER};
 use vote_mq::{
-    AmqpUrl, Consumer, Delivery, Envelope, Failure, Incoming, OutgoingMessage, Publisher, QueueTopology, RetryPolicy,
-    SubscriptionConfig, declare_topology, take_messages,
+    AmqpUrl, Consumer, Delivery, Envelope, Failure, Incoming, OutgoingMessage, Publisher, QueueTopology,
+    RedeliveryPolicy, SubscriptionConfig, declare_topology, take_messages,
 };
 use vote_runtime::testing::{TcpProxy, amqp_url, unique_name};
 
@@ -52,12 +53,12 @@ async fn setup(url: AmqpUrl) -> Setup {
     Setup { url, exchange, config, publisher: Arc::new(publisher) }
 }
 
-fn fast_retries(max_attempts: u32) -> RetryPolicy {
-    RetryPolicy { max_attempts, initial_delay: Duration::from_millis(20), max_delay: Duration::from_millis(50) }
+fn fast_retries(max_attempts: u32) -> RedeliveryPolicy {
+    RedeliveryPolicy { max_attempts, initial_delay: Duration::from_millis(20), max_delay: Duration::from_millis(50) }
 }
 
 /// Starts the consumer and waits until it is subscribed (so published events are routed).
-async fn start<F, Fut>(s: &Setup, retry: RetryPolicy, handler: F) -> (CancellationToken, JoinHandle<()>)
+async fn start<F, Fut>(s: &Setup, retry: RedeliveryPolicy, handler: F) -> (CancellationToken, JoinHandle<()>)
 where
     F: Fn(Envelope) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), TestError>> + Send + 'static,

@@ -1,1 +1,0 @@
-//! Benchmarks live in `benches/`; see the end-to-end script `bench/e2e.sh`.

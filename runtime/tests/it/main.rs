@@ -1,0 +1,3 @@
+//! Integration tests of `vote-runtime` against the local PostgreSQL.
+
+mod migrate;
