@@ -17,7 +17,7 @@ use vote_engine::app::migrate;
 use vote_engine::decode::{Choice, Vote};
 use vote_engine::metrics::Metrics;
 use vote_engine::rule::RevoteRule;
-use vote_engine::store::{WriteRetryPolicy, Store};
+use vote_engine::store::{Store, WriteRetryPolicy};
 use vote_runtime::CancellationToken;
 use vote_runtime::postgres::DbTarget;
 use vote_runtime::testing::fresh_database;

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
 use vote_mq::AmqpUrl;
-use vote_runtime::cli::Exit;
 use vote_mq::config::BrokerArgs;
+use vote_runtime::cli::Exit;
 use vote_runtime::config::{self, ConfigError, Database, DatabaseArgs, LogArgs, LogSettings, Validate};
 use vote_satellite_kit::auth::AuthArgs;
 

@@ -26,8 +26,8 @@ use crate::auth::Authenticator;
 use crate::config::{Database, QueueSettings, ServiceSettings, Validate};
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
-use crate::serve::serve;
 use crate::schema::superseded;
+use crate::serve::serve;
 use crate::{Error, http};
 
 type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
