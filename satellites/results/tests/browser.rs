@@ -203,6 +203,8 @@ async fn votes_counted_by_the_engine_appear_on_the_open_page_without_a_reload() 
     assert_eq!(updated.live, "live");
     assert_eq!(updated.rows[&"law-budget".to_owned()], (9, 8));
     assert_eq!(updated.rows[&"law-housing".to_owned()], (4, 0));
+    let more = page.eval(r#"getComputedStyle(document.getElementById("more")).display"#).await;
+    assert_eq!(more.as_str(), Some("none"), "every law is shown: no 'Show more' button");
 
     // The search box narrows the list to a prefix.
     page.eval(
