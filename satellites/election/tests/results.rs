@@ -45,7 +45,8 @@ async fn results_are_stored_once_and_a_redelivery_or_a_later_event_changes_nothi
     w.publish(&later).await;
     let election = w.get_until(&url, |b| b["status"] == "finalized").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let expected = json!({"winner": "B", "tied": [], "ballots": 3, "tallies": [{"option": "A", "votes": 1}, {"option": "B", "votes": 2}]});
+    let expected = json!({"winner": "B", "elected": ["B"], "tied": [], "ballots": 3,
+                          "tallies": [{"option": "A", "votes": 1}, {"option": "B", "votes": 2}]});
     assert_eq!(election["results"], expected);
     assert_eq!(w.get(&url).await.1["results"], expected, "the later event changed nothing");
     assert!(w.metrics(&e).await.contains("elections_finalized_total 1"));

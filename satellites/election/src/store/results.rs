@@ -21,10 +21,13 @@ pub async fn finalize_with_results(
     results: &ElectionResults,
 ) -> Result<Option<Uuid>, Error> {
     let ballots = i32::try_from(results.ballots).unwrap_or(i32::MAX);
+    // Results without `elected` (a VotingService older than several seats): the winner is.
+    let elected: Vec<String> =
+        if results.elected.is_empty() { results.winner.iter().cloned().collect() } else { results.elected.clone() };
     let row = db
         .query_opt(
             query!("finalize_election_with_results"),
-            &[&poll_uuid, &results.winner, &results.tied, &ballots, &Json(&results.tallies), &results.elected],
+            &[&poll_uuid, &results.winner, &results.tied, &ballots, &Json(&results.tallies), &elected],
         )
         .await?;
     Ok(row.map(|r| r.get(0)))
