@@ -21,5 +21,5 @@ if ! out=$(rabbitmqctl -q set_policy --apply-to queues --priority 0 test-scratch
   '^[a-z][a-z_.-]*_[0-9]+_[0-9]+_[0-9]+([._-][a-z]+)*$' '{"expires": 600000}' 2>&1); then
   log "could not set the test-scratch-queues policy, so test queues will stay: $(printf '%s' "$out" | head -n 1)"
 fi
-log "building and running every test (about 5 minutes to build on 2 cores the first time, 6 to run)"
+log "building and running every test (on 2 cores: 5 to 10 minutes to build the first time, about 17 to run)"
 exec cargo test --workspace --all-targets "$@"
