@@ -25,3 +25,25 @@ impl Choice {
         }
     }
 }
+
+impl Choice {
+    /// The other choice.
+    pub fn other(self) -> Self {
+        match self {
+            Choice::Oui => Choice::Non,
+            Choice::Non => Choice::Oui,
+        }
+    }
+}
+
+/// Which of a citizen's votes on a law counts (the engine's `REVOTE_RULE`): the earliest
+/// `timestamp` or the latest, ties broken by `vote_hash`, `law_id`, `citizen_id`, `choice`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RevoteRule {
+    /// The earliest vote counts.
+    #[default]
+    First,
+    /// The latest vote counts.
+    Last,
+}

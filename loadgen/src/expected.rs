@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::contract::Choice;
+use crate::contract::{Choice, RevoteRule};
 use crate::generate::{Garbage, GeneratorConfig, Message, MessageKind, law_id};
 
 /// Version of the expected-totals file layout.
@@ -54,12 +54,19 @@ pub struct Expected {
     pub non: u64,
     /// Distinct messages confirmed by the broker (republished copies not included).
     pub messages_sent: u64,
-    /// Duplicates confirmed: `resends_sent + revotes_sent`.
+    /// Valid messages confirmed that must not count: resends, revotes, and one of each pair of
+    /// conflicting votes of which both were confirmed.
     pub duplicates_sent: u64,
     /// Duplicates with the `vote_hash` of an earlier vote.
     pub resends_sent: u64,
     /// Duplicates by the same citizen on the same law with a new `vote_hash`, same choice.
     pub revotes_sent: u64,
+    /// Conflicting votes confirmed: the other choice, a day earlier or later than their vote.
+    #[serde(default)]
+    pub conflicting_sent: u64,
+    /// The rule these totals follow; the engine must count by the same `REVOTE_RULE`.
+    #[serde(default)]
+    pub revote_rule: RevoteRule,
     /// Garbage messages confirmed; the engine must dead-letter every one.
     pub invalid_sent: u64,
     /// Garbage messages by kind.
@@ -76,7 +83,9 @@ pub struct Expected {
 impl Expected {
     /// Totals with no votes for the run described by `config`.
     pub fn empty(config: &GeneratorConfig, queue: &str) -> Self {
-        Self::blank(&config.law_prefix, config.laws, config.seed, queue)
+        let mut expected = Self::blank(&config.law_prefix, config.laws, config.seed, queue);
+        expected.revote_rule = config.revote_rule;
+        expected
     }
 
     /// Totals made of `laws` alone (the message counters stay 0): for tests and for checking
@@ -106,6 +115,8 @@ impl Expected {
             duplicates_sent: 0,
             resends_sent: 0,
             revotes_sent: 0,
+            conflicting_sent: 0,
+            revote_rule: RevoteRule::First,
             invalid_sent: 0,
             invalid_by_kind: BTreeMap::new(),
             envelopes_sent: 0,
@@ -130,12 +141,13 @@ impl Expected {
         self.total += 1;
     }
 
-    /// Copies the message counters of `tally`.
+    /// Copies the message counters of `tally` (not `duplicates_sent`: which votes count is
+    /// [`crate::Generator::expected`]'s business).
     pub fn add_tally(&mut self, tally: &Tally) {
         self.messages_sent += tally.messages;
         self.resends_sent += tally.resends;
         self.revotes_sent += tally.revotes;
-        self.duplicates_sent += tally.resends + tally.revotes;
+        self.conflicting_sent += tally.conflicting;
         self.envelopes_sent += tally.envelopes;
         self.republished += tally.republished;
         for (kind, n) in Garbage::ALL.iter().zip(tally.invalid) {
@@ -176,6 +188,8 @@ impl Expected {
 pub struct Tally {
     /// Bit `i` set: unique vote `i` was confirmed at least once (in any of its copies).
     votes: Vec<u64>,
+    /// Bit `i` set: the conflicting vote of unique vote `i` was confirmed.
+    conflicts: Vec<u64>,
     /// Distinct messages confirmed.
     pub messages: u64,
     /// Originals confirmed.
@@ -184,6 +198,8 @@ pub struct Tally {
     pub resends: u64,
     /// Revotes confirmed.
     pub revotes: u64,
+    /// Conflicting votes confirmed.
+    pub conflicting: u64,
     /// Garbage confirmed, by [`Garbage::index`].
     pub invalid: [u64; Garbage::ALL.len()],
     /// Valid votes confirmed inside an envelope.
@@ -200,23 +216,33 @@ impl Tally {
             MessageKind::Original { .. } => self.originals += 1,
             MessageKind::Resend { .. } => self.resends += 1,
             MessageKind::Revote { .. } => self.revotes += 1,
+            MessageKind::Conflicting { .. } => self.conflicting += 1,
             MessageKind::Invalid(kind) => self.invalid[kind.index()] += 1,
         }
         if let Some(vote) = message.kind.vote() {
             if message.envelope {
                 self.envelopes += 1;
             }
+            let bits = match message.kind {
+                MessageKind::Conflicting { .. } => &mut self.conflicts,
+                _ => &mut self.votes,
+            };
             let (word, bit) = (vote as usize / 64, vote % 64);
-            if self.votes.len() <= word {
-                self.votes.resize(word + 1, 0);
+            if bits.len() <= word {
+                bits.resize(word + 1, 0);
             }
-            self.votes[word] |= 1 << bit;
+            bits[word] |= 1 << bit;
         }
     }
 
-    /// Whether unique vote `vote` was confirmed.
+    /// Whether unique vote `vote` was confirmed (its original, a resend or a revote).
     pub fn has_vote(&self, vote: u32) -> bool {
         self.votes.get(vote as usize / 64).is_some_and(|w| w & (1 << (vote % 64)) != 0)
+    }
+
+    /// Whether the conflicting vote of unique vote `vote` was confirmed.
+    pub fn has_conflicting(&self, vote: u32) -> bool {
+        self.conflicts.get(vote as usize / 64).is_some_and(|w| w & (1 << (vote % 64)) != 0)
     }
 
     /// Adds `other` into `self`.
@@ -227,10 +253,17 @@ impl Tally {
         for (mine, theirs) in self.votes.iter_mut().zip(&other.votes) {
             *mine |= theirs;
         }
+        if self.conflicts.len() < other.conflicts.len() {
+            self.conflicts.resize(other.conflicts.len(), 0);
+        }
+        for (mine, theirs) in self.conflicts.iter_mut().zip(&other.conflicts) {
+            *mine |= theirs;
+        }
         self.messages += other.messages;
         self.originals += other.originals;
         self.resends += other.resends;
         self.revotes += other.revotes;
+        self.conflicting += other.conflicting;
         for (mine, theirs) in self.invalid.iter_mut().zip(other.invalid) {
             *mine += theirs;
         }
@@ -268,10 +301,7 @@ mod tests {
         let mut expected = Expected::from_laws("p-", 1, BTreeMap::new());
         expected.add_tally(&tally);
         expected.add_tally(&tally);
-        assert_eq!(
-            (expected.messages_sent, expected.resends_sent, expected.revotes_sent, expected.duplicates_sent),
-            (40, 6, 4, 10)
-        );
+        assert_eq!((expected.messages_sent, expected.resends_sent, expected.revotes_sent), (40, 6, 4));
         assert_eq!((expected.envelopes_sent, expected.republished, expected.invalid_sent), (8, 10, 12));
         let by_kind: Vec<(&str, u64)> = expected.invalid_by_kind.iter().map(|(k, n)| (k.as_str(), *n)).collect();
         assert_eq!(by_kind, [("bad_choice", 8), ("not_json", 4)]);

@@ -1,14 +1,14 @@
 //! The engine's contract applied in-process: validation of one body and the counting rule over
-//! a sequence of bodies. It is the reference the generator's expected totals are checked
+//! a set of bodies. It is the reference the generator's expected totals are checked
 //! against, and lets a test count what a queue held without the engine.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::contract::{Choice, MAX_BODY_BYTES, MAX_FIELD_BYTES};
+use crate::contract::{Choice, MAX_BODY_BYTES, MAX_FIELD_BYTES, RevoteRule};
 use crate::expected::LawTotals;
 
 /// A vote that passed validation.
@@ -22,6 +22,8 @@ pub struct ValidVote {
     pub law_id: String,
     /// The choice.
     pub choice: Choice,
+    /// The vote's `timestamp` in microseconds since the Unix epoch (PostgreSQL's precision).
+    pub timestamp_micros: i64,
 }
 
 /// Validates one body by the contract's rules: the seed JSON vote or a `vote.cast` envelope
@@ -48,8 +50,9 @@ pub fn validate(body: &[u8]) -> Option<ValidVote> {
         "non" => Choice::Non,
         _ => return None,
     };
-    OffsetDateTime::parse(field("timestamp")?, &Rfc3339).ok()?;
+    let timestamp = OffsetDateTime::parse(field("timestamp")?, &Rfc3339).ok()?;
     Some(ValidVote {
+        timestamp_micros: timestamp.unix_timestamp_nanos().div_euclid(1000) as i64,
         vote_hash: field("vote_hash")?.to_owned(),
         citizen_id: field("citizen_id")?.to_owned(),
         law_id: field("law_id")?.to_owned(),
@@ -57,54 +60,83 @@ pub fn validate(body: &[u8]) -> Option<ValidVote> {
     })
 }
 
-/// What applying one message did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// A new vote, counted.
-    Counted,
-    /// Same `vote_hash` or same citizen on the same law as a counted vote: not counted.
-    Duplicate,
-    /// Rejected by validation.
-    Invalid,
-}
-
-/// The counting rule over messages applied in order: the first of several votes sharing a
-/// `vote_hash` or a (citizen, law) pair counts.
+/// The counting rule over a set of bodies (docs/contract.md, "Counting rule"): valid votes are
+/// ranked by the [`RevoteRule`], and going down the ranking a vote counts when no vote counted
+/// before it shares its `vote_hash` or its (`law_id`, `citizen_id`). The result depends on the
+/// set of bodies applied, never on their order.
 #[derive(Debug, Default, Clone)]
 pub struct Counter {
-    hashes: HashSet<String>,
-    voters: HashMap<String, HashSet<String>>,
-    /// Totals per law.
-    pub laws: BTreeMap<String, LawTotals>,
-    /// Votes counted.
-    pub counted: u64,
-    /// Duplicates seen.
-    pub duplicates: u64,
+    rule: RevoteRule,
+    votes: Vec<ValidVote>,
     /// Invalid messages seen.
     pub invalid: u64,
 }
 
+/// What a [`Counter`] counted.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Counted {
+    /// Totals per law.
+    pub laws: BTreeMap<String, LawTotals>,
+    /// Votes counted.
+    pub counted: u64,
+    /// Valid deliveries not counted: resends, copies and the votes that lost to a conflicting one.
+    pub duplicates: u64,
+}
+
 impl Counter {
-    /// Applies one message body.
-    pub fn apply(&mut self, body: &[u8]) -> Outcome {
-        let Some(vote) = validate(body) else {
-            self.invalid += 1;
-            return Outcome::Invalid;
-        };
-        let voted = self.voters.get(&vote.law_id).is_some_and(|v| v.contains(&vote.citizen_id));
-        if voted || self.hashes.contains(&vote.vote_hash) {
-            self.duplicates += 1;
-            return Outcome::Duplicate;
+    /// A counter ranking conflicting votes by `rule`.
+    pub fn new(rule: RevoteRule) -> Self {
+        Self { rule, ..Self::default() }
+    }
+
+    /// Applies one message body; `false` when it is invalid.
+    pub fn apply(&mut self, body: &[u8]) -> bool {
+        match validate(body) {
+            Some(vote) => {
+                self.votes.push(vote);
+                true
+            }
+            None => {
+                self.invalid += 1;
+                false
+            }
         }
-        self.hashes.insert(vote.vote_hash);
-        self.voters.entry(vote.law_id.clone()).or_default().insert(vote.citizen_id);
-        let law = self.laws.entry(vote.law_id).or_default();
-        match vote.choice {
-            Choice::Oui => law.oui += 1,
-            Choice::Non => law.non += 1,
+    }
+
+    /// The totals of every valid body applied so far.
+    pub fn count(&self) -> Counted {
+        let mut ranked: Vec<&ValidVote> = self.votes.iter().collect();
+        ranked.sort_by(|a, b| {
+            let by_time = match self.rule {
+                RevoteRule::First => a.timestamp_micros.cmp(&b.timestamp_micros),
+                RevoteRule::Last => b.timestamp_micros.cmp(&a.timestamp_micros),
+            };
+            by_time
+                .then_with(|| a.vote_hash.as_bytes().cmp(b.vote_hash.as_bytes()))
+                .then_with(|| a.law_id.as_bytes().cmp(b.law_id.as_bytes()))
+                .then_with(|| a.citizen_id.as_bytes().cmp(b.citizen_id.as_bytes()))
+                .then_with(|| a.choice.as_str().cmp(b.choice.as_str()))
+        });
+        let mut hashes = HashSet::new();
+        let mut voters = HashSet::new();
+        let mut out = Counted::default();
+        for vote in ranked {
+            if hashes.contains(vote.vote_hash.as_str())
+                || voters.contains(&(vote.law_id.as_str(), vote.citizen_id.as_str()))
+            {
+                out.duplicates += 1;
+                continue;
+            }
+            hashes.insert(vote.vote_hash.as_str());
+            voters.insert((vote.law_id.as_str(), vote.citizen_id.as_str()));
+            let law = out.laws.entry(vote.law_id.clone()).or_default();
+            match vote.choice {
+                Choice::Oui => law.oui += 1,
+                Choice::Non => law.non += 1,
+            }
+            out.counted += 1;
         }
-        self.counted += 1;
-        Outcome::Counted
+        out
     }
 }
 

@@ -17,6 +17,7 @@ fn the_engine_accepts_exactly_the_valid_votes() {
         invalid_ratio: 0.3,
         envelope_ratio: 0.3,
         seed: 31,
+        ..GeneratorConfig::default()
     };
     let mut generator = Generator::new(config).expect("generator");
     let mut messages = Vec::new();

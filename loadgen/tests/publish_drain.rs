@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use vote_loadgen::contract::RevoteRule;
 use vote_loadgen::drain::{DrainConfig, drain};
 use vote_loadgen::model::Counter;
 use vote_loadgen::publish::{PublishConfig, publish};
@@ -24,6 +25,7 @@ fn generator(prefix: &str, seed: u64) -> GeneratorConfig {
         invalid_ratio: 0.05,
         envelope_ratio: 0.2,
         seed,
+        ..GeneratorConfig::default()
     }
 }
 
@@ -39,12 +41,13 @@ async fn drain_and_check(url: &AmqpUrl, queue: &str, expected: &Expected) {
     };
     let drained = drain(url, &config).await.expect("drain");
     assert_eq!(drained.messages, expected.messages_sent + expected.republished);
-    let mut counter = Counter::default();
+    let mut counter = Counter::new(expected.revote_rule);
     drained.bodies.iter().for_each(|body| {
         counter.apply(body);
     });
-    assert_eq!(counter.laws, expected.laws, "the counting rule over the queue's content");
-    assert_eq!(counter.counted, expected.total);
+    let counted = counter.count();
+    assert_eq!(counted.laws, expected.laws, "the counting rule over the queue's content");
+    assert_eq!(counted.counted, expected.total);
     assert_eq!(counter.invalid, expected.invalid_sent);
     assert_eq!(vote_mq::admin::message_count(url, queue).await.expect("queue depth"), 0, "drained and acked");
     vote_mq::admin::delete_queue(url, queue).await.expect("delete queue");
@@ -73,6 +76,26 @@ async fn published_messages_are_all_in_the_queue_and_count_as_expected() {
     );
     assert_eq!(vote_mq::admin::message_count(&url, &queue).await.expect("queue depth"), 4_000);
     drain_and_check(&url, &queue, expected).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicting_votes_on_either_side_of_their_vote_are_expected_by_the_rule() {
+    let url = broker();
+    let mut laws = Vec::new();
+    for rule in [RevoteRule::First, RevoteRule::Last] {
+        let queue = testing::unique_name("loadgen_conflicts");
+        let generator = GeneratorConfig { conflict_ratio: 0.15, revote_rule: rule, ..generator("law-conflt-", 14) };
+        let config = PublishConfig { connections: 2, window: 100, ..PublishConfig::new(&queue, 4_000, generator) };
+        let report = publish(&url, &config).await.unwrap_or_else(|e| panic!("RabbitMQ must be running ({url}): {e}"));
+        let expected = &report.expected;
+        assert!(expected.conflicting_sent > 400, "{expected:?}");
+        assert_eq!(expected.total + expected.duplicates_sent + expected.invalid_sent, 4_000);
+        // The stream ends with originals still held back behind their conflicting vote: those
+        // conflicting votes count alone, and the rule over the queue's content agrees.
+        drain_and_check(&url, &queue, expected).await;
+        laws.push(expected.laws.clone());
+    }
+    assert_ne!(laws[0], laws[1], "the same votes counted by the other rule");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use vote_loadgen::GeneratorConfig;
+use vote_loadgen::contract::RevoteRule;
 use vote_reliability::*;
 
 /// Citizens, each with an original and a revote on one law.
@@ -146,5 +148,31 @@ async fn two_engines_on_one_queue_of_originals_and_revotes_count_the_originals()
         assert!(status.success(), "{status}");
     }
     assert_eq!(target.queue_depth().await, 0);
+    target.delete_queues().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_last_counts_the_latest_of_loadgen_conflicting_votes_across_kill_9() {
+    let target = Target::fresh("revotes_last").await;
+    // Conflicting votes published before and after their vote, a day earlier or later: the
+    // expected totals are loadgen's, by the rule `last`, stated in its own code.
+    let generator =
+        GeneratorConfig { conflict_ratio: 0.1, revote_rule: RevoteRule::Last, citizens: 50_000, ..generator(23) };
+    let expected = publish_backlog(&target, 30_000, generator).await;
+    assert!(expected.conflicting_sent > 2_000, "{}", expected.conflicting_sent);
+    let engine = || target.engine().env("REVOTE_RULE", "last").args(["--batch-size", "100"]);
+    let running = engine().start().await;
+    wait_until("the drain is under way", Duration::from_secs(120), async || {
+        target.counted().await >= expected.total / 2
+    })
+    .await;
+    running.kill9().await;
+    let running = engine().start().await;
+    assert_exact(&target, &expected, Duration::from_secs(180)).await;
+    println!("votes replaced by the last engine: {}", running.counter("votes_replaced_total").await);
+    let recorded = target.scalar("SELECT count(*) FROM duplicate_attempts").await as u64;
+    assert!(recorded >= expected.duplicates_sent, "{recorded} not counted < {} sent", expected.duplicates_sent);
+    let (status, _, _) = running.terminate(Duration::from_secs(30)).await;
+    assert!(status.success(), "{status}");
     target.delete_queues().await;
 }

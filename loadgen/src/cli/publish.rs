@@ -10,6 +10,7 @@ use vote_runtime::config::Validate;
 
 use super::{Outcome, QueueArgs, parse_duration};
 use crate::Error;
+use crate::contract::RevoteRule;
 use crate::generate::{GeneratorConfig, random_law_prefix};
 use crate::publish::{PublishConfig, PublishReport, publish};
 
@@ -56,6 +57,14 @@ pub struct LoadArgs {
     /// Fraction of votes wrapped in a `vote.cast` event envelope.
     #[arg(long, default_value_t = 0.1)]
     pub envelope_ratio: f64,
+    /// Fraction of messages that are conflicting votes: a citizen's second vote on a law with
+    /// the other choice and a timestamp a day before or after the first (so end-to-end latency
+    /// is meaningless for them); half are published before the vote they conflict with.
+    #[arg(long, default_value_t = 0.0)]
+    pub conflict_ratio: f64,
+    /// The engine's REVOTE_RULE: which of two conflicting votes the expected totals count.
+    #[arg(long, value_enum, default_value_t = RevoteRule::First)]
+    pub revote_rule: RevoteRule,
     /// Seed of the message stream [default: random, printed].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -85,6 +94,8 @@ impl LoadArgs {
             duplicate_ratio: self.duplicate_ratio,
             invalid_ratio: self.invalid_ratio,
             envelope_ratio: self.envelope_ratio,
+            conflict_ratio: self.conflict_ratio,
+            revote_rule: self.revote_rule,
             seed: self.seed.unwrap_or_else(rand::random),
         };
         let count = match (self.count, self.duration) {
@@ -155,6 +166,8 @@ pub(super) fn publish_json(report: &PublishReport, config: &PublishConfig) -> se
         "oui": e.oui,
         "non": e.non,
         "duplicates_sent": e.duplicates_sent,
+        "conflicting_sent": e.conflicting_sent,
+        "revote_rule": e.revote_rule,
         "invalid_sent": e.invalid_sent,
         "envelopes_sent": e.envelopes_sent,
         "republished": e.republished,
@@ -174,13 +187,18 @@ pub(super) fn print_publish(report: &PublishReport, config: &PublishConfig, path
         config.window
     );
     say!(
-        "  unique votes {} (oui {}, non {}), duplicates {} ({} resends, {} revotes), invalid {}, envelopes {}, republished {}",
+        "  unique votes {} (oui {}, non {}), duplicates {} ({} resends, {} revotes, {} conflicting, REVOTE_RULE={}), invalid {}, envelopes {}, republished {}",
         e.total,
         e.oui,
         e.non,
         e.duplicates_sent,
         e.resends_sent,
         e.revotes_sent,
+        e.conflicting_sent,
+        match e.revote_rule {
+            RevoteRule::First => "first",
+            RevoteRule::Last => "last",
+        },
         e.invalid_sent,
         e.envelopes_sent,
         e.republished

@@ -23,6 +23,15 @@ pub enum MessageKind {
         /// Index of the unique vote repeated.
         vote: u32,
     },
+    /// The same citizen and law with the other choice, a new `vote_hash`, and a timestamp a
+    /// day before (`earlier`) or after the publish time, so that it ranks before or after every
+    /// copy of its vote whatever order they are published in (runs shorter than a day).
+    Conflicting {
+        /// Index of the unique vote it conflicts with.
+        vote: u32,
+        /// Whether its timestamp is the earlier of the two.
+        earlier: bool,
+    },
     /// A message the engine must reject.
     Invalid(Garbage),
 }
@@ -31,7 +40,10 @@ impl MessageKind {
     /// The unique vote this message carries, if it is valid.
     pub fn vote(self) -> Option<u32> {
         match self {
-            MessageKind::Original { vote } | MessageKind::Resend { vote } | MessageKind::Revote { vote } => Some(vote),
+            MessageKind::Original { vote }
+            | MessageKind::Resend { vote }
+            | MessageKind::Revote { vote }
+            | MessageKind::Conflicting { vote, .. } => Some(vote),
             MessageKind::Invalid(_) => None,
         }
     }
@@ -79,6 +91,13 @@ impl Stamp {
         Self(out)
     }
 
+    /// This instant moved by `days`.
+    pub fn shifted(&self, days: i64) -> Self {
+        let at = OffsetDateTime::parse(self.as_str(), &time::format_description::well_known::Rfc3339)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        Self::at(at + time::Duration::days(days))
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         // Only ASCII digits and separators are ever written.
@@ -105,9 +124,14 @@ pub struct Message {
 impl Message {
     /// Writes the body into `out` (replacing its content) with every timestamp slot set to
     /// `stamp`: the vote's timestamp is its publish time, which end-to-end latency relies on.
+    /// A conflicting vote's slots are set a day before or after `stamp`.
     pub fn render_into(&self, stamp: &Stamp, out: &mut Vec<u8>) {
         out.clear();
         out.extend_from_slice(&self.body);
+        let stamp = match self.kind {
+            MessageKind::Conflicting { earlier, .. } => stamp.shifted(if earlier { -1 } else { 1 }),
+            _ => *stamp,
+        };
         for &at in self.stamps.iter().filter(|&&at| at != 0) {
             let at = at as usize;
             out[at..at + STAMP_LEN].copy_from_slice(&stamp.0);

@@ -5,19 +5,25 @@
 //! messages are built so that the counting rule cannot make the expected totals ambiguous:
 //! - a *resend* repeats an earlier vote with the same `vote_hash`;
 //! - a *revote* is the same citizen on the same law with a fresh `vote_hash` and the SAME choice,
-//!   so whichever copy the engine commits first, the law's oui/non totals are the same;
+//!   so whichever copy the counting rule picks, the law's oui/non totals are the same;
+//! - a *conflicting* vote (only with `conflict_ratio` > 0) is the same citizen on the same law
+//!   with the OTHER choice and a timestamp a day before or after, so which of the two counts
+//!   follows from `revote_rule` and the timestamps alone; half of them are published before the
+//!   vote they conflict with;
 //! - *garbage* breaks one validation rule and names a citizen no valid vote uses, so a validator
 //!   that wrongly accepted it would show up as a double count.
 //!
 //! Bodies are rendered once, with fixed-width timestamp slots that the publisher overwrites with
 //! the publish time as it sends (see [`Message::render_into`]).
 
+use std::collections::VecDeque;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 
 use crate::Error;
-use crate::contract::Choice;
+use crate::contract::{Choice, RevoteRule};
 use crate::expected::{Expected, Tally};
 
 mod body;
@@ -67,6 +73,10 @@ pub struct GeneratorConfig {
     pub duplicate_ratio: f64,
     /// Fraction of messages that are garbage the engine must reject.
     pub invalid_ratio: f64,
+    /// Fraction of messages that are conflicting votes (the other choice, a day earlier or later).
+    pub conflict_ratio: f64,
+    /// The rule the engine counts by (`REVOTE_RULE`): which of two conflicting votes is expected.
+    pub revote_rule: RevoteRule,
     /// Fraction of votes sent wrapped in a `vote.cast` event envelope.
     pub envelope_ratio: f64,
     /// Seed of the stream: same seed and settings, same messages (timestamps aside).
@@ -82,6 +92,8 @@ impl Default for GeneratorConfig {
             zipf: 1.0,
             duplicate_ratio: 0.05,
             invalid_ratio: 0.01,
+            conflict_ratio: 0.0,
+            revote_rule: RevoteRule::First,
             envelope_ratio: 0.1,
             seed: rand::random(),
         }
@@ -110,14 +122,15 @@ impl GeneratorConfig {
         for (name, ratio) in [
             ("--duplicate-ratio", self.duplicate_ratio),
             ("--invalid-ratio", self.invalid_ratio),
+            ("--conflict-ratio", self.conflict_ratio),
             ("--envelope-ratio", self.envelope_ratio),
         ] {
             if !(0.0..=1.0).contains(&ratio) {
                 return bad(format!("{name} must be between 0 and 1"));
             }
         }
-        if self.duplicate_ratio + self.invalid_ratio > 1.0 {
-            return bad("--duplicate-ratio + --invalid-ratio must not exceed 1".to_owned());
+        if self.duplicate_ratio + self.invalid_ratio + self.conflict_ratio > 1.0 {
+            return bad("--duplicate-ratio + --invalid-ratio + --conflict-ratio must not exceed 1".to_owned());
         }
         Ok(())
     }
@@ -139,6 +152,8 @@ pub struct VoteRecord {
     pub choice: Choice,
     /// Whether the citizen id is the 128-byte form.
     pub long_citizen: bool,
+    /// A conflicting vote was generated for it: whether its timestamp is the earlier.
+    pub conflict: Option<bool>,
 }
 
 struct Law {
@@ -162,6 +177,10 @@ pub struct Generator {
     votes: Vec<VoteRecord>,
     aliases: u64,
     stamp: Stamp,
+    /// Messages produced so far.
+    produced: u64,
+    /// Originals held back behind their conflicting vote: (due at `produced`, vote, envelope).
+    deferred: VecDeque<(u64, u32, bool)>,
 }
 
 impl Generator {
@@ -204,6 +223,8 @@ impl Generator {
             votes: Vec::new(),
             aliases: 0,
             stamp: Stamp::now(),
+            produced: 0,
+            deferred: VecDeque::new(),
         })
     }
 
@@ -228,15 +249,29 @@ impl Generator {
 
     /// The next message of the stream.
     pub fn next_message(&mut self) -> Message {
+        self.produced += 1;
+        if let Some(&(due, id, envelope)) = self.deferred.front()
+            && due <= self.produced
+        {
+            self.deferred.pop_front();
+            return self.vote_message(
+                id,
+                MessageKind::Original { vote: id },
+                &hash_hex(self.salt, u64::from(id)),
+                envelope,
+            );
+        }
         let r: f64 = self.rng.random();
         if r < self.config.invalid_ratio {
             return self.garbage();
         }
         let envelope = self.config.envelope_ratio > 0.0 && self.rng.random::<f64>() < self.config.envelope_ratio;
-        if (r < self.config.invalid_ratio + self.config.duplicate_ratio && !self.votes.is_empty())
-            || self.open_laws == 0
-        {
+        let duplicate = self.config.invalid_ratio + self.config.duplicate_ratio;
+        if (r < duplicate && !self.votes.is_empty()) || self.open_laws == 0 {
             return self.duplicate(envelope);
+        }
+        if (duplicate..duplicate + self.config.conflict_ratio).contains(&r) {
+            return self.conflicting(envelope);
         }
         self.original(envelope)
     }
@@ -245,15 +280,58 @@ impl Generator {
     pub fn expected(&self, tally: &Tally, queue: &str) -> Expected {
         let mut expected = Expected::empty(&self.config, queue);
         for (id, vote) in self.votes.iter().enumerate() {
-            if tally.has_vote(id as u32) {
-                expected.add_vote(&self.laws[vote.law as usize].id, vote.choice);
+            let law = &self.laws[vote.law as usize].id;
+            let (own, conflicting) = (tally.has_vote(id as u32), tally.has_conflicting(id as u32));
+            // The conflicting vote wins when it ranks first: the earlier under `first`, the
+            // later under `last`.
+            let conflicting_ranks_first = vote.conflict == Some(self.config.revote_rule == RevoteRule::First);
+            match (own, conflicting) {
+                (true, true) => {
+                    let choice = if conflicting_ranks_first { vote.choice.other() } else { vote.choice };
+                    expected.add_vote(law, choice);
+                }
+                (true, false) => expected.add_vote(law, vote.choice),
+                (false, true) => expected.add_vote(law, vote.choice.other()),
+                (false, false) => {}
             }
         }
         expected.add_tally(tally);
+        // Every confirmed vote message counts once or is recorded as not counted.
+        expected.duplicates_sent = tally.originals + tally.resends + tally.revotes + tally.conflicting - expected.total;
         expected
     }
 
     fn original(&mut self, envelope: bool) -> Message {
+        let id = self.new_vote();
+        let hash = hash_hex(self.salt, u64::from(id));
+        self.vote_message(id, MessageKind::Original { vote: id }, &hash, envelope)
+    }
+
+    /// A conflicting vote: half the time for a new vote whose original is held back for up to
+    /// [`RECENT_VOTES`] messages, otherwise for a vote already sent; a vote has at most one.
+    fn conflicting(&mut self, envelope: bool) -> Message {
+        let id = if self.votes.is_empty() || self.rng.random_bool(0.5) {
+            let id = self.new_vote();
+            let due = self.produced + self.rng.random_range(1..=RECENT_VOTES as u64);
+            let at = self.deferred.partition_point(|&(d, _, _)| d <= due);
+            self.deferred.insert(at, (due, id, envelope));
+            id
+        } else {
+            let n = self.votes.len();
+            let id = self.rng.random_range(n.saturating_sub(RECENT_VOTES)..n) as u32;
+            if self.votes[id as usize].conflict.is_some() {
+                return self.duplicate(envelope);
+            }
+            id
+        };
+        let earlier = self.rng.random_bool(0.5);
+        self.votes[id as usize].conflict = Some(earlier);
+        let hash = self.alias_hash(1 << 61);
+        self.vote_message(id, MessageKind::Conflicting { vote: id, earlier }, &hash, envelope)
+    }
+
+    /// Draws a new (citizen, law) pair and its choice; nothing is sent yet.
+    fn new_vote(&mut self) -> u32 {
         let law = self.pick_open_law();
         let state = &mut self.laws[law as usize];
         let citizen = ((state.stride * state.next + state.offset) % u64::from(self.config.citizens)) as u32;
@@ -265,9 +343,8 @@ impl Generator {
             if self.rng.random::<f64>() < self.laws[law as usize].oui_probability { Choice::Oui } else { Choice::Non };
         let long_citizen = self.rng.random_ratio(1, LONG_CITIZEN_ONE_IN);
         let id = self.votes.len() as u32;
-        self.votes.push(VoteRecord { law, citizen, choice, long_citizen });
-        let hash = hash_hex(self.salt, u64::from(id));
-        self.vote_message(id, MessageKind::Original { vote: id }, &hash, envelope)
+        self.votes.push(VoteRecord { law, citizen, choice, long_citizen, conflict: None });
+        id
     }
 
     fn duplicate(&mut self, envelope: bool) -> Message {
@@ -297,7 +374,11 @@ impl Generator {
             stamps[0] = open_envelope(&mut body, "vote.cast", event_id, &self.stamp);
             body.extend_from_slice(b",\"data\":");
         }
-        let fields = VoteFields { hash: ascii(hash), citizen: &citizen, law, choice: vote.choice.as_str() };
+        let choice = match kind {
+            MessageKind::Conflicting { .. } => vote.choice.other(),
+            _ => vote.choice,
+        };
+        let fields = VoteFields { hash: ascii(hash), citizen: &citizen, law, choice: choice.as_str() };
         stamps[usize::from(envelope)] = write_vote(&mut body, &fields, &self.stamp, &[]);
         if envelope {
             body.push(b'}');
@@ -347,6 +428,7 @@ mod tests {
             invalid_ratio: 0.1,
             envelope_ratio: 0.3,
             seed,
+            ..GeneratorConfig::default()
         }
     }
 
@@ -401,47 +483,87 @@ mod tests {
         }
     }
 
+    /// The counting rule over `messages`, each stamped with its own publish time, a microsecond
+    /// apart in stream order.
+    fn count(rule: RevoteRule, messages: &[&Message]) -> (Counter, crate::model::Counted) {
+        let start = OffsetDateTime::now_utc();
+        let mut counter = Counter::new(rule);
+        for (i, message) in messages.iter().enumerate() {
+            let stamp = Stamp::at(start + time::Duration::microseconds(i as i64));
+            counter.apply(&message.render(&stamp));
+        }
+        let counted = counter.count();
+        (counter, counted)
+    }
+
     #[test]
     fn expected_totals_equal_the_counting_rule_in_any_order() {
-        let (generator, mut messages) = stream(config(3), 30_000);
-        let expected = generator.expected(&tally(&messages), "q");
-        assert_eq!(expected.messages_sent, 30_000);
-        assert_eq!(expected.total, expected.oui + expected.non);
-        assert_eq!(expected.total, expected.laws.values().map(|l| l.total()).sum::<u64>());
-        let stamp = Stamp::now();
-        let mut orders = vec![messages.clone()];
-        let mut rng = StdRng::seed_from_u64(99);
-        for _ in 0..3 {
-            messages.shuffle(&mut rng);
-            orders.push(messages.clone());
-        }
-        for order in orders {
-            let mut counter = Counter::default();
-            for message in &order {
-                counter.apply(&message.render(&stamp));
+        for rule in [RevoteRule::First, RevoteRule::Last] {
+            let config = GeneratorConfig { conflict_ratio: 0.1, revote_rule: rule, ..config(3) };
+            let (generator, messages) = stream(config, 30_000);
+            let expected = generator.expected(&tally(&messages), "q");
+            assert_eq!(expected.messages_sent, 30_000);
+            assert_eq!(expected.revote_rule, rule);
+            assert!(expected.conflicting_sent > 2_000, "{}", expected.conflicting_sent);
+            assert_eq!(expected.total, expected.oui + expected.non);
+            assert_eq!(expected.total, expected.laws.values().map(|l| l.total()).sum::<u64>());
+            let mut order: Vec<&Message> = messages.iter().collect();
+            let mut rng = StdRng::seed_from_u64(99);
+            for _ in 0..3 {
+                let (counter, counted) = count(rule, &order);
+                assert_eq!(counted.laws, expected.laws, "{rule:?}");
+                assert_eq!(counted.counted, expected.total);
+                assert_eq!(counter.invalid, expected.invalid_sent);
+                assert_eq!(counted.duplicates, expected.duplicates_sent);
+                order.shuffle(&mut rng);
             }
-            assert_eq!(counter.laws, expected.laws);
-            assert_eq!(counter.counted, expected.total);
-            assert_eq!(counter.invalid, expected.invalid_sent);
-            assert_eq!(counter.duplicates, expected.duplicates_sent);
         }
     }
 
     #[test]
+    fn conflicting_votes_come_before_and_after_their_vote_and_decide_by_the_rule() {
+        let config = |rule| GeneratorConfig { conflict_ratio: 0.2, revote_rule: rule, ..config(12) };
+        let (generator, messages) = stream(config(RevoteRule::First), 20_000);
+        let position = |kind: fn(&MessageKind) -> Option<u32>| {
+            let mut at = std::collections::HashMap::new();
+            for (i, m) in messages.iter().enumerate() {
+                if let Some(vote) = kind(&m.kind) {
+                    at.entry(vote).or_insert(i);
+                }
+            }
+            at
+        };
+        let originals = position(|k| match k {
+            MessageKind::Original { vote } => Some(*vote),
+            _ => None,
+        });
+        let conflicting = position(|k| match k {
+            MessageKind::Conflicting { vote, .. } => Some(*vote),
+            _ => None,
+        });
+        let before = conflicting.iter().filter(|(vote, at)| originals.get(vote).is_some_and(|o| o > at)).count();
+        let after = conflicting.iter().filter(|(vote, at)| originals.get(vote).is_some_and(|o| o < at)).count();
+        assert!(before > 1_000 && after > 1_000, "before {before}, after {after}");
+        // Same messages, the other rule: the same votes, other winners.
+        let (other, _) = stream(config(RevoteRule::Last), 20_000);
+        let (first, last) = (generator.expected(&tally(&messages), "q"), other.expected(&tally(&messages), "q"));
+        assert_eq!(first.total, last.total);
+        assert_ne!(first.laws, last.laws);
+    }
+
+    #[test]
     fn only_confirmed_messages_are_expected() {
-        let (generator, messages) = stream(config(4), 5_000);
+        let config = GeneratorConfig { conflict_ratio: 0.1, ..config(4) };
+        let (generator, messages) = stream(config, 5_000);
         // Every other message "never confirmed": the totals still match the counting rule over
-        // what was confirmed, revotes of unsent originals included.
+        // what was confirmed, revotes and conflicting votes of unsent originals included.
         let sent: Vec<&Message> = messages.iter().step_by(2).collect();
         let mut tally = Tally::default();
         sent.iter().for_each(|m| tally.record(m));
         let expected = generator.expected(&tally, "q");
-        let mut counter = Counter::default();
-        let stamp = Stamp::now();
-        sent.iter().for_each(|m| {
-            counter.apply(&m.render(&stamp));
-        });
-        assert_eq!(counter.laws, expected.laws);
+        let (_, counted) = count(RevoteRule::First, &sent);
+        assert_eq!(counted.laws, expected.laws);
+        assert_eq!(counted.duplicates, expected.duplicates_sent);
         assert_eq!(expected.messages_sent, sent.len() as u64);
     }
 
@@ -480,11 +602,8 @@ mod tests {
         let (generator, messages) = stream(config, 50);
         let expected = generator.expected(&tally(&messages), "q");
         assert_eq!(expected.total, 6);
-        let mut counter = Counter::default();
-        messages.iter().for_each(|m| {
-            counter.apply(&m.render(&Stamp::now()));
-        });
-        assert_eq!(counter.laws, expected.laws);
+        let (_, counted) = count(RevoteRule::First, &messages.iter().collect::<Vec<_>>());
+        assert_eq!(counted.laws, expected.laws);
     }
 
     #[test]
@@ -545,6 +664,8 @@ mod tests {
             GeneratorConfig { citizens: 0, ..config(0) },
             GeneratorConfig { zipf: -1.0, ..config(0) },
             GeneratorConfig { duplicate_ratio: 0.7, invalid_ratio: 0.4, ..config(0) },
+            GeneratorConfig { duplicate_ratio: 0.5, invalid_ratio: 0.3, conflict_ratio: 0.3, ..config(0) },
+            GeneratorConfig { conflict_ratio: -0.1, ..config(0) },
             GeneratorConfig { envelope_ratio: 1.5, ..config(0) },
         ];
         for config in bad {
