@@ -26,7 +26,7 @@ impl Browser {
         let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
         assert!(
             Path::new(&binary).exists(),
-            "{binary} is missing: run scripts/setup-services.sh (it installs chromium)"
+            "{binary} is missing: scripts/test.sh installs it (apt-get install chromium), or set CHROMIUM"
         );
         let profile = std::env::temp_dir().join(vote_runtime::testing::unique_name("chromium"));
         let config = BrowserConfig::builder()

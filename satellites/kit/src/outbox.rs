@@ -39,7 +39,7 @@ const INSERT: &str = query!("insert");
 /// `$1` producer, `$2` limit -> `id, event_id, routing_key, body` of unpublished rows, oldest
 /// first.
 const PENDING: &str = query!("pending");
-/// `$1` id: marks the row published.
+/// `$1` ids: marks the rows published.
 const MARK_PUBLISHED: &str = query!("mark_published");
 
 /// One service's outbox and its relay.
@@ -82,7 +82,8 @@ impl Outbox {
     pub async fn add(&self, tx: &impl GenericClient, event_type: &str, data: impl Serialize) -> Result<Uuid, Error> {
         let envelope = Envelope::new(event_type, &self.producer, data);
         let body = envelope.to_bytes();
-        tx.execute(INSERT, &[&self.producer, &envelope.event_id, &event_type, &body]).await?;
+        tx.execute(&tx.prepare_cached(INSERT).await?, &[&self.producer, &envelope.event_id, &event_type, &body])
+            .await?;
         Ok(envelope.event_id)
     }
 
@@ -117,29 +118,58 @@ impl Outbox {
         }
     }
 
-    /// Publishes every pending event, oldest first; stops at the first failure so that order
-    /// is kept.
+    /// Publishes every pending event, oldest first. A round sends up to [`BATCH`] events on the
+    /// channel, in order, then awaits their confirms and marks the confirmed prefix in one
+    /// statement. It stops at the first event not confirmed: that one and those after it stay
+    /// pending and go out again (the same `event_id`) next round, so an event is only ever
+    /// repeated, never skipped; after a nack, a later event of the round can arrive first.
     pub async fn publish_pending(&self) -> Result<usize, Error> {
         let client = self.pool.get().await?;
         let mut published = 0;
         loop {
-            let pending = client.query(PENDING, &[&self.producer, &BATCH]).await?;
+            let pending = client.query(&client.prepare_cached(PENDING).await?, &[&self.producer, &BATCH]).await?;
             if pending.is_empty() {
                 return Ok(published);
             }
-            for row in pending {
+            let mut sent = Vec::with_capacity(pending.len());
+            let mut failure = None;
+            for row in &pending {
                 let (id, event_id, routing_key, body): (i64, Uuid, String, Vec<u8>) =
                     (row.get(0), row.get(1), row.get(2), row.get(3));
                 let mut message = OutgoingMessage::json(&self.exchange, &routing_key, body);
                 message.message_id = Some(event_id.to_string());
-                match tokio::time::timeout(PUBLISH_TIMEOUT, self.publisher.publish(&message)).await {
-                    Ok(result) => result?,
-                    Err(_) => return Err(Error::PublishTimeout(routing_key)),
+                match self.publisher.send(&message).await {
+                    Ok(confirm) => sent.push((id, event_id, routing_key, confirm)),
+                    Err(e) => {
+                        failure = Some(e.into());
+                        break;
+                    }
                 }
-                client.execute(MARK_PUBLISHED, &[&id]).await?;
-                self.metrics.events_published.with_label_values(&[&routing_key]).inc();
-                tracing::info!(%event_id, %routing_key, "event published");
-                published += 1;
+            }
+            let mut confirmed: Vec<i64> = Vec::with_capacity(sent.len());
+            for (id, event_id, routing_key, confirm) in sent {
+                match tokio::time::timeout(PUBLISH_TIMEOUT, confirm).await {
+                    Ok(Ok(())) => {
+                        self.metrics.events_published.with_label_values(&[&routing_key]).inc();
+                        tracing::info!(%event_id, %routing_key, "event published");
+                        confirmed.push(id);
+                    }
+                    Ok(Err(e)) => {
+                        failure = Some(e.into());
+                        break;
+                    }
+                    Err(_) => {
+                        failure = Some(Error::PublishTimeout(routing_key));
+                        break;
+                    }
+                }
+            }
+            if !confirmed.is_empty() {
+                client.execute(&client.prepare_cached(MARK_PUBLISHED).await?, &[&confirmed]).await?;
+                published += confirmed.len();
+            }
+            if let Some(e) = failure {
+                return Err(e);
             }
         }
     }

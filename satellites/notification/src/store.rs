@@ -15,7 +15,7 @@ pub async fn insert_notification(db: &impl GenericClient, n: &Notification, key:
     let (stored_key, hashed) = (key.key(), key.hashed_body());
     let inserted = db
         .execute(
-            query!("insert_notification"),
+            &db.prepare_cached(query!("insert_notification")).await?,
             &[&n.user_id, &n.kind, &n.title, &n.body, &n.related_user_id, &stored_key, &hashed],
         )
         .await?;
@@ -28,7 +28,7 @@ pub async fn list_notifications(
     user_id: Option<&str>,
     limit: i64,
 ) -> Result<Vec<StoredNotification>, Error> {
-    let rows = db.query(query!("list_notifications"), &[&user_id, &limit]).await?;
+    let rows = db.query(&db.prepare_cached(query!("list_notifications")).await?, &[&user_id, &limit]).await?;
     Ok(rows
         .iter()
         .map(|row| {

@@ -56,16 +56,21 @@ pub async fn create_poll(
     if let Some(event) = source {
         // Concurrent deliveries of one event serialize on the primary key: the second waits
         // for the first to commit, then finds the mark.
-        if tx.execute(MARK_EVENT, &[&event.event_id, &event.event_type]).await? == 0 {
+        if tx.execute(&tx.prepare_cached(MARK_EVENT).await?, &[&event.event_id, &event.event_type]).await? == 0 {
             return Ok(Creation::DuplicateEvent);
         }
     }
     let uuid = poll.uuid.unwrap_or_else(Uuid::new_v4);
     let seats = i32::try_from(poll.seats).unwrap_or(1);
-    let Some(row) =
-        tx.query_opt(INSERT_POLL, &[&uuid, &poll.meeting_id, &poll.poll_type.as_str(), &seats, &poll.title]).await?
+    let Some(row) = tx
+        .query_opt(
+            &tx.prepare_cached(INSERT_POLL).await?,
+            &[&uuid, &poll.meeting_id, &poll.poll_type.as_str(), &seats, &poll.title],
+        )
+        .await?
     else {
-        let existing = tx.query_opt(GET_POLL, &[&uuid]).await?.map(|row| poll_from_row(&row));
+        let existing =
+            tx.query_opt(&tx.prepare_cached(GET_POLL).await?, &[&uuid]).await?.map(|row| poll_from_row(&row));
         return match existing.map(|e| (poll.mismatch(&e), e)) {
             Some((None, existing)) => {
                 // Keep the event mark: the event is handled (its poll exists).
@@ -78,7 +83,7 @@ pub async fn create_poll(
         };
     };
     let id: i64 = row.get(0);
-    tx.execute(INSERT_OPTIONS, &[&id, &poll.options]).await?;
+    tx.execute(&tx.prepare_cached(INSERT_OPTIONS).await?, &[&id, &poll.options]).await?;
     tx.commit().await?;
     Ok(Creation::Created(Poll {
         uuid,
@@ -93,29 +98,29 @@ pub async fn create_poll(
 
 /// Records that the event was handled by refusing it; `false` when it was recorded before.
 pub async fn mark_event(client: &impl deadpool_postgres::GenericClient, event: SourceEvent<'_>) -> Result<bool, Error> {
-    Ok(client.execute(MARK_EVENT, &[&event.event_id, &event.event_type]).await? == 1)
+    Ok(client.execute(&client.prepare_cached(MARK_EVENT).await?, &[&event.event_id, &event.event_type]).await? == 1)
 }
 
 /// The poll with this id, if any.
 pub async fn get_poll(client: &Client, uuid: Uuid) -> Result<Option<Poll>, Error> {
-    Ok(client.query_opt(GET_POLL, &[&uuid]).await?.map(|row| poll_from_row(&row)))
+    Ok(client.query_opt(&client.prepare_cached(GET_POLL).await?, &[&uuid]).await?.map(|row| poll_from_row(&row)))
 }
 
 /// Ballots cast on the poll so far.
 pub async fn count_ballots(client: &Client, uuid: Uuid) -> Result<u64, Error> {
-    let n: i64 = client.query_one(query!("count_ballots"), &[&uuid]).await?.get(0);
+    let n: i64 = client.query_one(&client.prepare_cached(query!("count_ballots")).await?, &[&uuid]).await?.get(0);
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Records that `user_id` manages `meeting_id` (a no-op when recorded already).
 pub async fn grant_manager(client: &Client, meeting_id: &str, user_id: &str) -> Result<(), Error> {
-    client.execute(query!("grant_manager"), &[&meeting_id, &user_id]).await?;
+    client.execute(&client.prepare_cached(query!("grant_manager")).await?, &[&meeting_id, &user_id]).await?;
     Ok(())
 }
 
 /// Whether `user_id` is a recorded manager of `meeting_id`.
 pub async fn is_manager(client: &Client, meeting_id: &str, user_id: &str) -> Result<bool, Error> {
-    Ok(client.query_one(query!("is_manager"), &[&meeting_id, &user_id]).await?.get(0))
+    Ok(client.query_one(&client.prepare_cached(query!("is_manager")).await?, &[&meeting_id, &user_id]).await?.get(0))
 }
 
 /// A [`Poll`] from a row with its columns (`uuid`, `meeting_id`, `title`, `poll_type`, `options`,

@@ -1,1 +1,1 @@
-UPDATE outbox SET published_at = now() WHERE id = $1
+UPDATE outbox SET published_at = now() WHERE id = ANY($1)

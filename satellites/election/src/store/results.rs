@@ -26,7 +26,7 @@ pub async fn finalize_with_results(
         if results.elected.is_empty() { results.winner.iter().cloned().collect() } else { results.elected.clone() };
     let row = db
         .query_opt(
-            query!("finalize_election_with_results"),
+            &db.prepare_cached(query!("finalize_election_with_results")).await?,
             &[&poll_uuid, &results.winner, &results.tied, &ballots, &Json(&results.tallies), &elected],
         )
         .await?;
@@ -35,7 +35,9 @@ pub async fn finalize_with_results(
 
 /// The stored results of the election, once finalized with them.
 pub async fn election_results(db: &impl GenericClient, id: Uuid) -> Result<Option<ElectionResults>, Error> {
-    let Some(row) = db.query_opt(query!("get_election_results"), &[&id]).await? else { return Ok(None) };
+    let Some(row) = db.query_opt(&db.prepare_cached(query!("get_election_results")).await?, &[&id]).await? else {
+        return Ok(None);
+    };
     let ballots: i32 = row.try_get("ballots")?;
     let Json(tallies) = row.try_get("tallies")?;
     let winner: Option<String> = row.try_get("winner")?;

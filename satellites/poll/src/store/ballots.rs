@@ -18,7 +18,7 @@ pub struct LockedPoll {
 /// The poll, share-locked so that a close waits for this ballot (and this ballot for a close).
 pub async fn lock_poll_for_ballot(db: &impl GenericClient, uuid: Uuid) -> Result<Option<LockedPoll>, Error> {
     Ok(db
-        .query_opt(query!("lock_poll_for_ballot"), &[&uuid])
+        .query_opt(&db.prepare_cached(query!("lock_poll_for_ballot")).await?, &[&uuid])
         .await?
         .map(|row| LockedPoll { id: row.get("id"), poll: super::poll_from_row(&row) }))
 }
@@ -29,7 +29,10 @@ pub async fn find_ballot(
     poll_id: i64,
     voter_id: &str,
 ) -> Result<Option<(Uuid, Vec<i16>)>, Error> {
-    Ok(db.query_opt(query!("find_ballot"), &[&poll_id, &voter_id]).await?.map(|row| (row.get(0), row.get(1))))
+    Ok(db
+        .query_opt(&db.prepare_cached(query!("find_ballot")).await?, &[&poll_id, &voter_id])
+        .await?
+        .map(|row| (row.get(0), row.get(1))))
 }
 
 /// Stores the ballot; `false` when the voter has one on this poll already (the unique key
@@ -41,5 +44,8 @@ pub async fn insert_ballot(
     voter_id: &str,
     ranking: &[i16],
 ) -> Result<bool, Error> {
-    Ok(db.execute(query!("insert_ballot"), &[&ballot_id, &poll_id, &voter_id, &ranking]).await? == 1)
+    Ok(db
+        .execute(&db.prepare_cached(query!("insert_ballot")).await?, &[&ballot_id, &poll_id, &voter_id, &ranking])
+        .await?
+        == 1)
 }

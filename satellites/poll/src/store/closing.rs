@@ -16,7 +16,7 @@ use crate::tally::OptionIndex;
 /// find it closed.
 pub async fn lock_poll_for_close(db: &impl GenericClient, uuid: Uuid) -> Result<Option<LockedPoll>, Error> {
     Ok(db
-        .query_opt(query!("lock_poll_for_close"), &[&uuid])
+        .query_opt(&db.prepare_cached(query!("lock_poll_for_close")).await?, &[&uuid])
         .await?
         .map(|row| LockedPoll { id: row.get("id"), poll: super::poll_from_row(&row) }))
 }
@@ -24,12 +24,12 @@ pub async fn lock_poll_for_close(db: &impl GenericClient, uuid: Uuid) -> Result<
 /// Every distinct ranking of the poll's ballots (option indexes, most preferred first; empty:
 /// a blank ballot) with its number of ballots, in no particular order.
 pub async fn rankings(db: &impl GenericClient, poll_id: i64) -> Result<Vec<(Vec<OptionIndex>, u64)>, Error> {
-    Ok(grouped(&db.query(query!("list_rankings"), &[&poll_id]).await?))
+    Ok(grouped(&db.query(&db.prepare_cached(query!("list_rankings")).await?, &[&poll_id]).await?))
 }
 
 /// The distinct rankings of the poll with this uuid and their ballots, as [`rankings`].
 pub async fn rankings_of(db: &impl GenericClient, uuid: Uuid) -> Result<Vec<(Vec<OptionIndex>, u64)>, Error> {
-    Ok(grouped(&db.query(query!("export_rankings"), &[&uuid]).await?))
+    Ok(grouped(&db.query(&db.prepare_cached(query!("export_rankings")).await?, &[&uuid]).await?))
 }
 
 fn grouped(rows: &[Row]) -> Vec<(Vec<OptionIndex>, u64)> {
@@ -48,7 +48,7 @@ fn grouped(rows: &[Row]) -> Vec<(Vec<OptionIndex>, u64)> {
 pub async fn insert_results(db: &impl GenericClient, poll_id: i64, results: &PollResults) -> Result<(), Error> {
     let count = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
     db.execute(
-        query!("insert_results"),
+        &db.prepare_cached(query!("insert_results")).await?,
         &[
             &poll_id,
             &results.method.as_str(),
@@ -67,12 +67,15 @@ pub async fn insert_results(db: &impl GenericClient, poll_id: i64, results: &Pol
 
 /// The results of the poll, once it was counted.
 pub async fn results(db: &impl GenericClient, uuid: Uuid) -> Result<Option<PollResults>, Error> {
-    db.query_opt(query!("get_results"), &[&uuid]).await?.map(|row| results_from_row(&row)).transpose()
+    db.query_opt(&db.prepare_cached(query!("get_results")).await?, &[&uuid])
+        .await?
+        .map(|row| results_from_row(&row))
+        .transpose()
 }
 
 /// Marks the poll closed, with the id of the `voting.completed` event that announces it.
 pub async fn mark_closed(db: &impl GenericClient, poll_id: i64, event_id: Uuid) -> Result<(), Error> {
-    db.execute(query!("mark_closed"), &[&poll_id, &event_id]).await?;
+    db.execute(&db.prepare_cached(query!("mark_closed")).await?, &[&poll_id, &event_id]).await?;
     Ok(())
 }
 
