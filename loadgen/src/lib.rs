@@ -20,6 +20,7 @@
 pub mod cli;
 pub mod contract;
 pub mod drain;
+pub mod duration;
 pub mod expected;
 pub mod generate;
 pub mod http;

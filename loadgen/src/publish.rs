@@ -21,7 +21,8 @@ use vote_mq::{AmqpUrl, Confirmation, OutgoingMessage, Publisher, QueueType};
 use vote_runtime::backoff::Backoff;
 
 use crate::Error;
-use crate::expected::{Expected, Tally};
+use crate::expected::Expected;
+use crate::generate::Tally;
 use crate::generate::{Generator, GeneratorConfig, Message, Stamp};
 use crate::latency::{ConfirmTimes, LatencySummary, new_histogram};
 

@@ -10,7 +10,7 @@ use clap::Args;
 use vote_satellite_kit::auth::token::{claims, sign};
 
 use crate::Error;
-use crate::cli::parse_duration;
+use crate::duration::parse_duration;
 
 /// `loadgen token`.
 #[derive(Debug, Clone, Args)]

@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use tokio_postgres::Client;
-use vote_loadgen::expected::Tally;
+use vote_loadgen::generate::Tally;
 use vote_loadgen::verify::{WaitOptions, wait_and_verify, wait_and_verify_with};
 use vote_loadgen::{Expected, Generator, GeneratorConfig, latency};
 use vote_runtime::postgres::DbTarget;

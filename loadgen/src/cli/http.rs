@@ -7,8 +7,9 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 
-use super::{Outcome, parse_duration};
+use super::Outcome;
 use crate::Error;
+use crate::duration::parse_duration;
 use crate::generate::random_law_prefix;
 use crate::http::{HttpLoadConfig, Signer, run_http};
 use crate::latency::LatencySummary;

@@ -8,9 +8,10 @@ use serde_json::json;
 use vote_mq::config::BrokerArgs;
 use vote_runtime::config::Validate;
 
-use super::{Outcome, QueueArgs, parse_duration};
+use super::{Outcome, QueueArgs};
 use crate::Error;
 use crate::contract::RevoteRule;
+use crate::duration::parse_duration;
 use crate::generate::{GeneratorConfig, random_law_prefix};
 use crate::publish::{PublishConfig, PublishReport, publish};
 

@@ -9,8 +9,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use vote_runtime::config::{DatabaseArgs, Validate};
 
-use super::{Outcome, parse_duration};
+use super::Outcome;
 use crate::Error;
+use crate::duration::parse_duration;
 use crate::expected::Expected;
 use crate::verify::{Report, WaitOptions, wait_and_verify_with};
 

@@ -24,19 +24,20 @@ use rand_distr::{Distribution, Zipf};
 
 use crate::Error;
 use crate::contract::{Choice, RevoteRule};
-use crate::expected::{Expected, Tally};
+use crate::expected::Expected;
+pub use crate::expected::{LAW_DIGITS, law_id};
 
 mod body;
 mod garbage;
 mod message;
+mod tally;
 
 pub use body::citizen_id;
 use body::{VoteFields, ascii, fnv1a, gcd, hash_hex, open_envelope, splitmix, write_vote};
 pub use garbage::Garbage;
 pub use message::{Message, MessageKind, STAMP_LEN, Stamp};
+pub use tally::Tally;
 
-/// Digits of the law number in a law id (`<prefix>00001`).
-pub const LAW_DIGITS: usize = 5;
 /// Longest accepted `--law-prefix`: keeps every law id well under the 128-byte field limit.
 pub const MAX_LAW_PREFIX_BYTES: usize = 96;
 /// Producer name written into `vote.cast` envelopes.
@@ -47,11 +48,6 @@ const RECENT_VOTES: usize = 1024;
 /// One original vote in this many uses a citizen id of exactly [`MAX_FIELD_BYTES`] bytes with
 /// multi-byte characters: valid at the limit, and must be counted.
 const LONG_CITIZEN_ONE_IN: u32 = 200;
-
-/// Returns the id of law `index` (0-based) of a run: `<prefix><index + 1, 5 digits>`.
-pub fn law_id(prefix: &str, index: u32) -> String {
-    format!("{prefix}{:0width$}", u64::from(index) + 1, width = LAW_DIGITS)
-}
 
 /// A fresh, short law prefix (`law-3fa9c2-`), so that runs sharing a database never share laws.
 pub fn random_law_prefix() -> String {
@@ -278,7 +274,9 @@ impl Generator {
 
     /// The expected totals of everything `tally` recorded as published.
     pub fn expected(&self, tally: &Tally, queue: &str) -> Expected {
-        let mut expected = Expected::empty(&self.config, queue);
+        let config = &self.config;
+        let mut expected = Expected::new(&config.law_prefix, config.laws, config.seed, queue);
+        expected.revote_rule = config.revote_rule;
         for (id, vote) in self.votes.iter().enumerate() {
             let law = &self.laws[vote.law as usize].id;
             let (own, conflicting) = (tally.has_vote(id as u32), tally.has_conflicting(id as u32));
@@ -295,7 +293,7 @@ impl Generator {
                 (false, false) => {}
             }
         }
-        expected.add_tally(tally);
+        tally.add_to(&mut expected);
         // Every confirmed vote message counts once or is recorded as not counted.
         expected.duplicates_sent = tally.originals + tally.resends + tally.revotes + tally.conflicting - expected.total;
         expected
