@@ -50,7 +50,7 @@ with open(f"{out}/latency.gp", "w") as f:
         target = P99_TARGET_MS.get(lat["rate"])
         if target:
             f.write(f"set arrow from {g * 4 - 0.6},{target} to {g * 4 + 2.6},{target} nohead dt 2 lw 1.5 lc rgb 'red'\n")
-            f.write(f'set label "p99 target {target} ms" at {g * 4 + 1},{target} center offset 0,0.8 tc rgb "red"\n')
+            f.write(f'set label "p99 target {target} ms" at {g * 4 - 0.6},{target} left offset 0,0.8 tc rgb "red"\n')
 with open(f"{out}/title.gp", "w") as f:
     f.write(f'set multiplot layout 1,2 title "bench/e2e.sh, {d["time"]}, commit {d["commit"]}, {d["votes"]:,}-vote backlog" font ",13"\n')
 PY
