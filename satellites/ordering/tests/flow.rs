@@ -14,7 +14,7 @@ use uuid::Uuid;
 use vote_mq::Envelope;
 use vote_mq::REJECT_REASON_HEADER;
 use vote_mq::admin::message_count;
-use vote_runtime::testing::TcpProxy;
+use vote_runtime::testing::{TcpProxy, broker_proxy};
 use vote_satellite_kit::testing::{
     broker, fast_retries, listen, metric, next_event, no_event, publish_event, wait_until,
 };
@@ -229,5 +229,49 @@ async fn the_callback_rides_out_an_outage_and_dead_letters_unknown_orders_at_onc
     assert!(reasons[1].starts_with("rejected: order ") && reasons[1].ends_with("not found"), "{reasons:?}");
     assert_eq!(reasons[2], "rejected: order id must be a UUID", "{reasons:?}");
     callback.stop().await;
+    orders.stop().await;
+}
+
+#[tokio::test]
+async fn orders_placed_while_the_broker_is_cut_off_are_all_published_in_order_once_it_is_back() {
+    let w = world().await;
+    let proxy = broker_proxy().await;
+    let orders = w.order_service_via(Some(&proxy)).await;
+    let mut placed = listen(&w.exchange, "order.placed").await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(w.place(&orders, "Pizza", 1, &format!("S{i}")).await);
+    }
+    // The orders commit while no event can leave: the relay's rounds fail and leave them pending.
+    proxy.cut();
+    for i in 10..40 {
+        ids.push(w.place(&orders, "Pizza", 1, &format!("S{i}")).await);
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    proxy.restore();
+    // Each order's event arrives at least once; a repeat (a confirm lost in the cut) carries the
+    // same event_id, and the first arrivals keep the order the orders were placed in.
+    let mut first_seen: Vec<String> = Vec::new();
+    let mut event_ids = std::collections::HashMap::new();
+    while first_seen.len() < ids.len() {
+        let event = next_event(&mut placed).await;
+        let order_id = event.data["order_id"].as_str().expect("an order id").to_owned();
+        let event_id = *event_ids.entry(order_id.clone()).or_insert(event.event_id);
+        assert_eq!(event.event_id, event_id, "a repeat of {order_id}'s event has another event_id");
+        if !first_seen.contains(&order_id) {
+            first_seen.push(order_id);
+        }
+    }
+    assert_eq!(first_seen, ids);
+    // Every event ends marked published: none is left pending to go out again.
+    let metrics = orders.url("/metrics");
+    wait_until("every confirmed event is counted", || async {
+        metric(&w.http.text(&metrics).await, r#"events_published_total{event_type="order.placed"}"#) >= Some(40.0)
+    })
+    .await;
+    let client = w.db.connect().await.expect("the test database");
+    let pending: i64 =
+        client.query_one("SELECT count(*) FROM outbox WHERE published_at IS NULL", &[]).await.unwrap().get(0);
+    assert_eq!(pending, 0, "events left pending");
     orders.stop().await;
 }

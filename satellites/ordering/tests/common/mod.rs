@@ -8,7 +8,7 @@
 use serde_json::Value;
 use vote_mq::{Delivery, RedeliveryPolicy};
 use vote_runtime::postgres::DbTarget;
-use vote_runtime::testing::{fresh_database, unique_name};
+use vote_runtime::testing::{TcpProxy, fresh_database, unique_name};
 use vote_satellite_kit::auth::{self, INVENTORY_MANAGER_ROLE, ORDER_CALLBACK_ROLE};
 use vote_satellite_kit::config::QueueSettings;
 use vote_satellite_kit::testing::{self, Http, Running, queue_settings, service_settings};
@@ -47,10 +47,16 @@ pub async fn world() -> World {
 
 impl World {
     pub async fn order_service(&self) -> Running {
-        let settings = OrderSettings {
-            service: service_settings(&self.exchange, "order-service"),
-            database: self.db.clone().into(),
-        };
+        self.order_service_via(None).await
+    }
+
+    /// The OrderService, reaching the broker through `proxy` when given.
+    pub async fn order_service_via(&self, proxy: Option<&TcpProxy>) -> Running {
+        let mut service = service_settings(&self.exchange, "order-service");
+        if let Some(proxy) = proxy {
+            (service.amqp_url.host, service.amqp_url.port) = ("127.0.0.1".to_owned(), proxy.port());
+        }
+        let settings = OrderSettings { service, database: self.db.clone().into() };
         let app = order::build(settings).await.expect("order-service starts");
         Running::start(app.port(), |stop| app.run_until_stopped(stop)).await
     }
