@@ -195,7 +195,6 @@ pub async fn build(settings: Settings) -> Result<Application, Error> {
     service.consume(&settings.queue, state.clone(), |state, event| async move { state.handle_event(event).await });
     let api = Router::new()
         .route("/meetings", post(create_meeting))
-        .route("/meetings/", post(create_meeting))
         .route("/meetings/{id}", get(show_meeting))
         .route("/meetings/{id}/elections", post(add_election))
         .route("/meetings/{id}/elections/{item_id}/start", post(start_election))

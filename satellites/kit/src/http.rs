@@ -17,6 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
 use uuid::Uuid;
 
 use crate::auth::Authenticator;
@@ -88,7 +90,8 @@ pub fn error_response(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": message}))).into_response()
 }
 
-/// Adds `ops` (metrics, health), the JSON 404 fallback, the refusal of hostile input (bodies
+/// Trims a trailing slash from the path before routing, and adds `ops` (metrics, health), the
+/// JSON 404 fallback, the refusal of hostile input (bodies
 /// slower than `limits.request_timeout` included), the per-caller rate limit of write requests,
 /// the authenticator handlers' [`crate::auth::Caller`] uses, JSON error bodies and request
 /// counting to a service's `api`. Without an authenticator (a service whose every endpoint is
@@ -113,7 +116,9 @@ pub fn finish(
         }
         None => api,
     };
-    api.layer(middleware::from_fn(json_errors)).layer(middleware::from_fn_with_state(metrics, count))
+    let api = api.layer(middleware::from_fn(json_errors)).layer(middleware::from_fn_with_state(metrics, count));
+    // `/polls/` is `/polls`: one route each, the trailing slash trimmed before routing.
+    Router::new().fallback_service(NormalizePathLayer::trim_trailing_slash().layer(api))
 }
 
 /// Refuses, before routing: a body over `max_body` ([`MAX_BODY_BYTES`] unless the service
@@ -279,6 +284,21 @@ mod tests {
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
         (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+
+    #[tokio::test]
+    async fn a_trailing_slash_reaches_the_same_route_and_is_counted_under_it() {
+        let registry = Registry::new();
+        let metrics = Metrics::register(&registry).unwrap();
+        let api = Router::new().route("/page", get(|| async { "ok" }));
+        let app =
+            finish(api, Router::new(), metrics, Some(crate::auth::Authenticator::Disabled), &HttpLimits::default());
+        for uri in ["/page", "/page/", "/page//"] {
+            let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+            assert_eq!(app.clone().oneshot(request).await.unwrap().status(), StatusCode::OK, "{uri}");
+        }
+        let counted = prometheus::TextEncoder::new().encode_to_string(&registry.gather()).unwrap();
+        assert!(counted.contains(r#"route="/page",status="200"} 3"#), "{counted}");
     }
 
     #[tokio::test]

@@ -24,21 +24,16 @@ use crate::managers::require_manager;
 use crate::results::ClosedPoll;
 use crate::store::Creation;
 
-/// The API routes (each also with a trailing slash).
+/// The API routes (the kit trims a trailing slash before routing).
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/polls", post(create))
-        .route("/polls/", post(create))
         .route("/polls/{id}", get(show))
-        .route("/polls/{id}/", get(show))
         .route("/polls/{id}/ballots", post(cast).get(export))
-        .route("/polls/{id}/ballots/", post(cast).get(export))
         .route("/poll-page/poll.css", get(|| async { asset("text/css; charset=utf-8", STYLE) }))
         .route("/poll-page/poll.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
         .route("/polls/{id}/close", post(close))
-        .route("/polls/{id}/close/", post(close))
         .route("/polls/{id}/results", get(results))
-        .route("/polls/{id}/results/", get(results))
         .with_state(state)
 }
 

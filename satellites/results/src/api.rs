@@ -58,16 +58,10 @@ pub fn router(state: AppState) -> Router {
         .route("/results.css", get(|| async { asset("text/css; charset=utf-8", STYLE) }))
         .route("/results.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
         .route("/api/results", get(results))
-        .route("/api/results/", get(|| async { bad_request("law_id must not be empty") }))
         .route("/api/results/{law_id}", get(law))
-        .route("/api/receipts/", get(|| async { bad_request("vote_hash must not be empty") }))
         .route("/api/receipts/{vote_hash}", get(receipt))
         .route("/api/stream", get(stream))
         .with_state(state)
-}
-
-fn bad_request(message: &str) -> Response {
-    error_response(StatusCode::BAD_REQUEST, message)
 }
 
 /// A refused request, turned into its JSON error response only when answered (a `Response`
