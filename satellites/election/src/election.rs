@@ -24,7 +24,7 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,10 +35,11 @@ use vote_mq::Envelope;
 use vote_satellite_kit::Application;
 use vote_satellite_kit::auth::Caller;
 use vote_satellite_kit::http::ApiError;
-use vote_satellite_kit::input::{event_data, json_object, parse_id, text_field};
+use vote_satellite_kit::input::{event_data, json_object, text_field};
 use vote_satellite_kit::metrics::counter;
 use vote_satellite_kit::names::{self, MAX_OPTIONS, MIN_OPTIONS};
 use vote_satellite_kit::outbox::Outbox;
+use vote_satellite_kit::path::{Id, Ids};
 
 use crate::config::{DEFAULT_POLL_PAGE_URL, ElectionSettings, Settings};
 use crate::domain::{
@@ -277,8 +278,8 @@ async fn build_service(settings: Settings, page: page::Page) -> Result<Applicati
         ElectionState { pool, outbox, consumer: settings.service.service_name.clone(), finalized, failed, page };
     service.consume(&settings.queue, state.clone(), |state, event| async move { state.handle_event(event).await });
     let api = Router::new()
-        .route("/elections/{id}", get(show_election))
-        .route("/elections/{id}/nominations", post(nominate))
+        .route("/elections/{election_id}", get(show_election))
+        .route("/elections/{election_id}/nominations", post(nominate))
         .route("/election-page/election.js", get(|| async { page::script() }))
         .with_state(state);
     Ok(service.with_api(api))
@@ -287,10 +288,10 @@ async fn build_service(settings: Settings, page: page::Page) -> Result<Applicati
 /// The election as JSON, or its page for a browser (one that asks for HTML first).
 async fn show_election(
     State(s): State<ElectionState>,
-    Path(id): Path<String>,
+    Ids([election]): Id,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let election = s.get_election(parse_id(&id, "election")?).await?;
+    let election = s.get_election(election).await?;
     if page::wants_html(&headers) {
         return Ok(s.page.response());
     }
@@ -300,8 +301,8 @@ async fn show_election(
 async fn nominate(
     State(s): State<ElectionState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    Ids([election]): Id,
     body: Bytes,
 ) -> Result<Json<Election>, ApiError> {
-    Ok(Json(s.nominate(parse_id(&id, "election")?, &body).await?))
+    Ok(Json(s.nominate(election, &body).await?))
 }

@@ -18,7 +18,7 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use deadpool_postgres::{Pool, Transaction};
@@ -28,11 +28,10 @@ use vote_mq::Envelope;
 use vote_satellite_kit::Application;
 use vote_satellite_kit::auth::Caller;
 use vote_satellite_kit::http::ApiError;
-use vote_satellite_kit::input::{
-    MAX_TEXT_CHARS, event_data, int_field, json_object, optional_text_field, parse_id, text_field,
-};
+use vote_satellite_kit::input::{MAX_TEXT_CHARS, event_data, int_field, json_object, optional_text_field, text_field};
 use vote_satellite_kit::metrics::counter;
 use vote_satellite_kit::outbox::Outbox;
+use vote_satellite_kit::path::{Id, Ids};
 
 use crate::config::Settings;
 use crate::domain::{
@@ -195,10 +194,10 @@ pub async fn build(settings: Settings) -> Result<Application, Error> {
     service.consume(&settings.queue, state.clone(), |state, event| async move { state.handle_event(event).await });
     let api = Router::new()
         .route("/meetings", post(create_meeting))
-        .route("/meetings/{id}", get(show_meeting))
-        .route("/meetings/{id}/elections", post(add_election))
-        .route("/meetings/{id}/elections/{item_id}/start", post(start_election))
-        .route("/meetings/{id}/elections/{item_id}/cancel", post(cancel_election))
+        .route("/meetings/{meeting_id}", get(show_meeting))
+        .route("/meetings/{meeting_id}/elections", post(add_election))
+        .route("/meetings/{meeting_id}/elections/{agenda_item_id}/start", post(start_election))
+        .route("/meetings/{meeting_id}/elections/{agenda_item_id}/cancel", post(cancel_election))
         .with_state(state);
     Ok(service.with_api(api))
 }
@@ -211,31 +210,31 @@ async fn create_meeting(
     Ok((StatusCode::CREATED, Json(s.create_meeting(&caller, &body).await?)))
 }
 
-async fn show_meeting(State(s): State<MeetingState>, Path(id): Path<String>) -> Result<Json<Meeting>, ApiError> {
-    Ok(Json(s.get_meeting(parse_id(&id, "meeting")?).await?))
+async fn show_meeting(State(s): State<MeetingState>, Ids([meeting]): Id) -> Result<Json<Meeting>, ApiError> {
+    Ok(Json(s.get_meeting(meeting).await?))
 }
 
 async fn add_election(
     State(s): State<MeetingState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Ids([meeting]): Id,
     body: Bytes,
 ) -> Result<(StatusCode, Json<AgendaItem>), ApiError> {
-    Ok((StatusCode::CREATED, Json(s.add_election(&caller, parse_id(&id, "meeting")?, &body).await?)))
+    Ok((StatusCode::CREATED, Json(s.add_election(&caller, meeting, &body).await?)))
 }
 
 async fn start_election(
     State(s): State<MeetingState>,
     caller: Caller,
-    Path((id, item_id)): Path<(String, String)>,
+    Ids([meeting, item]): Ids<2>,
 ) -> Result<Json<AgendaItem>, ApiError> {
-    Ok(Json(s.start_election(&caller, parse_id(&id, "meeting")?, parse_id(&item_id, "agenda item")?).await?))
+    Ok(Json(s.start_election(&caller, meeting, item).await?))
 }
 
 async fn cancel_election(
     State(s): State<MeetingState>,
     caller: Caller,
-    Path((id, item_id)): Path<(String, String)>,
+    Ids([meeting, item]): Ids<2>,
 ) -> Result<Json<AgendaItem>, ApiError> {
-    Ok(Json(s.cancel_election(&caller, parse_id(&id, "meeting")?, parse_id(&item_id, "agenda item")?).await?))
+    Ok(Json(s.cancel_election(&caller, meeting, item).await?))
 }

@@ -35,6 +35,7 @@ pub mod limits;
 pub mod metrics;
 pub mod names;
 pub mod outbox;
+pub mod path;
 pub mod schema;
 pub mod serve;
 pub mod service;

@@ -11,7 +11,7 @@
 //!   the `order-callback` role only
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
@@ -21,9 +21,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 use vote_satellite_kit::auth::{Caller, ORDER_CALLBACK_ROLE};
 use vote_satellite_kit::http::ApiError;
-use vote_satellite_kit::input::{limit_param, parse_id, text_param};
+use vote_satellite_kit::input::{limit_param, text_param};
 use vote_satellite_kit::metrics::{counter, counter_vec};
 use vote_satellite_kit::outbox::Outbox;
+use vote_satellite_kit::path::{Id, Ids};
 use vote_satellite_kit::{Application, Error, Service};
 
 use crate::config::OrderSettings;
@@ -123,8 +124,8 @@ pub async fn build(settings: OrderSettings) -> Result<Application, Error> {
     let api = Router::new()
         .route("/order", post(place))
         .route("/orders", get(list))
-        .route("/orders/{id}", get(show))
-        .route("/orders/{id}/status", patch(set_status))
+        .route("/orders/{order_id}", get(show))
+        .route("/orders/{order_id}/status", patch(set_status))
         .with_state(state);
     Ok(service.with_api(api))
 }
@@ -145,16 +146,16 @@ async fn list(
     Ok(Json(s.list(&query).await?))
 }
 
-async fn show(State(s): State<OrderState>, _caller: Caller, Path(id): Path<String>) -> Result<Json<Order>, ApiError> {
-    Ok(Json(s.get(parse_id(&id, "order")?).await?))
+async fn show(State(s): State<OrderState>, _caller: Caller, Ids([order]): Id) -> Result<Json<Order>, ApiError> {
+    Ok(Json(s.get(order).await?))
 }
 
 async fn set_status(
     State(s): State<OrderState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Ids([order]): Id,
     body: Bytes,
 ) -> Result<Json<Order>, ApiError> {
     caller.require_role(ORDER_CALLBACK_ROLE)?;
-    Ok(Json(s.set_status(parse_id(&id, "order")?, &body).await?))
+    Ok(Json(s.set_status(order, &body).await?))
 }

@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 use vote_satellite_kit::auth::Caller;
 use vote_satellite_kit::http::{ApiError, wants_html};
-use vote_satellite_kit::input::parse_id;
+use vote_satellite_kit::path::{Id, Ids};
 
 use crate::Error;
 use crate::app::{AppState, Cast, Source};
@@ -28,12 +28,12 @@ use crate::store::Creation;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/polls", post(create))
-        .route("/polls/{id}", get(show))
-        .route("/polls/{id}/ballots", post(cast).get(export))
+        .route("/polls/{poll_id}", get(show))
+        .route("/polls/{poll_id}/ballots", post(cast).get(export))
         .route("/poll-page/poll.css", get(|| async { asset("text/css; charset=utf-8", STYLE) }))
         .route("/poll-page/poll.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
-        .route("/polls/{id}/close", post(close))
-        .route("/polls/{id}/results", get(results))
+        .route("/polls/{poll_id}/close", post(close))
+        .route("/polls/{poll_id}/results", get(results))
         .with_state(state)
 }
 
@@ -64,8 +64,8 @@ struct PollView {
 }
 
 /// The poll as JSON, or its page for a browser.
-async fn show(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let uuid = parse_id(&id, "poll")?;
+async fn show(State(state): State<AppState>, Ids([id]): Id, headers: HeaderMap) -> Result<Response, ApiError> {
+    let uuid = id;
     if wants_html(&headers) {
         state.get_poll(uuid).await?;
         return Ok(page());
@@ -93,12 +93,8 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 /// The closed poll's anonymous cast-vote record, as ABIF (default) or CSV.
-async fn export(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let uuid = parse_id(&id, "poll")?;
+async fn export(State(state): State<AppState>, Ids([id]): Id, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    let uuid = id;
     let formats: Vec<String> = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .filter(|(k, _)| k == "format")
         .map(|(_, v)| v.into_owned())
@@ -123,10 +119,10 @@ async fn export(
 async fn cast(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Ids([id]): Id,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Receipt>), ApiError> {
-    let poll_uuid = parse_id(&id, "poll")?;
+    let poll_uuid = id;
     let ballot = BallotRequest::from_request(&body, &caller)?;
     Ok(match state.cast_ballot(poll_uuid, &ballot, Source::Http).await? {
         Cast::New(receipt) => (StatusCode::CREATED, Json(receipt)),
@@ -135,16 +131,12 @@ async fn cast(
 }
 
 /// Closes and counts the poll: a manager of its meeting only.
-async fn close(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<ClosedPoll>, ApiError> {
-    let uuid = parse_id(&id, "poll")?;
+async fn close(State(state): State<AppState>, caller: Caller, Ids([id]): Id) -> Result<Json<ClosedPoll>, ApiError> {
+    let uuid = id;
     require_manager(&state, &caller, &state.get_poll(uuid).await?.meeting_id).await?;
     Ok(Json(state.close_poll(uuid).await?))
 }
 
-async fn results(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ClosedPoll>, ApiError> {
-    Ok(Json(state.results(parse_id(&id, "poll")?).await?))
+async fn results(State(state): State<AppState>, Ids([id]): Id) -> Result<Json<ClosedPoll>, ApiError> {
+    Ok(Json(state.results(id).await?))
 }
