@@ -136,7 +136,10 @@ async fn health_and_metrics_are_served() {
     assert_eq!(app.get("/health").await, (200, json!({"status": "ok"})));
     app.get("/polls/not-a-uuid/").await;
     let metrics = app.metrics().await;
-    assert!(metrics.contains(r#"http_requests_total{method="GET",route="/polls/{poll_id}",status="400"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"http_requests_total{method="GET",route="/polls/{poll_id}",status="400"} 1"#),
+        "{metrics}"
+    );
     assert!(metrics.contains("events_handled_total 0"), "{metrics}");
     app.stop().await;
 }
