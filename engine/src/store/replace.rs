@@ -20,7 +20,11 @@ use super::{BatchOutcome, LawCounts};
 use crate::decode::{Choice, Vote};
 use crate::rule::{RevoteRule, decide, reason};
 
-const LOCK_VOTES: &str = include_str!("../../../sql/engine/queries/replace/lock_votes.sql");
+/// Replacing counted votes, step 1: the counted votes with the keys, locked for the
+/// replacement. Writers that checked their votes not counted against one of these rows hold it
+/// (FOR KEY SHARE) until they commit, so their records are visible once this returns.
+const LOCK_VOTES: &str =
+    concat!(include_str!("../../../sql/engine/queries/counted_votes_with_keys.sql"), "FOR UPDATE\n");
 const DUPLICATES_OF: &str = include_str!("../../../sql/engine/queries/replace/duplicates_of.sql");
 const REMOVE_VOTES: &str = include_str!("../../../sql/engine/queries/replace/remove_votes.sql");
 const ADD_VOTES: &str = include_str!("../../../sql/engine/queries/replace/add_votes.sql");

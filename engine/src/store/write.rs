@@ -15,7 +15,12 @@ use crate::decode::Vote;
 use crate::rule::{RevoteRule, reason};
 
 const COUNT_VOTES: &str = include_str!("../../../sql/engine/queries/count_votes.sql");
-const CONFLICTING_VOTES: &str = include_str!("../../../sql/engine/queries/conflicting_votes.sql");
+/// The counted votes sharing a key with the batch's votes not counted (third statement of a
+/// batch's transaction, only when it has such votes), locked FOR KEY SHARE so that no writer
+/// replaces them before this transaction has recorded the votes they hold off: a replacing
+/// writer waits for this commit and then finds those records.
+const CONFLICTING_VOTES: &str =
+    concat!(include_str!("../../../sql/engine/queries/counted_votes_with_keys.sql"), "FOR KEY SHARE\n");
 const RECORD_DUPLICATES: &str = include_str!("../../../sql/engine/queries/record_duplicates.sql");
 
 /// Longest wait between two attempts while the database is down.
