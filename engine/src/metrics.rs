@@ -35,6 +35,8 @@ pub const REJECTED: &str = "votes_rejected_total";
 pub const END_TO_END_LATENCY: &str = "vote_end_to_end_latency_seconds";
 /// Broker reconnections.
 pub const BROKER_RECONNECTS: &str = "broker_reconnects_total";
+/// Broker sessions dropped because the broker fed nothing while messages were ready.
+pub const CONSUMER_STALLS: &str = "consumer_stalls_total";
 /// Batch write attempts retried.
 pub const DB_RETRIES: &str = "db_retries_total";
 /// Batches written again with `ON CONFLICT` after their plain insert met a taken key.
@@ -72,6 +74,8 @@ pub struct Metrics {
     pub end_to_end: Histogram,
     /// [`BROKER_RECONNECTS`].
     pub broker_reconnects: IntCounter,
+    /// [`CONSUMER_STALLS`].
+    pub consumer_stalls: IntCounter,
     /// [`DB_RETRIES`].
     pub db_retries: IntCounter,
     /// [`PLAIN_INSERT_FALLBACKS`].
@@ -142,6 +146,11 @@ impl Metrics {
                 &latency_buckets,
             )?,
             broker_reconnects: counter(BROKER_RECONNECTS, "Connections to the broker re-established.")?,
+            consumer_stalls: counter(
+                CONSUMER_STALLS,
+                "Broker sessions dropped and opened again because the broker delivered nothing while \
+                 messages were ready and the prefetch window had room.",
+            )?,
             db_retries: counter(DB_RETRIES, "Batch writes retried after a database error.")?,
             plain_insert_fallbacks: counter(
                 PLAIN_INSERT_FALLBACKS,

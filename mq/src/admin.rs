@@ -1,9 +1,10 @@
 //! Short-lived broker operations for operators, tools and tests: queue depth, delete, and
 //! taking the messages waiting in a queue (a dead-letter queue's, typically).
 
-use amqprs::channel::{BasicGetArguments, ExchangeDeclareArguments, QueueDeleteArguments};
+use amqprs::channel::{BasicGetArguments, Channel, ExchangeDeclareArguments, QueueDeleteArguments};
+use amqprs::connection::Connection;
 
-use crate::connection::with_channel;
+use crate::connection::{close, connect, with_channel};
 use crate::subscription::Delivery;
 use crate::topology::declare_passive;
 use crate::{AmqpUrl, Error};
@@ -14,6 +15,51 @@ const NAME: &str = "vote-mq-admin";
 /// Messages ready in `queue` (not counting unacked ones), via a passive declare.
 pub async fn message_count(url: &AmqpUrl, queue: &str) -> Result<u32, Error> {
     with_channel(url, NAME, async |_, channel| declare_passive(channel, queue).await).await
+}
+
+/// Asks a queue's depth again and again on one connection kept open (a consumer's watchdog
+/// probing every few seconds would otherwise open a connection each time).
+pub struct DepthProbe {
+    url: AmqpUrl,
+    queue: String,
+    name: String,
+    open: Option<(Connection, Channel)>,
+}
+
+impl DepthProbe {
+    /// A probe of `queue`; it connects, as `name`, on first use.
+    pub fn new(url: &AmqpUrl, queue: &str, name: &str) -> Self {
+        Self { url: url.clone(), queue: queue.to_owned(), name: name.to_owned(), open: None }
+    }
+
+    /// Messages ready in the queue, via a passive declare; reconnects when the last connection
+    /// was lost or the last answer was an error.
+    pub async fn ready(&mut self) -> Result<u32, Error> {
+        let (connection, channel) = match self.open.take() {
+            Some((connection, channel)) if connection.is_open() && channel.is_open() => (connection, channel),
+            stale => {
+                if let Some((connection, channel)) = stale {
+                    close(channel, connection).await;
+                }
+                let connection = connect(&self.url, &self.name).await?;
+                let channel = connection.open_channel(None).await?;
+                (connection, channel)
+            }
+        };
+        let ready = declare_passive(&channel, &self.queue).await;
+        match ready {
+            Ok(_) => self.open = Some((connection, channel)),
+            Err(_) => close(channel, connection).await,
+        }
+        ready
+    }
+
+    /// Closes the connection, if one is open.
+    pub async fn close(mut self) {
+        if let Some((connection, channel)) = self.open.take() {
+            close(channel, connection).await;
+        }
+    }
 }
 
 /// Whether `exchange` exists, via a passive declare.

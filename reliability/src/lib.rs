@@ -9,10 +9,12 @@
 //!   be killed, stopped with SIGTERM and probed over its ops port;
 //! - [`target`]: a fresh database and unique queue per test, and what can be read from them;
 //! - [`check`]: publishing backlogs, the exact check, dead-letter inspection and polling;
+//! - [`broker`]: the local broker driven with `rabbitmqctl`;
 //! - [`replicas`]: a PostgreSQL primary with a synchronous standby, a 3-node RabbitMQ cluster;
 //! - [`ha`]: a PostgreSQL set that fails over by itself (pg_auto_failover), and commit probes;
 //! - [`tls`]: a test CA and server certificates.
 
+pub mod broker;
 pub mod check;
 pub mod engine;
 pub mod ha;
@@ -20,6 +22,7 @@ pub mod replicas;
 pub mod target;
 pub mod tls;
 
+pub use broker::{consumer_channel, on_drop, rabbitmqctl, suspend};
 pub use check::{
     DeadLetter, assert_dead_letters_at_least_once, assert_exact, assert_refused_for_its_reason, generator,
     publish_backlog, publish_bodies, read_queue, vote_body, wait_for_dlq, wait_until, with_cleanup,

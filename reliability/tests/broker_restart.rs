@@ -5,27 +5,12 @@
 //! `rabbitmqctl stop_app` stops the broker for every client on this machine, so this binary holds
 //! this one test only (cargo runs test binaries one after another).
 
-use std::process::Command;
 use std::time::Duration;
 
 use tokio::time::Instant;
 use vote_reliability::*;
 
 const BACKLOG: u64 = 40_000;
-
-fn rabbitmqctl(args: &[&str]) {
-    let output = Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("this test needs rabbitmqctl (run as root next to the broker): {e}"));
-    assert!(
-        output.status.success(),
-        "rabbitmqctl {} failed: {}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_resumes_by_itself_after_the_broker_restarts_mid_drain() {
@@ -39,7 +24,9 @@ async fn engine_resumes_by_itself_after_the_broker_restarts_mid_drain() {
     .await;
     let stopping = Instant::now();
     // Start the broker again whatever happens below, or every later test would fail.
-    let restart = scopeguard(|| rabbitmqctl(&["start_app"]));
+    let restart = on_drop(|| {
+        rabbitmqctl(&["start_app"]);
+    });
     tokio::task::spawn_blocking(|| rabbitmqctl(&["stop_app"])).await.expect("stop_app");
     let stopped_in = stopping.elapsed();
     let counted_at_stop = target.counted().await;
@@ -76,17 +63,4 @@ async fn engine_resumes_by_itself_after_the_broker_restarts_mid_drain() {
     assert!(status.success(), "{status}");
     assert_eq!(target.queue_depth().await, 0);
     target.delete_queues().await;
-}
-
-/// Runs `f` when dropped (also while unwinding from a failed assertion).
-fn scopeguard(f: impl FnOnce()) -> impl Drop {
-    struct Guard<F: FnOnce()>(Option<F>);
-    impl<F: FnOnce()> Drop for Guard<F> {
-        fn drop(&mut self) {
-            if let Some(f) = self.0.take() {
-                f();
-            }
-        }
-    }
-    Guard(Some(f))
 }

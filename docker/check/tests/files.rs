@@ -316,6 +316,7 @@ fn dashboard_queries_parse_and_use_the_provisioned_datasource() {
         "db_retries_total",
         "plain_insert_fallbacks_total",
         "broker_reconnects_total",
+        "consumer_stalls_total",
         "rabbitmq_queue_messages_ready",
     ] {
         assert!(all.contains(needed), "the dashboard does not show {needed}");

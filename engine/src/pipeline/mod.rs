@@ -7,6 +7,7 @@
 //! MAX_INFLIGHT_BATCHES batches at once), so the next batch fills while one commits.
 
 mod machine;
+mod stall;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +17,7 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use time::OffsetDateTime;
 use tokio::time::Instant;
+use vote_mq::admin::DepthProbe;
 use vote_mq::{BulkDelivery, DeadLetterPublisher};
 use vote_runtime::CancellationToken;
 use vote_runtime::backoff::Backoff;
@@ -26,12 +28,20 @@ use crate::metrics::Metrics;
 use crate::source::{Session, SourceConfig};
 use crate::store::{Store, WriteResult};
 use machine::{Action, Machine, Message, Pending};
+use stall::StallWatch;
 
 /// Pause before a message whose dead letter was not confirmed goes back to the queue.
 const DEAD_LETTER_RETRY_PAUSE: Duration = Duration::from_millis(200);
 
 /// Deliveries taken from the buffer per wake-up before looking at timers and completions.
 const RECV_BURST: usize = 512;
+
+/// Silence, with room in the prefetch window, after which the broker is asked whether messages
+/// wait (see [`stall`]). Longer than a quorum queue's leader election.
+const STALL_QUIET: Duration = Duration::from_secs(15);
+
+/// Longest wait for the broker to say how many messages are ready.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Work the loop waits on.
 enum Completion {
@@ -71,6 +81,9 @@ impl Pipeline {
             reconnect_at: Instant::now(),
             backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(10)),
             unacked_reported: 0,
+            stall: StallWatch::new(STALL_QUIET, Instant::now()),
+            probe: None,
+            depth: None,
         };
         let mut deadline_for_exit: Option<Instant> = None;
         let mut outcome = Ok(());
@@ -89,6 +102,7 @@ impl Pipeline {
             }
             let flush_at = state.machine.flush_deadline();
             let can_read = state.machine.wants_deliveries();
+            let stall_check = state.session.as_ref().and(state.stall.check_at()).filter(|_| can_read);
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled(), if !stopping => {
@@ -104,6 +118,8 @@ impl Pipeline {
                     None => self.lose_session(&mut state, "connection to the broker lost"),
                 },
                 _ = sleep_until(flush_at), if flush_at.is_some() => {}
+                _ = sleep_until(stall_check), if stall_check.is_some() => self.check_stall(&mut state),
+                ready = probe_answer(&mut state.probe), if state.probe.is_some() => self.probed(&mut state, ready),
                 _ = tokio::time::sleep_until(state.reconnect_at), if state.session.is_none() && !stopping => {}
                 _ = sleep_until(deadline_for_exit), if deadline_for_exit.is_some() => {
                     tracing::warn!(
@@ -121,6 +137,9 @@ impl Pipeline {
         if let Some(session) = state.session.take() {
             session.close().await;
         }
+        if let Some(depth) = state.depth.take() {
+            depth.close().await;
+        }
         self.dead_letters.close().await;
         self.broker_up.store(false, Ordering::Relaxed);
         tracing::info!("pipeline stopped");
@@ -137,6 +156,8 @@ impl Pipeline {
                 }
                 state.backoff.reset();
                 state.session = Some(session);
+                state.stall.session_opened(Instant::now());
+                state.probe = None;
                 self.broker_up.store(true, Ordering::Relaxed);
                 tracing::info!(broker = %self.source.url, queue = %self.source.topology.queue, prefetch = self.source.prefetch, "consuming");
             }
@@ -154,6 +175,7 @@ impl Pipeline {
     /// Drops the session: its tags are void, its pending (unwritten) votes will be redelivered.
     fn lose_session(&self, state: &mut LoopState, why: &str) {
         if state.session.take().is_some() {
+            state.probe = None;
             self.broker_up.store(false, Ordering::Relaxed);
             let dropped = state.machine.session_lost();
             let delay = state.backoff.next_delay();
@@ -165,10 +187,51 @@ impl Pipeline {
 
     fn receive(&self, state: &mut LoopState, first: BulkDelivery) {
         let now = Instant::now();
+        state.stall.delivered(now);
         accept(state, first, now);
         for _ in 0..RECV_BURST {
             let Some(delivery) = state.session.as_mut().and_then(Session::try_recv) else { break };
             accept(state, delivery, now);
+        }
+    }
+
+    /// The session has been silent for [`STALL_QUIET`]: asks the broker how many messages are
+    /// ready, if the prefetch window has room (a full window is silent by design).
+    fn check_stall(&self, state: &mut LoopState) {
+        let has_room = state.machine.unacked() < usize::from(self.source.prefetch);
+        if !state.stall.start_probe(Instant::now(), has_room) {
+            return;
+        }
+        let mut depth = state.depth.take().unwrap_or_else(|| {
+            let name = format!("vote-engine-{}-{}-probe", std::process::id(), self.source.topology.queue);
+            DepthProbe::new(&self.source.url, &self.source.topology.queue, &name)
+        });
+        state.probe = Some(Box::pin(async move {
+            let ready = match tokio::time::timeout(PROBE_TIMEOUT, depth.ready()).await {
+                Ok(Ok(ready)) => Some(ready),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot ask the broker how many votes wait in the queue");
+                    None
+                }
+                Err(_) => None,
+            };
+            (ready, depth)
+        }));
+    }
+
+    /// The broker said how many messages are ready: a silent session with messages waiting is
+    /// dropped and opened again.
+    fn probed(&self, state: &mut LoopState, (ready, depth): (Option<u32>, DepthProbe)) {
+        state.probe = None;
+        state.depth = Some(depth);
+        if let Some(silent) = state.stall.probed(ready, Instant::now()) {
+            self.metrics.consumer_stalls.inc();
+            let why = format!(
+                "the broker delivered nothing for {:.0} s while {} messages were ready",
+                silent.as_secs_f64(),
+                ready.unwrap_or_default()
+            );
+            self.lose_session(state, &why);
         }
     }
 
@@ -258,6 +321,12 @@ struct LoopState {
     backoff: Backoff,
     /// This pipeline's share of the unacked gauge, which sums every pipeline's.
     unacked_reported: i64,
+    /// Watches the session's silence.
+    stall: StallWatch,
+    /// The broker's answer to "how many messages are ready", while one is awaited.
+    probe: Option<BoxFuture<'static, (Option<u32>, DepthProbe)>>,
+    /// The connection probes use, between probes.
+    depth: Option<DepthProbe>,
 }
 
 impl LoopState {
@@ -270,6 +339,13 @@ impl LoopState {
 async fn recv(session: &mut Option<Session>) -> Option<BulkDelivery> {
     match session {
         Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn probe_answer(probe: &mut Option<BoxFuture<'static, (Option<u32>, DepthProbe)>>) -> (Option<u32>, DepthProbe) {
+    match probe {
+        Some(answer) => answer.await,
         None => std::future::pending().await,
     }
 }
