@@ -1,7 +1,7 @@
 //! Pipeline step 3: votes wait here until a batch is worth writing. Pure logic, no I/O.
 //!
 //! A batch is ready when it is full (`max_size`), or when its oldest vote has waited a short
-//! `linger` while no other batch is being written, or `max_age` (BATCH_TIMEOUT_SECONDS) in any
+//! `linger` while no other batch is being written, or `max_age` (BATCH_TIMEOUT_MS) in any
 //! case. The linger is only for company that is coming: a vote that arrived more than `linger`
 //! after the one before it (low load) is ready at once, because waiting would most likely only
 //! add `linger` to its latency. The pipeline only flushes a ready batch when a write slot is

@@ -10,13 +10,33 @@ use vote_mq::config::BrokerArgs;
 use vote_mq::{AmqpUrl, QueueTopology, QueueType, ShardSet};
 use vote_runtime::cli::Exit;
 use vote_runtime::config::{
-    self, ConfigError, DatabaseArgs, LogArgs, LogSettings, Validate, at_least_one, non_empty, seconds,
+    self, ConfigError, DatabaseArgs, LogArgs, LogSettings, Millis, Validate, at_least_one, non_empty,
 };
 use vote_runtime::postgres::DbTarget;
 
 use crate::batch::BatchPolicy;
 use crate::rule::RevoteRule;
 use crate::store::WriteRetryPolicy;
+
+/// The duration settings: `_MS`, or the seed's `_SECONDS` names.
+const BATCH_TIMEOUT: Millis = Millis {
+    variable: "BATCH_TIMEOUT_MS",
+    seconds_variable: "BATCH_TIMEOUT_SECONDS",
+    default: Duration::from_secs(1),
+    zero_ok: false,
+};
+const RETRY_DELAY: Millis = Millis {
+    variable: "RETRY_DELAY_MS",
+    seconds_variable: "RETRY_DELAY_SECONDS",
+    default: Duration::from_secs(1),
+    zero_ok: true,
+};
+const SHUTDOWN_TIMEOUT: Millis = Millis {
+    variable: "SHUTDOWN_TIMEOUT_MS",
+    seconds_variable: "SHUTDOWN_TIMEOUT_SECONDS",
+    default: Duration::from_secs(10),
+    zero_ok: true,
+};
 
 /// Command line: an optional subcommand plus the settings flags.
 #[derive(Debug, Parser)]
@@ -108,9 +128,12 @@ pub struct RawSettings {
     /// Votes per batch (flush when this many are pending).
     #[arg(long, env = "BATCH_SIZE", value_name = "BATCH_SIZE", default_value_t = 1000)]
     pub batch_size: usize,
-    /// Flush when the oldest pending vote has waited this long.
-    #[arg(long, env = "BATCH_TIMEOUT_SECONDS", value_name = "BATCH_TIMEOUT_SECONDS", default_value_t = 1.0)]
-    pub batch_timeout_seconds: f64,
+    /// Flush when the oldest pending vote has waited this long, in milliseconds [default: 1000].
+    #[arg(long, env = "BATCH_TIMEOUT_MS", value_name = "BATCH_TIMEOUT_MS")]
+    pub batch_timeout_ms: Option<u64>,
+    /// BATCH_TIMEOUT_MS under its older name, in seconds.
+    #[arg(long, env = "BATCH_TIMEOUT_SECONDS", value_name = "BATCH_TIMEOUT_SECONDS")]
+    pub batch_timeout_seconds: Option<f64>,
     /// How long the oldest vote of a non-full batch waits for company before it is written.
     #[arg(long, env = "BATCH_LINGER_MS", value_name = "BATCH_LINGER_MS", default_value_t = 2)]
     pub batch_linger_ms: u64,
@@ -125,9 +148,13 @@ pub struct RawSettings {
     /// Attempts for a batch failing with a non-connection error before it is split.
     #[arg(long, env = "MAX_RETRY_ATTEMPTS", value_name = "MAX_RETRY_ATTEMPTS", default_value_t = 3)]
     pub max_retry_attempts: u32,
-    /// First retry delay after a database error; doubles per attempt (max 30 s).
-    #[arg(long, env = "RETRY_DELAY_SECONDS", value_name = "RETRY_DELAY_SECONDS", default_value_t = 1.0)]
-    pub retry_delay_seconds: f64,
+    /// First retry delay after a database error, in milliseconds; doubles per attempt (max
+    /// 30 s) [default: 1000].
+    #[arg(long, env = "RETRY_DELAY_MS", value_name = "RETRY_DELAY_MS")]
+    pub retry_delay_ms: Option<u64>,
+    /// RETRY_DELAY_MS under its older name, in seconds.
+    #[arg(long, env = "RETRY_DELAY_SECONDS", value_name = "RETRY_DELAY_SECONDS")]
+    pub retry_delay_seconds: Option<f64>,
     /// Port of /metrics, /healthz and /readyz.
     #[arg(long, env = "PROMETHEUS_PORT", value_name = "PROMETHEUS_PORT", default_value_t = 8001)]
     pub prometheus_port: u16,
@@ -140,10 +167,13 @@ pub struct RawSettings {
     /// Apply migrations at start (false when a least-privilege role runs the engine).
     #[arg(long, env = "RUN_MIGRATIONS", value_name = "RUN_MIGRATIONS", default_value_t = true, action = clap::ArgAction::Set)]
     pub run_migrations: bool,
-    /// On SIGTERM, how long to wait for in-flight batches before exiting (unacked votes are
-    /// redelivered and deduplicated).
-    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECONDS", value_name = "SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 10.0)]
-    pub shutdown_timeout_seconds: f64,
+    /// On SIGTERM, how long to wait for in-flight batches before exiting, in milliseconds
+    /// (unacked votes are redelivered and deduplicated) [default: 10000].
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_MS", value_name = "SHUTDOWN_TIMEOUT_MS")]
+    pub shutdown_timeout_ms: Option<u64>,
+    /// SHUTDOWN_TIMEOUT_MS under its older name, in seconds.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECONDS", value_name = "SHUTDOWN_TIMEOUT_SECONDS")]
+    pub shutdown_timeout_seconds: Option<f64>,
 }
 
 /// Validated settings.
@@ -193,9 +223,9 @@ impl Validate for RawSettings {
         let database = self.database.validate()?;
         let batch_size = at_least_one("BATCH_SIZE", self.batch_size)?;
         let max_inflight_batches = at_least_one("MAX_INFLIGHT_BATCHES", self.max_inflight_batches)?;
-        let batch_timeout = seconds("BATCH_TIMEOUT_SECONDS", self.batch_timeout_seconds, false)?;
-        let retry_delay = seconds("RETRY_DELAY_SECONDS", self.retry_delay_seconds, true)?;
-        let shutdown_timeout = seconds("SHUTDOWN_TIMEOUT_SECONDS", self.shutdown_timeout_seconds, true)?;
+        let batch_timeout = BATCH_TIMEOUT.resolve(self.batch_timeout_ms, self.batch_timeout_seconds)?;
+        let retry_delay = RETRY_DELAY.resolve(self.retry_delay_ms, self.retry_delay_seconds)?;
+        let shutdown_timeout = SHUTDOWN_TIMEOUT.resolve(self.shutdown_timeout_ms, self.shutdown_timeout_seconds)?;
         let votes_per_message = at_least_one("VOTES_PER_MESSAGE", self.votes_per_message)?;
         let prefetch = match self.rabbitmq_prefetch_count {
             Some(p) if p as usize * votes_per_message <= batch_size => {
@@ -370,6 +400,30 @@ mod tests {
     }
 
     #[test]
+    fn durations_are_milliseconds_or_the_seeds_seconds() {
+        let (_, defaults) = parse(&[]).unwrap();
+        assert_eq!(defaults.batch.max_age, Duration::from_secs(1));
+        assert_eq!(defaults.retry.initial_delay, Duration::from_secs(1));
+        assert_eq!(defaults.shutdown_timeout, Duration::from_secs(10));
+        let (_, ms) =
+            parse(&["--batch-timeout-ms", "250", "--retry-delay-ms", "20", "--shutdown-timeout-ms", "0"]).unwrap();
+        let (_, seconds) = parse(&[
+            "--batch-timeout-seconds",
+            "0.25",
+            "--retry-delay-seconds",
+            "0.02",
+            "--shutdown-timeout-seconds",
+            "0",
+        ])
+        .unwrap();
+        for s in [ms, seconds] {
+            assert_eq!(s.batch.max_age, Duration::from_millis(250));
+            assert_eq!(s.retry.initial_delay, Duration::from_millis(20));
+            assert_eq!(s.shutdown_timeout, Duration::ZERO);
+        }
+    }
+
+    #[test]
     fn the_default_prefetch_holds_the_same_votes_whatever_a_message_carries() {
         let (_, one) = parse(&[]).unwrap();
         let (_, hundred) = parse(&["--votes-per-message", "100"]).unwrap();
@@ -420,6 +474,8 @@ mod tests {
             (vec!["--batch-size", "abc"], "BATCH_SIZE"),
             (vec!["--batch-size", "0"], "BATCH_SIZE"),
             (vec!["--batch-timeout-seconds=-1"], "BATCH_TIMEOUT_SECONDS"),
+            (vec!["--batch-timeout-ms", "0"], "BATCH_TIMEOUT_MS"),
+            (vec!["--retry-delay-ms", "200", "--retry-delay-seconds", "0.2"], "RETRY_DELAY_MS"),
             (vec!["--rabbitmq-prefetch-count", "50"], "RABBITMQ_PREFETCH_COUNT"),
             (vec!["--rabbitmq-prefetch-count", "5", "--votes-per-message", "100"], "RABBITMQ_PREFETCH_COUNT"),
             (vec!["--votes-per-message", "0"], "VOTES_PER_MESSAGE"),

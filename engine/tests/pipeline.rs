@@ -173,7 +173,7 @@ async fn redelivered_and_resent_votes_count_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lone_vote_does_not_wait_for_the_batch_timeout() {
     let target = Target::fresh("linger").await;
-    let engine = Engine::start(&target, &["--batch-size", "1000", "--batch-timeout-seconds", "30"]).await;
+    let engine = Engine::start(&target, &["--batch-size", "1000", "--batch-timeout-ms", "30000"]).await;
     let started = Instant::now();
     publish(&target, &[vote("solo", "bob", "law-1", "non")]).await;
     wait_for_total(&target.db, 1, Duration::from_secs(10)).await;
@@ -184,7 +184,7 @@ async fn a_lone_vote_does_not_wait_for_the_batch_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_row_is_isolated_and_the_rest_commits() {
     let target = Target::fresh("poison").await;
-    let engine = Engine::start(&target, &["--batch-size", "500", "--retry-delay-seconds", "0.01"]).await;
+    let engine = Engine::start(&target, &["--batch-size", "500", "--retry-delay-ms", "10"]).await;
     // A rule the validator does not know: the database refuses this one citizen's vote.
     let client = target.db.connect().await.unwrap();
     client
@@ -205,8 +205,7 @@ async fn a_poison_row_is_isolated_and_the_rest_commits() {
 async fn a_database_refusing_every_write_holds_the_votes_and_dead_letters_none() {
     let target = Target::fresh("setup_outage").await;
     let engine =
-        Engine::start(&target, &["--batch-size", "100", "--retry-delay-seconds", "0.01", "--max-retry-attempts", "2"])
-            .await;
+        Engine::start(&target, &["--batch-size", "100", "--retry-delay-ms", "10", "--max-retry-attempts", "2"]).await;
     // An operator mistake no vote can fix: the audit table is gone (42P01 on every write).
     let client = target.db.connect().await.unwrap();
     client.batch_execute("ALTER TABLE vote_audit RENAME TO vote_audit_away").await.unwrap();
@@ -231,7 +230,7 @@ async fn a_database_refusing_every_write_holds_the_votes_and_dead_letters_none()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn survives_database_connections_being_killed() {
     let target = Target::fresh("dbkill").await;
-    let engine = Engine::start(&target, &["--batch-size", "50", "--retry-delay-seconds", "0.05"]).await;
+    let engine = Engine::start(&target, &["--batch-size", "50", "--retry-delay-ms", "50"]).await;
     let bodies: Vec<Vec<u8>> =
         (0..5000).map(|i| vote(&format!("k{i}"), &format!("c{i}"), &format!("law-{}", i % 5), "oui")).collect();
     let killer = {

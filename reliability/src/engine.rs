@@ -141,16 +141,18 @@ impl EngineCommand {
 /// The engine's own settings (docs/contract.md), which a test's environment must not leak into.
 fn is_engine_variable(key: &str) -> bool {
     const PREFIXES: [&str; 3] = ["RABBITMQ_", "POSTGRES_", "BATCH_"];
-    const NAMES: [&str; 13] = [
+    const NAMES: [&str; 15] = [
         "AMQP_URL",
         "DATABASE_URL",
         "MAX_RETRY_ATTEMPTS",
+        "RETRY_DELAY_MS",
         "RETRY_DELAY_SECONDS",
         "PROMETHEUS_PORT",
         "LOG_LEVEL",
         "LOG_FORMAT",
         "METRICS_MAX_LAWS",
         "RUN_MIGRATIONS",
+        "SHUTDOWN_TIMEOUT_MS",
         "SHUTDOWN_TIMEOUT_SECONDS",
         "MAX_INFLIGHT_BATCHES",
         "DEAD_LETTER_EXCHANGE",

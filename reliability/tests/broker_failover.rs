@@ -58,7 +58,7 @@ async fn survives(name: &str, fault: Fault) {
     };
     target.amqp_url = order.map(node_url).join(",");
 
-    let mut engine = target.engine().args(["--batch-size", "200", "--retry-delay-seconds", "0.2"]).start().await;
+    let mut engine = target.engine().args(["--batch-size", "200", "--retry-delay-ms", "200"]).start().await;
     let live_config = PublishConfig { rate: Some(LIVE_RATE), ..PublishConfig::new(&target.queue, LIVE, generator(20)) };
     let amqp = target.amqp();
     let producer = tokio::spawn(async move { publish(&amqp, &live_config).await });

@@ -76,7 +76,7 @@ async fn a_node_cut_off_from_the_others_loses_nothing_and_the_majority_counts_on
 
     let mut engine = target
         .engine()
-        .args(["--batch-size", "100", "--rabbitmq-prefetch-count", PREFETCH, "--retry-delay-seconds", "0.2"])
+        .args(["--batch-size", "100", "--rabbitmq-prefetch-count", PREFETCH, "--retry-delay-ms", "200"])
         .start()
         .await;
     let live_config = PublishConfig { rate: Some(LIVE_RATE), ..PublishConfig::new(&target.queue, LIVE, generator(20)) };

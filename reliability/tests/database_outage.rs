@@ -23,7 +23,7 @@ async fn engine_holds_deliveries_through_a_database_outage_and_killed_connection
     let through_proxy = via(&target.db_url, &format!("127.0.0.1:{}", proxy.port()));
     let mut engine = target
         .engine_via(&target.amqp_url, &through_proxy)
-        .args(["--batch-size", "50", "--retry-delay-seconds", "0.2"])
+        .args(["--batch-size", "50", "--retry-delay-ms", "200"])
         .args(["--rabbitmq-prefetch-count", &PREFETCH.to_string()])
         .start()
         .await;

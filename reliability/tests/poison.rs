@@ -30,7 +30,7 @@ async fn only_the_poison_rows_of_large_batches_are_dead_lettered() {
     publish_bodies(&target, &poison[1..]).await;
     runs.push(publish_backlog(&target, 12_000, generator(20)).await);
 
-    let engine = target.engine().args(["--batch-size", "500", "--retry-delay-seconds", "0.01"]).start().await;
+    let engine = target.engine().args(["--batch-size", "500", "--retry-delay-ms", "10"]).start().await;
     for expected in &runs {
         assert_exact(&target, expected, Duration::from_secs(120)).await;
     }

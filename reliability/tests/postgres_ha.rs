@@ -63,7 +63,7 @@ async fn survives(name: &str, fault: Fault) {
         Target { db, db_url, amqp_url: testing::amqp_url(), queue: testing::unique_name(&format!("rel_{name}")) };
 
     let backlog = publish_backlog(&target, BACKLOG, generator(50)).await;
-    let mut engine = target.engine().args(["--batch-size", "100", "--retry-delay-seconds", "0.2"]).start().await;
+    let mut engine = target.engine().args(["--batch-size", "100", "--retry-delay-ms", "200"]).start().await;
     let live_config = PublishConfig { rate: Some(LIVE_RATE), ..PublishConfig::new(&target.queue, LIVE, generator(20)) };
     let amqp = target.amqp();
     let producer = tokio::spawn(async move { publish(&amqp, &live_config).await });

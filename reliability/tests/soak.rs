@@ -83,7 +83,7 @@ async fn steady_votes_through_a_fault_every_interval_end_exact() {
     let amqp_url = rabbitmq_cluster(&["urls"]).trim().to_owned();
     let target = Target { db, db_url, amqp_url, queue: testing::unique_name("rel_soak") };
 
-    let command = || target.engine().args(["--retry-delay-seconds", "0.2"]);
+    let command = || target.engine().args(["--retry-delay-ms", "200"]);
     let mut engine = command().start().await;
     let config = PublishConfig {
         rate: Some(rate),

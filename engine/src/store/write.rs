@@ -26,7 +26,7 @@ const RECORD_DUPLICATES: &str = include_str!("../../../sql/engine/queries/record
 /// Longest wait between two attempts while the database is down.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// Retry settings (RETRY_DELAY_SECONDS, MAX_RETRY_ATTEMPTS).
+/// Retry settings (RETRY_DELAY_MS, MAX_RETRY_ATTEMPTS).
 #[derive(Debug, Clone, Copy)]
 pub struct WriteRetryPolicy {
     /// First delay; doubles per attempt up to 30 s. Each wait is drawn between the delay and

@@ -69,6 +69,43 @@ pub fn at_least_one(variable: &'static str, value: usize) -> Result<usize, Confi
     if value == 0 { Err(ConfigError::new(variable, "must be at least 1")) } else { Ok(value) }
 }
 
+/// A duration setting under the platform's convention, `<NAME>_MS` (whole milliseconds), which
+/// also accepts the older `<NAME>_SECONDS` it replaces (seconds, fractions allowed): at most one
+/// of the two, under a day, more than 0 (or also 0 when `zero_ok`); `default` when neither is set.
+#[derive(Debug, Clone, Copy)]
+pub struct Millis {
+    /// `<NAME>_MS`.
+    pub variable: &'static str,
+    /// `<NAME>_SECONDS`.
+    pub seconds_variable: &'static str,
+    /// When neither is set.
+    pub default: Duration,
+    /// Whether 0 is allowed.
+    pub zero_ok: bool,
+}
+
+impl Millis {
+    /// The duration given by either variable, or the default.
+    pub fn resolve(self, millis: Option<u64>, seconds: Option<f64>) -> Result<Duration, ConfigError> {
+        match (millis, seconds) {
+            (Some(_), Some(_)) => Err(ConfigError::new(
+                self.variable,
+                format!("set it or its older name {}, not both", self.seconds_variable),
+            )),
+            (None, Some(value)) => self::seconds(self.seconds_variable, value, self.zero_ok),
+            (Some(ms), None) if (ms == 0 && !self.zero_ok) || ms >= 86_400_000 => {
+                let range = if self.zero_ok { "0 or more" } else { "more than 0" };
+                Err(ConfigError::new(
+                    self.variable,
+                    format!("must be a number of milliseconds, {range} and under a day"),
+                ))
+            }
+            (Some(ms), None) => Ok(Duration::from_millis(ms)),
+            (None, None) => Ok(self.default),
+        }
+    }
+}
+
 /// A number of seconds under a day, more than 0 (or also 0 when `zero_ok`).
 pub fn seconds(variable: &'static str, value: f64, zero_ok: bool) -> Result<Duration, ConfigError> {
     let ok = value.is_finite() && (value > 0.0 || (zero_ok && value == 0.0)) && value < 86_400.0;
@@ -90,6 +127,23 @@ mod tests {
         for (value, zero_ok) in [(0.0, false), (-1.0, true), (f64::NAN, true), (86_400.0, true)] {
             assert_eq!(seconds("PAUSE_SECONDS", value, zero_ok).unwrap_err().variable, "PAUSE_SECONDS");
         }
+        let pause = Millis {
+            variable: "PAUSE_MS",
+            seconds_variable: "PAUSE_SECONDS",
+            default: Duration::from_secs(1),
+            zero_ok: false,
+        };
+        assert_eq!(pause.resolve(None, None), Ok(Duration::from_secs(1)));
+        assert_eq!(pause.resolve(Some(250), None), Ok(Duration::from_millis(250)));
+        assert_eq!(pause.resolve(None, Some(0.25)), Ok(Duration::from_millis(250)));
+        assert_eq!(
+            pause.resolve(Some(250), Some(0.25)).unwrap_err().to_string(),
+            "PAUSE_MS: set it or its older name PAUSE_SECONDS, not both"
+        );
+        assert_eq!(pause.resolve(Some(0), None).unwrap_err().variable, "PAUSE_MS");
+        assert_eq!(pause.resolve(Some(86_400_000), None).unwrap_err().variable, "PAUSE_MS");
+        assert_eq!(pause.resolve(None, Some(0.0)).unwrap_err().variable, "PAUSE_SECONDS");
+        assert_eq!(Millis { zero_ok: true, ..pause }.resolve(Some(0), None), Ok(Duration::ZERO));
         assert_eq!(non_empty("X", "  a ").unwrap(), "a");
         assert_eq!(at_least_one("X", 0).unwrap_err().to_string(), "X: must be at least 1");
     }
