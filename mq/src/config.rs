@@ -1,6 +1,7 @@
 //! Where the broker is (AMQP_URL, or the seed's RABBITMQ_HOST/PORT/USER/PASSWORD parts) and the
 //! events exchange (MQ_EXCHANGE, MQ_EXCHANGE_TYPE) of the services that publish and bind to it.
 
+use secrecy::{ExposeSecret, SecretString};
 use vote_runtime::config::{ConfigError, Validate, non_empty};
 
 use crate::AmqpUrl;
@@ -12,7 +13,7 @@ pub struct BrokerArgs {
     /// AMQP URI of the broker (RabbitMQ URI spec: credentials percent-encoded, `/%2f` is the
     /// vhost "/"). Wins over RABBITMQ_HOST/PORT/USER/PASSWORD/VHOST.
     #[arg(long, env = "AMQP_URL", value_name = "AMQP_URL", hide_env_values = true)]
-    pub amqp_url: Option<String>,
+    pub amqp_url: Option<SecretString>,
     /// RabbitMQ host (when AMQP_URL is unset).
     #[arg(long, env = "RABBITMQ_HOST", value_name = "RABBITMQ_HOST", default_value = "localhost")]
     pub rabbitmq_host: String,
@@ -25,7 +26,7 @@ pub struct BrokerArgs {
     /// RabbitMQ password.
     #[arg(long, env = "RABBITMQ_PASSWORD", value_name = "RABBITMQ_PASSWORD", default_value = "guest")]
     #[arg(hide_env_values = true, hide_default_value = true)]
-    pub rabbitmq_password: String,
+    pub rabbitmq_password: SecretString,
     /// RabbitMQ virtual host.
     #[arg(long, env = "RABBITMQ_VHOST", value_name = "RABBITMQ_VHOST", default_value = "/")]
     pub rabbitmq_vhost: String,
@@ -37,7 +38,7 @@ impl Validate for BrokerArgs {
     fn validate(self) -> Result<AmqpUrl, ConfigError> {
         if let Some(url) = &self.amqp_url {
             // The parser's messages describe the problem, never the password.
-            return AmqpUrl::parse(url.trim()).map_err(|e| ConfigError::new("AMQP_URL", e.to_string()));
+            return AmqpUrl::parse(url.expose_secret().trim()).map_err(|e| ConfigError::new("AMQP_URL", e.to_string()));
         }
         let host = non_empty("RABBITMQ_HOST", &self.rabbitmq_host)?;
         if self.rabbitmq_port == 0 {
@@ -50,7 +51,7 @@ impl Validate for BrokerArgs {
             &host,
             self.rabbitmq_port,
             &self.rabbitmq_user,
-            &self.rabbitmq_password,
+            self.rabbitmq_password.expose_secret(),
             &self.rabbitmq_vhost,
         ))
     }
@@ -182,6 +183,19 @@ mod tests {
             .unwrap();
         assert_eq!(url.config().get_password(), config.get_password());
         assert_eq!(url.to_string(), database.target.to_string());
+    }
+
+    #[test]
+    fn the_raw_settings_debug_without_their_secrets() {
+        for args in [
+            ["tool", "--rabbitmq-password", "hunter2-mq", "--postgres-password", "hunter2-pg"],
+            ["tool", "--amqp-url", "amqp://u:hunter2-mq@h/", "--database-url", "postgres://u:hunter2-pg@h/db"],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            let debug = format!("{cli:?}");
+            assert!(!debug.contains("hunter2"), "{debug}");
+            assert!(debug.contains("REDACTED"), "{debug}");
+        }
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use deadpool_postgres::Pool;
 
+use secrecy::{ExposeSecret, SecretString};
+
 use super::{ConfigError, Validate, at_least_one, non_empty};
 use crate::postgres::{DbError, DbTarget};
 
@@ -21,7 +23,7 @@ pub struct DatabaseArgs {
     /// PostgreSQL URL (`postgres://user:password@host:port/db`, percent-encoded, or `key=value`
     /// form). Wins over POSTGRES_HOST/PORT/DB/USER/PASSWORD.
     #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<SecretString>,
     /// PostgreSQL host (when DATABASE_URL is unset).
     #[arg(long, env = "POSTGRES_HOST", value_name = "POSTGRES_HOST", default_value = "localhost")]
     pub postgres_host: String,
@@ -37,7 +39,7 @@ pub struct DatabaseArgs {
     /// PostgreSQL password (empty: none, e.g. trust or peer authentication).
     #[arg(long, env = "POSTGRES_PASSWORD", value_name = "POSTGRES_PASSWORD", default_value = "")]
     #[arg(hide_env_values = true, hide_default_value = true)]
-    pub postgres_password: String,
+    pub postgres_password: SecretString,
     /// Connections opened at start.
     #[arg(long, env = "POSTGRES_MIN_CONNECTIONS", value_name = "POSTGRES_MIN_CONNECTIONS", default_value_t = DEFAULT_MIN_CONNECTIONS)]
     pub postgres_min_connections: usize,
@@ -77,7 +79,8 @@ impl Validate for DatabaseArgs {
     fn validate(self) -> Result<Database, ConfigError> {
         let target = match &self.database_url {
             // tokio-postgres describes the syntax problem, never the value.
-            Some(url) => DbTarget::parse(url.trim()).map_err(|e| ConfigError::new("DATABASE_URL", e.to_string()))?,
+            Some(url) => DbTarget::parse(url.expose_secret().trim())
+                .map_err(|e| ConfigError::new("DATABASE_URL", e.to_string()))?,
             None => {
                 let host = non_empty("POSTGRES_HOST", &self.postgres_host)?;
                 if self.postgres_port == 0 {
@@ -85,7 +88,13 @@ impl Validate for DatabaseArgs {
                 }
                 let dbname = non_empty("POSTGRES_DB", &self.postgres_db)?;
                 let user = non_empty("POSTGRES_USER", &self.postgres_user)?;
-                DbTarget::from_parts(&host, self.postgres_port, &dbname, &user, Some(&self.postgres_password))
+                DbTarget::from_parts(
+                    &host,
+                    self.postgres_port,
+                    &dbname,
+                    &user,
+                    Some(self.postgres_password.expose_secret()),
+                )
             }
         };
         let max_connections = at_least_one("POSTGRES_MAX_CONNECTIONS", self.postgres_max_connections)?;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::Registry;
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use vote_mq::Publisher;
 use vote_runtime::CancellationToken;
@@ -62,7 +63,7 @@ impl Application {
         );
         let state = AppState {
             sender,
-            receipts: Arc::new(ReceiptKey::new(&settings.receipt_key)),
+            receipts: Arc::new(ReceiptKey::new(settings.receipt_key.expose_secret())),
             limit: Arc::new(CallerLimit::new(settings.rate)),
             metrics,
         };

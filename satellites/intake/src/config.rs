@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use vote_mq::AmqpUrl;
 use vote_mq::config::BrokerArgs;
 use vote_runtime::cli::Exit;
@@ -46,7 +47,7 @@ pub struct Args {
     /// Secret key of the receipts (HMAC-SHA256), at least 32 bytes: whoever holds it can tell
     /// a citizen's receipt, so it stays with the intake. Changing it changes every receipt.
     #[arg(long, env = "INTAKE_RECEIPT_KEY", value_name = "INTAKE_RECEIPT_KEY", hide_env_values = true)]
-    pub intake_receipt_key: Option<String>,
+    pub intake_receipt_key: Option<SecretString>,
     /// Most votes in one `vote.batch` message.
     #[arg(long, env = "INTAKE_BATCH_SIZE", value_name = "INTAKE_BATCH_SIZE", default_value_t = 100)]
     pub intake_batch_size: usize,
@@ -102,7 +103,7 @@ pub struct Settings {
     /// HTTP port (0 picks a free one).
     pub http_port: u16,
     /// INTAKE_RECEIPT_KEY's bytes.
-    pub receipt_key: Vec<u8>,
+    pub receipt_key: SecretSlice<u8>,
     /// Grouping of votes.
     pub batching: Batching,
     /// INTAKE_CONFIRM_TIMEOUT_MS.
@@ -120,7 +121,7 @@ impl Validate for Args {
 
     fn validate(self) -> Result<Settings, ConfigError> {
         let key = self.intake_receipt_key.unwrap_or_default();
-        if key.len() < MIN_RECEIPT_KEY_BYTES {
+        if key.expose_secret().len() < MIN_RECEIPT_KEY_BYTES {
             return Err(ConfigError::new(
                 "INTAKE_RECEIPT_KEY",
                 format!("required, at least {MIN_RECEIPT_KEY_BYTES} bytes (e.g. openssl rand -hex 32)"),
@@ -149,7 +150,7 @@ impl Validate for Args {
             queue: config::non_empty("RABBITMQ_QUEUE", &self.rabbitmq_queue)?,
             database: self.database.validate()?,
             http_port: self.http_port,
-            receipt_key: key.into_bytes(),
+            receipt_key: key.expose_secret().as_bytes().to_vec().into(),
             batching: Batching {
                 max_votes: self.intake_batch_size,
                 linger: Duration::from_millis(self.intake_batch_linger_ms),
@@ -191,7 +192,8 @@ mod tests {
         assert_eq!(s.confirm_timeout, Duration::from_millis(800));
         assert_eq!(s.rate, RateLimit { per_minute: 60, burst: 20 });
         assert_eq!(s.database.target.dbname(), "election_votes");
-        assert_eq!(s.receipt_key, KEY.as_bytes());
+        assert_eq!(s.receipt_key.expose_secret(), KEY.as_bytes());
+        assert!(!format!("{s:?}").contains(KEY), "the key stays out of Debug");
     }
 
     #[test]
