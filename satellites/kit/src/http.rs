@@ -13,82 +13,23 @@ use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json, Router};
+use axum::response::Response;
+use axum::{Extension, Router};
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
-use uuid::Uuid;
 
+use crate::api_error::server_error;
+pub use crate::api_error::{ApiError, error_response};
 use crate::auth::Authenticator;
 use crate::limits::{HttpLimits, RateLimit, rate_limit};
 use crate::metrics::Metrics;
-use crate::{Error, is_constraint_violation, is_refused_value};
 
 /// Longest plain-text error body [`json_errors`] reads back.
 const MAX_ERROR_BODY: usize = 16 * 1024;
 /// Largest request body accepted (a 413 beyond).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// An [`Error`] as an HTTP response: 400, 401, 403, 404, 409; 503 when it may pass, 500
-/// otherwise, both without the error's text (logged with the `error_id` the answer carries).
-#[derive(Debug)]
-pub struct ApiError(pub Error);
-
-impl From<Error> for ApiError {
-    fn from(e: Error) -> Self {
-        Self(e)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = match &self.0 {
-            Error::Invalid(_) => StatusCode::BAD_REQUEST,
-            Error::Unauthenticated(_) => {
-                let mut response = error_response(StatusCode::UNAUTHORIZED, &self.0.to_string());
-                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                return response;
-            }
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::Db(e) if is_refused_value(e) => {
-                tracing::warn!(error = %self.0, "the database refused a value of a request");
-                return error_response(StatusCode::BAD_REQUEST, "a value of the request is not acceptable");
-            }
-            Error::Db(e) if is_constraint_violation(e) => {
-                tracing::warn!(error = %self.0, "a request conflicts with stored data");
-                return error_response(StatusCode::CONFLICT, "the request conflicts with stored data");
-            }
-            e if e.is_retriable() => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        if status.is_server_error() {
-            return server_error(status, &self.0);
-        }
-        error_response(status, &self.0.to_string())
-    }
-}
-
-/// A 5xx that says only what kind of failure happened, with an id; the details go to the log
-/// under the same id.
-fn server_error(status: StatusCode, error: &dyn std::fmt::Display) -> Response {
-    let error_id = Uuid::new_v4();
-    tracing::error!(%error_id, error = %error, status = status.as_u16(), "request failed");
-    let message = if status == StatusCode::SERVICE_UNAVAILABLE {
-        "the service cannot answer now; try again"
-    } else {
-        "the request failed inside the service"
-    };
-    (status, Json(json!({"error": message, "error_id": error_id}))).into_response()
-}
-
-/// `{"error": message}` with `status`.
-pub fn error_response(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({"error": message}))).into_response()
-}
 
 /// Trims a trailing slash from the path before routing, and adds `ops` (metrics, health), the
 /// JSON 404 fallback, the refusal of hostile input (bodies
@@ -262,6 +203,7 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
+    use crate::Error;
 
     #[derive(serde::Deserialize)]
     struct Page {

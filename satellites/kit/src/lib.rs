@@ -11,7 +11,7 @@
 //! - [`outbox`]: events written in the transaction that causes them, published after commit;
 //! - [`schema`]: a service's migrations and queries from `sql/<schema>/` ([`sql_schema!`]);
 //! - [`http`]: JSON errors for every failure (axum's own rejections included), request
-//!   counting, the JSON 404;
+//!   counting, the JSON 404; [`api_error`]: how a service's [`Error`] is answered;
 //! - [`limits`]: header and body timeouts, the bound on connections, the per-caller rate limit
 //!   of write requests (HTTP_*); [`serve`]: the accept loop that applies them;
 //! - [`input`]: checks of JSON request bodies and event payloads;
@@ -22,6 +22,7 @@
 //! - `testing` (feature `testing`): helpers for tests against the real servers; `hostile`:
 //!   property tests throwing spoiled requests at a running service.
 
+pub mod api_error;
 pub mod auth;
 pub mod binary;
 #[cfg(feature = "browser")]

@@ -22,8 +22,8 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use vote_runtime::config::{ConfigError, Validate};
 
+use crate::api_error::error_response;
 use crate::auth::{Authenticator, ORDER_CALLBACK_ROLE};
-use crate::http::error_response;
 
 /// Shortest timeout accepted, in milliseconds.
 const MIN_TIMEOUT_MS: u64 = 100;

@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use uuid::Uuid;
 
 use crate::Error;
-use crate::http::ApiError;
+use crate::api_error::ApiError;
 use crate::input::parse_id;
 
 /// The route's first `N` path parameters, each a UUID, in route order.

@@ -40,8 +40,8 @@ use axum::http::request::Parts;
 pub use verify::{Refusal, Verifier};
 
 use crate::Error;
-use crate::config::ConfigError;
-use crate::http::ApiError;
+use crate::api_error::ApiError;
+use vote_runtime::config::ConfigError;
 
 /// Role that may set an order's status.
 pub const ORDER_CALLBACK_ROLE: &str = "order-callback";
