@@ -20,9 +20,9 @@ use vote_mq::Envelope;
 use vote_satellite_kit::input::event_data;
 
 use crate::Error;
-use crate::app::{AppState, Cast, Source};
 use crate::ballot::BallotRequest;
 use crate::domain::NewPoll;
+use crate::polls::{AppState, Cast, Source};
 use crate::store::{Creation, SourceEvent};
 
 /// Routing key (and event type) that asks for a poll.
@@ -31,8 +31,6 @@ pub const VOTING_CREATE: &str = "voting.create";
 pub const BALLOT_CAST: &str = "poll.ballot.cast";
 /// Routing key (and event type) that closes a poll.
 pub const VOTING_CLOSE: &str = "voting.close";
-/// Routing key (and event type) published when a `voting.create` is refused.
-pub const VOTING_REFUSED: &str = "voting.refused";
 
 /// `voting.close` data.
 #[derive(Debug, Deserialize)]

@@ -4,8 +4,8 @@
 //! [`store::create_poll`]. `POST /polls/<uuid>/close` closes it and publishes
 //! `voting.completed`. Both need the meeting's manager role ([`managers`], which also records
 //! the managers granted by `meeting.created`). Modules follow a request: [`config`] -> [`app`] (wiring on the
-//! satellite kit) -> [`routes`] (HTTP) or [`events`] (broker) -> [`domain`] (validation) ->
-//! [`store`] (the only SQL).
+//! satellite kit) -> [`routes`] (HTTP) or [`events`] (broker) -> [`polls`] (each operation,
+//! one path for both) -> [`domain`] (validation) -> [`store`] (the only SQL).
 
 pub mod app;
 pub mod ballot;
@@ -14,6 +14,7 @@ pub mod cvr;
 pub mod domain;
 pub mod events;
 pub mod managers;
+pub mod polls;
 pub mod results;
 pub mod routes;
 pub mod store;

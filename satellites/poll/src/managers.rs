@@ -10,7 +10,7 @@ use vote_satellite_kit::auth::Caller;
 use vote_satellite_kit::input::event_data;
 
 use crate::Error;
-use crate::app::AppState;
+use crate::polls::AppState;
 use crate::store;
 
 /// Routing key (and event type) of a new meeting; its creator manages it.

@@ -17,10 +17,10 @@ use vote_satellite_kit::http::{ApiError, wants_html};
 use vote_satellite_kit::path::{Id, Ids};
 
 use crate::Error;
-use crate::app::{AppState, Cast, Source};
 use crate::ballot::{BallotRequest, Receipt};
 use crate::domain::{NewPoll, Poll};
 use crate::managers::require_manager;
+use crate::polls::{AppState, Cast, Source};
 use crate::results::ClosedPoll;
 use crate::store::Creation;
 
