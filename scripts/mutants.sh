@@ -30,12 +30,12 @@ MODULES=(
   "ack|vote-engine|engine/src/ack.rs|--lib"
   "pipeline|vote-engine|engine/src/pipeline/machine.rs|--lib"
   "columns|vote-engine|engine/src/store/columns.rs|--lib"
-  "store-errors|vote-engine|engine/src/store/error.rs|--lib --test=store"
+  "store-errors|vote-engine|engine/src/store/error.rs|--lib --test=it store"
   "recent_keys|vote-engine|engine/src/store/recent_keys.rs|--lib"
   "codec|vote-mq|mq/src/bulk/codec.rs|--lib"
   "expected|vote-loadgen|loadgen/src/expected.rs|--lib"
   "model|vote-loadgen|loadgen/src/model.rs|--lib"
-  "verify|vote-loadgen|loadgen/src/verify.rs|--lib --test=verify_db"
+  "verify|vote-loadgen|loadgen/src/verify.rs|--lib --test=it verify"
   "tally|vote-satellite-poll|satellites/poll/src/tally/mod.rs satellites/poll/src/tally/plurality.rs satellites/poll/src/tally/irv.rs|--lib"
 )
 
