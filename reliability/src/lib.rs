@@ -32,3 +32,13 @@ pub use ha::{CommitProbe, DirectWrite, PostgresHa, ProbeReport, direct_write};
 pub use replicas::{PostgresPair, RabbitCluster, ScratchPostgres, rabbitmq_cluster, run_script};
 pub use target::{Target, via};
 pub use tls::{CaFile, Pki, pki};
+
+/// The suite's tests share the local broker and database, and some stop them (a broker
+/// restart) or own the fixed ports of the replicated servers: each holds its turn for its whole
+/// run, so they run one at a time whatever the test harness's thread count.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Waits for this test's turn; it ends when the guard is dropped (also when the test panics).
+pub async fn turn() -> tokio::sync::MutexGuard<'static, ()> {
+    TURN.lock().await
+}

@@ -1,7 +1,7 @@
 //! Replicated servers for the one-machine-loss tests, made by the project's own scripts: a
 //! PostgreSQL primary with a synchronous standby (`scripts/postgres-standby.sh`) and a 3-node
 //! RabbitMQ cluster (`scripts/rabbitmq-cluster.sh`). Each test that uses them owns them for its
-//! run: the ports are fixed, so such tests live alone in their test binary.
+//! run: the ports are fixed, so such tests run in their [`turn`](crate::turn).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

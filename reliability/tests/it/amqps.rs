@@ -65,6 +65,7 @@ fn amqps_url(target: &Target, address: &str, ca: &CaFile) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_engine_consumes_and_counts_exactly_over_amqps() {
+    let _turn = turn().await;
     let target = Target::fresh("amqps").await;
     let authority = pki("localhost");
     let proxy = TlsProxy::start(&authority, target.amqp_address()).await;

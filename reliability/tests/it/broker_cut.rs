@@ -13,6 +13,7 @@ const CUTS: [f64; 3] = [0.2, 0.5, 0.8];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_reconnects_after_its_broker_connection_is_cut_three_times() {
+    let _turn = turn().await;
     let target = Target::fresh("broker_cut").await;
     let expected = publish_backlog(&target, BACKLOG, generator(50)).await;
     let proxy = TcpProxy::start(&target.amqp_address()).await;

@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 use vote_loadgen::publish::{PublishConfig, publish};
 use vote_reliability::*;
@@ -20,9 +19,6 @@ const LIVE_RATE: f64 = 1_000.0;
 /// Votes that must be counted after the fault, beyond what was counted when it struck, to call
 /// counting resumed (more than the batches that may have been committing at that moment).
 const RESUMED_AFTER: u64 = 1_000;
-
-/// The tests share the one local cluster: one fault at a time.
-static CLUSTER: Mutex<()> = Mutex::const_new(());
 
 /// Node `n`'s URL.
 fn node_url(n: u8) -> String {
@@ -40,7 +36,6 @@ enum Fault {
 }
 
 async fn survives(name: &str, fault: Fault) {
-    let _one_at_a_time = CLUSTER.lock().await;
     let cluster = RabbitCluster::up();
     let mut target = Target::fresh(name).await;
     // Declared through node 1; a quorum queue's members are every node of the cluster.
@@ -107,15 +102,18 @@ async fn survives(name: &str, fault: Fault) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_node_the_engine_is_connected_to_killed_mid_drain_loses_nothing() {
+    let _turn = turn().await;
     survives("broker_kill_connected", Fault::KillConnected).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_vote_queue_leader_killed_mid_drain_loses_nothing() {
+    let _turn = turn().await;
     survives("broker_kill_leader", Fault::KillLeader).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_stopped_for_30_s_and_started_again_loses_nothing() {
+    let _turn = turn().await;
     survives("broker_stop_node", Fault::StopFor(Duration::from_secs(30))).await;
 }

@@ -2,8 +2,8 @@
 //! reconnects with backoff once RabbitMQ is back, re-declares its topology and resumes; the
 //! redelivered messages are absorbed by the counting rule.
 //!
-//! `rabbitmqctl stop_app` stops the broker for every client on this machine, so this binary holds
-//! this one test only (cargo runs test binaries one after another).
+//! `rabbitmqctl stop_app` stops the broker for every client on this machine: the suite's other
+//! tests wait for their turn, and cargo runs the other crates' test binaries one after another.
 
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ const BACKLOG: u64 = 40_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_resumes_by_itself_after_the_broker_restarts_mid_drain() {
+    let _turn = turn().await;
     let target = Target::fresh("broker_restart").await;
     let expected = publish_backlog(&target, BACKLOG, generator(50)).await;
     let mut engine = target.engine().args(["--batch-size", "50"]).start().await;

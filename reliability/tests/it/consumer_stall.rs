@@ -16,6 +16,7 @@ const BACKLOG: u64 = 40_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_the_broker_stops_feeding_is_replaced_and_the_drain_ends_exact() {
+    let _turn = turn().await;
     let target = Target::fresh("consumer_stall").await;
     let expected = publish_backlog(&target, BACKLOG, generator(50)).await;
     let engine = target.engine().args(["--batch-size", "50"]).start().await;

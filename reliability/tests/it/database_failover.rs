@@ -23,6 +23,7 @@ const STANDBY_PORT: u16 = 5435;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_primary_lost_mid_drain_and_its_promoted_standby_lose_no_acked_vote() {
+    let _turn = turn().await;
     let pair = PostgresPair::start(PRIMARY_PORT, STANDBY_PORT);
     let dbname = testing::unique_name("test_rel_failover");
     let db_url = pair.url(&dbname);

@@ -17,6 +17,7 @@ const PREFETCH: u32 = 200;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_holds_deliveries_through_a_database_outage_and_killed_connections() {
+    let _turn = turn().await;
     let target = Target::fresh("db_outage").await;
     let expected = publish_backlog(&target, BACKLOG, generator(50)).await;
     let proxy = TcpProxy::start(&target.db_address()).await;

@@ -1,6 +1,6 @@
 //! Promise: anything that is not a valid vote is dead-lettered with its reason (and the field at
 //! fault) and never blocks or fails the valid votes around it; valid votes at the edges of the
-//! rules count. `engine/tests/pipeline.rs` has one message per reason; this is the long list,
+//! rules count. `engine/tests/it/pipeline.rs` has one message per reason; this is the long list,
 //! every case written down with the reason the contract gives it, inside a loadgen backlog.
 
 use std::collections::{BTreeMap, HashMap};
@@ -285,6 +285,7 @@ fn every_case_gets_the_reason_the_contract_gives_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_messages_are_dead_lettered_with_their_reason_and_the_votes_around_them_count() {
+    let _turn = turn().await;
     let target = Target::fresh("hostile").await;
     let prefix = format!("hv-{}-", target.queue.rsplit('_').next().unwrap_or("0"));
     let corpus = corpus(&prefix);

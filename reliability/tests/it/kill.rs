@@ -12,6 +12,7 @@ const BACKLOG: u64 = 40_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_three_times_mid_drain_loses_and_double_counts_nothing() {
+    let _turn = turn().await;
     let target = Target::fresh("kill9").await;
     let expected = publish_backlog(&target, BACKLOG, generator(50)).await;
     let engine = || target.engine().args(["--batch-size", "50"]);

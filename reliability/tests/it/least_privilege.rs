@@ -42,6 +42,7 @@ async fn drop_role(target: &Target, role: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_engine_counts_exactly_as_a_role_that_cannot_change_the_schema() {
+    let _turn = turn().await;
     let target = Target::fresh("least_privilege").await;
     let role = testing::unique_name("rel_engine").to_lowercase();
     let password = format!("Lp-{}", testing::unique_name("pw").replace('_', "-"));
@@ -162,6 +163,7 @@ fn as_broker_user(target: &Target, user: &str, password: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_users_hold_only_what_their_component_uses() {
+    let _turn = turn().await;
     let target = Target::fresh("broker_users").await;
     let engine_user = testing::unique_name("rel_engine_user");
     let producer_user = testing::unique_name("rel_producer_user");
@@ -242,6 +244,7 @@ async fn broker_run(target: &Target, engine_user: &str, producer_user: &str, pas
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sharded_intake_runs_as_the_same_least_privilege_users() {
+    let _turn = turn().await;
     let target = Target::fresh("broker_users_sharded").await;
     let engine_user = testing::unique_name("rel_shard_engine_user");
     let producer_user = testing::unique_name("rel_shard_producer_user");
@@ -288,6 +291,7 @@ async fn the_sharded_intake_runs_as_the_same_least_privilege_users() {
 /// only, and holds exactly the script's permissions.
 #[tokio::test]
 async fn broker_definitions_from_the_script_let_each_user_in_with_its_permissions() {
+    let _turn = turn().await;
     let user = testing::unique_name("rel_defined_producer");
     let password = testing::unique_name("pw");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/rabbitmq-users.sh");

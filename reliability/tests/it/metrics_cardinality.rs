@@ -25,6 +25,7 @@ fn assert_bounded(text: &str, when: &str) -> (usize, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn votes_for_100k_laws_keep_metrics_bounded_and_all_count() {
+    let _turn = turn().await;
     let target = Target::fresh("cardinality").await;
     let prefix = format!("card-{}-", target.queue.rsplit('_').next().unwrap_or("0"));
     let mut laws = BTreeMap::new();

@@ -10,6 +10,7 @@ use vote_reliability::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_poison_rows_of_large_batches_are_dead_lettered() {
+    let _turn = turn().await;
     let target = Target::fresh("poison").await;
     target.migrate().await;
     target

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 use vote_loadgen::publish::{PublishConfig, publish};
 use vote_reliability::*;
@@ -41,9 +40,6 @@ const HOLD: Duration = Duration::from_secs(15);
 /// Long enough for a keeper to notice the monitor is unreachable (a few failed tries).
 const MONITOR_NOTICED: Duration = Duration::from_secs(8);
 
-/// The tests share the set's ports: one at a time.
-static SET: Mutex<()> = Mutex::const_new(());
-
 enum Fault {
     PrimaryPostmasterKilled,
     SecondaryLost,
@@ -53,7 +49,6 @@ enum Fault {
 }
 
 async fn survives(name: &str, fault: Fault) {
-    let _one_at_a_time = SET.lock().await;
     let set = PostgresHa::start(HA_PORT);
     let dbname = testing::unique_name(&format!("test_rel_{name}"));
     let db_url = set.url(&dbname);
@@ -260,25 +255,30 @@ async fn survives(name: &str, fault: Fault) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_primarys_postmaster_killed_mid_drain_counting_resumes_within_30_s() {
+    let _turn = turn().await;
     survives("ha_primary_kill", Fault::PrimaryPostmasterKilled).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_secondarys_machine_lost_mid_drain_no_commit_waits_over_10_s() {
+    let _turn = turn().await;
     survives("ha_secondary_lost", Fault::SecondaryLost).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_old_primary_back_after_failover_rejoins_as_secondary_and_refuses_writes() {
+    let _turn = turn().await;
     survives("ha_old_primary", Fault::PrimaryLostThenBack).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_monitor_cut_off_moves_no_primary_and_loses_no_vote() {
+    let _turn = turn().await;
     survives("ha_monitor_cut", Fault::MonitorCut).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_primary_cut_off_from_the_monitor_and_its_secondary_fences_itself() {
+    let _turn = turn().await;
     survives("ha_isolated", Fault::PrimaryIsolated).await;
 }

@@ -65,6 +65,7 @@ fn url(host: &str, dbname: &str, tls: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_engine_counts_over_tls_to_postgres_and_checks_the_certificate() {
+    let _turn = turn().await;
     let server = ScratchPostgres::start(PORT);
     let authority = pki("localhost");
     let _files = serve_tls(&server, &authority).await;

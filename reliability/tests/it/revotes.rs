@@ -93,6 +93,7 @@ async fn assert_originals_count(target: &Target) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revotes_counted_before_their_originals_are_replaced_across_kill_9() {
+    let _turn = turn().await;
     let target = Target::fresh("revotes_kill").await;
     let engine = || target.engine().args(["--batch-size", "100"]);
     let revotes: Vec<Vec<u8>> = (0..CITIZENS).map(|i| body(i, true)).collect();
@@ -126,6 +127,7 @@ async fn revotes_counted_before_their_originals_are_replaced_across_kill_9() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_engines_on_one_queue_of_originals_and_revotes_count_the_originals() {
+    let _turn = turn().await;
     let target = Target::fresh("revotes_two").await;
     // Originals and revotes, each pair in either order, shuffled (a fixed permutation), so the
     // two engines hold each other's conflicting votes in flight.
@@ -153,6 +155,7 @@ async fn two_engines_on_one_queue_of_originals_and_revotes_count_the_originals()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rule_last_counts_the_latest_of_loadgen_conflicting_votes_across_kill_9() {
+    let _turn = turn().await;
     let target = Target::fresh("revotes_last").await;
     // Conflicting votes published before and after their vote, a day earlier or later: the
     // expected totals are loadgen's, by the rule `last`, stated in its own code.

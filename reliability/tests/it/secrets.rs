@@ -138,6 +138,7 @@ impl Accounts {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_password_appears_in_the_engines_output_at_trace_level() {
+    let _turn = turn().await;
     let target = Target::fresh("secrets").await;
     let accounts = Accounts::create(target.clone()).await;
     with_cleanup(run(&accounts), accounts.delete()).await;

@@ -80,6 +80,7 @@ impl Intake {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_vote_of_a_law_lands_on_one_shard() {
+    let _turn = turn().await;
     let intake = Intake::declare("shard_routing").await;
     let expected = intake.publish(6_000, 60).await;
     let url = intake.target.amqp();
@@ -106,6 +107,7 @@ async fn every_vote_of_a_law_lands_on_one_shard() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_shards_two_engines_one_killed_mid_drain_count_exactly() {
+    let _turn = turn().await;
     let intake = Intake::declare("sharded").await;
     let target = &intake.target;
     let expected = intake.publish(40_000, 40).await;
@@ -148,6 +150,7 @@ async fn four_shards_two_engines_one_killed_mid_drain_count_exactly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_given_several_queues_consumes_each_with_its_own_dead_letters() {
+    let _turn = turn().await;
     let first = Target::fresh("queues_list").await;
     let second = Target { queue: format!("{}.b", first.queue), ..first.clone() };
     let expected_first = publish_backlog(&first, 3_000, generator(10)).await;

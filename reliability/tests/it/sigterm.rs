@@ -10,6 +10,7 @@ const BACKLOG: u64 = 40_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_batch_exits_zero_with_every_message_accounted_for() {
+    let _turn = turn().await;
     let target = Target::fresh("sigterm").await;
     let expected = publish_backlog(&target, BACKLOG, generator(50)).await;
     // The accounting below assumes every message reached the queue exactly once.

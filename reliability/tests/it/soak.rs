@@ -69,6 +69,7 @@ fn rss_mib(pid: u32) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "soak: run on demand, see the module docs"]
 async fn steady_votes_through_a_fault_every_interval_end_exact() {
+    let _turn = turn().await;
     let minutes = setting("SOAK_MINUTES", 20.0);
     let rate = setting("SOAK_RATE", 10_000.0);
     let interval = Duration::from_secs_f64(setting("SOAK_FAULT_SECONDS", 120.0));

@@ -10,6 +10,7 @@ const BACKLOG: u64 = 50_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_engines_on_one_queue_count_each_vote_once() {
+    let _turn = turn().await;
     let target = Target::fresh("two_engines").await;
     // Few laws: both engines update the same rows all the time.
     let expected = publish_backlog(&target, BACKLOG, generator(10)).await;

@@ -11,6 +11,7 @@ use vote_reliability::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_of_100_votes_count_exactly_through_a_kill_9() {
+    let _turn = turn().await;
     let target = Target::fresh("vote_batches").await;
     let config = PublishConfig { votes_per_message: 100, ..PublishConfig::new(&target.queue, 60_000, generator(30)) };
     let report = publish(&target.amqp(), &config).await.expect("publish vote batches");
