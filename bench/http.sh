@@ -22,15 +22,14 @@ ELECTIONS=${BENCH_ELECTIONS:-800}
 EXCHANGE=bench_http_events
 BIN=target/release
 
-say() { printf '\n== %s\n' "$*" >&2; }
+# shellcheck source=bench/common.sh
+source bench/common.sh
 # wrk's --latency figures in milliseconds: `wrk_ms FILE 50%` / `99%`.
 wrk_ms() { awk -v q="$2" '$1 == q { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }; printf "%.1f", v }' "$1"; }
 wrk_rate() { awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$1"; }
 # "201: 1234, 409: 5" from the script's `status N COUNT` lines.
 statuses() { awk '$1 == "status" { s = s sep $2 ": " $3; sep = ", " } END { print s }' "$1"; }
 server_errors() { awk '$1 == "status" && $2 >= 500 { n += $3 } END { print n + 0 }' "$1"; }
-# CPU ticks used so far by the processes whose command line matches $1 (pgrep -f).
-ticks_of() { local t=0 p; for p in $(pgrep -f "$1"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
 # Microseconds of CPU per request: us_per TICKS REQUESTS.
 us_per() { python3 -c "print(round($1 / $(getconf CLK_TCK) / max($2, 1) * 1e6))"; }
 
@@ -162,10 +161,10 @@ run() {
   local name=$1 port=$2 service=$3 label=$4
   say "$label: $CONNECTIONS connections, $SECONDS_EACH s"
   local s0 pg0 mq0 s1 pg1 mq1
-  s0=$(ticks_of "$BIN/$service"); pg0=$(ticks_of "postgres"); mq0=$(ticks_of beam.smp)
+  s0=$(ticks_of "$BIN/$service" -f); pg0=$(ticks_of postgres); mq0=$(ticks_of beam.smp)
   wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --timeout 10s --latency -s "$WORK/wrk-$name.lua" \
     "http://127.0.0.1:$port" >"$WORK/$name.txt"
-  s1=$(ticks_of "$BIN/$service"); pg1=$(ticks_of "postgres"); mq1=$(ticks_of beam.smp)
+  s1=$(ticks_of "$BIN/$service" -f); pg1=$(ticks_of postgres); mq1=$(ticks_of beam.smp)
   cat "$WORK/$name.txt" >&2
   local p50 p99 rate errors met requests
   p50=$(wrk_ms "$WORK/$name.txt" 50%); p99=$(wrk_ms "$WORK/$name.txt" 99%); rate=$(wrk_rate "$WORK/$name.txt")

@@ -13,7 +13,8 @@ BIN=target/release
 # measures a classic queue.
 export RABBITMQ_QUEUE_TYPE=${RABBITMQ_QUEUE_TYPE:-quorum}
 
-say() { printf '\n== %s\n' "$*" >&2; }
+# shellcheck source=bench/common.sh
+source bench/common.sh
 json() { python3 -c "import json,sys; d=json.load(open('$1')); print($2)"; }
 py() { python3 -c "print($1)"; }
 reset_db() { dropdb -h 127.0.0.1 -U postgres --if-exists --force "$DB"; createdb -h 127.0.0.1 -U postgres "$DB"; }
@@ -63,7 +64,6 @@ a, b = near(start), near(end)
 print(round(100 * (b[1] - a[1]) / max(b[2] - a[2], 1), 1))
 PY
 }
-ticks_of() { local t=0 p; for p in $(pgrep -x "$1"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
 
 # engine_drain [ENV=VALUE ...]: an empty database, the backlog, then the engine ($ENGINE_BIN,
 # default the release build) with these settings on top of its defaults, until `loadgen verify`
