@@ -23,13 +23,12 @@ use tower_http::normalize_path::NormalizePathLayer;
 use crate::api_error::server_error;
 pub use crate::api_error::{ApiError, error_response};
 use crate::auth::Authenticator;
+pub use crate::limits::MAX_BODY_BYTES;
 use crate::limits::{HttpLimits, RateLimit, rate_limit};
 use crate::metrics::Metrics;
 
 /// Longest plain-text error body [`json_errors`] reads back.
 const MAX_ERROR_BODY: usize = 16 * 1024;
-/// Largest request body accepted (a 413 beyond).
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Trims a trailing slash from the path before routing, and adds `ops` (metrics, health), the
 /// JSON 404 fallback, the refusal of hostile input (bodies

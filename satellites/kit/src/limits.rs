@@ -25,6 +25,9 @@ use vote_runtime::config::{ConfigError, Validate};
 use crate::api_error::error_response;
 use crate::auth::{Authenticator, ORDER_CALLBACK_ROLE};
 
+/// Largest request body accepted (a 413 beyond), unless a service raises it.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
 /// Shortest timeout accepted, in milliseconds.
 const MIN_TIMEOUT_MS: u64 = 100;
 /// Longest timeout accepted, in milliseconds.
@@ -89,7 +92,7 @@ pub struct HttpLimits {
     pub rate: Option<Quota>,
     /// HTTP_RATE_LIMIT_EXEMPT_ROLES.
     pub exempt_roles: Vec<String>,
-    /// Largest request body: [`crate::http::MAX_BODY_BYTES`] unless a service raises it for
+    /// Largest request body: [`MAX_BODY_BYTES`] unless a service raises it for
     /// routes that take more (each route may set a lower limit of its own).
     pub max_body: usize,
 }
@@ -135,7 +138,7 @@ impl Validate for HttpArgs {
                 .filter(|r| !r.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            max_body: crate::http::MAX_BODY_BYTES,
+            max_body: MAX_BODY_BYTES,
         })
     }
 }

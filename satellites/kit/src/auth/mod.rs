@@ -86,7 +86,7 @@ pub enum AuthSettings {
     Disabled,
 }
 
-impl crate::config::Validate for AuthArgs {
+impl vote_runtime::config::Validate for AuthArgs {
     type Settings = AuthSettings;
 
     fn validate(self) -> Result<AuthSettings, ConfigError> {
