@@ -4,12 +4,18 @@
 //!
 //! The algorithm comes from the key, never from the token: a token whose header names another
 //! one (`none`, `HS256` signed with the public key, ...) is refused before any signature check.
+//!
+//! A token that passed is remembered, whole, with its caller and `exp`: a caller's next
+//! requests skip the signature check (an ES256 verification is most of the CPU of a small
+//! request), and a remembered token is still refused once its `exp` has passed.
 
 use std::collections::BTreeSet;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use quick_cache::sync::Cache;
 use serde::Deserialize;
 
 use super::Caller;
@@ -22,6 +28,8 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub const MAX_SUBJECT_CHARS: usize = 200;
 /// Most roles one token may carry.
 pub const MAX_ROLES: usize = 1000;
+/// Verified tokens remembered (at most 8 KiB each, so at most some tens of MiB).
+pub const VERIFIED_TOKENS: usize = 10_000;
 
 /// Why a token was refused. The text is safe to show the caller: it never quotes the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,6 +100,8 @@ pub struct Verifier {
     keys: Vec<Key>,
     issuer: String,
     audience: String,
+    /// Tokens that passed: their caller and `exp`.
+    verified: Cache<String, (Caller, u64)>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -113,6 +123,9 @@ struct Claims {
     sub: serde_json::Value,
     #[serde(default)]
     roles: serde_json::Value,
+    /// Checked by `jsonwebtoken` already; kept to refuse the remembered token once it passed.
+    #[serde(default)]
+    exp: serde_json::Value,
 }
 
 impl Verifier {
@@ -149,14 +162,43 @@ impl Verifier {
         if keys.len() > 1 && keys.iter().any(|k| k.kid.is_none()) {
             return Err("with several keys, every key needs a 'kid'".to_owned());
         }
-        Ok(Self { keys, issuer: issuer.to_owned(), audience: audience.to_owned() })
+        Ok(Self {
+            keys,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            verified: Cache::new(VERIFIED_TOKENS),
+        })
     }
 
     /// The caller the token proves, or why it proves nothing.
     pub fn verify(&self, token: &str) -> Result<Caller, Refusal> {
+        self.verify_at(token, unix_now())
+    }
+
+    /// [`Self::verify`] at `now` (seconds since the epoch) for what was verified before.
+    fn verify_at(&self, token: &str, now: u64) -> Result<Caller, Refusal> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(Refusal::Oversized);
         }
+        if let Some((caller, exp)) = self.verified.get(token) {
+            if now > exp.saturating_add(LEEWAY_SECONDS) {
+                self.verified.remove(token);
+                return Err(Refusal::Expired);
+            }
+            return Ok(caller);
+        }
+        let (caller, exp) = self.check(token)?;
+        self.verified.insert(token.to_owned(), (caller.clone(), exp));
+        Ok(caller)
+    }
+
+    /// Tokens remembered as verified.
+    pub fn remembered(&self) -> usize {
+        self.verified.len()
+    }
+
+    /// Every check of a token not seen before: the caller and the token's `exp`.
+    fn check(&self, token: &str) -> Result<(Caller, u64), Refusal> {
         let header = decode_header(token).map_err(|_| Refusal::Malformed)?;
         let key = match &header.kid {
             Some(kid) => self.keys.iter().find(|k| k.kid.as_deref() == Some(kid.as_str())),
@@ -174,9 +216,14 @@ impl Verifier {
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
         let data = decode::<Claims>(token, &key.key, &validation).map_err(|e| refusal(e.kind()))?;
-        let Claims { sub, roles } = data.claims;
-        Ok(Caller::new(subject(sub)?, roles_of(roles)?))
+        let Claims { sub, roles, exp } = data.claims;
+        let exp = exp.as_f64().ok_or(Refusal::BadClaim("exp"))? as u64;
+        Ok((Caller::new(subject(sub)?, roles_of(roles)?), exp))
     }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// The `sub` claim: a string of at most [`MAX_SUBJECT_CHARS`] characters without control
@@ -229,5 +276,44 @@ fn refusal(kind: &ErrorKind) -> Refusal {
         // The claims are read as any JSON: only a payload that is not a JSON object fails here.
         ErrorKind::Json(_) => Refusal::Malformed,
         _ => Refusal::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    fn verifier() -> Verifier {
+        Verifier::from_jwks(&std::fs::read_to_string(jwks_file()).unwrap(), ISSUER, AUDIENCE).unwrap()
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_for_its_own_caller_only_until_it_expires() {
+        let verifier = verifier();
+        let (alice, bob) = (token("alice", &["manager:m1"]), es256_token("bob", &[]));
+        assert_eq!(verifier.verify(&alice).unwrap().subject(), "alice");
+        assert_eq!(verifier.verify(&bob).unwrap().subject(), "bob");
+        assert_eq!(verifier.remembered(), 2);
+        let again = verifier.verify(&alice).unwrap();
+        assert_eq!((again.subject(), again.has_role("manager:m1")), ("alice", true));
+        assert_eq!(verifier.remembered(), 2, "a remembered token is not stored twice");
+
+        let exp = valid_claims("alice", &[])["exp"].as_u64().unwrap();
+        let later = exp + LEEWAY_SECONDS;
+        assert_eq!(verifier.verify_at(&alice, later).unwrap().subject(), "alice", "within the leeway");
+        assert_eq!(verifier.verify_at(&alice, later + 1), Err(Refusal::Expired));
+        assert_eq!(verifier.remembered(), 1, "an expired token is forgotten");
+        assert_eq!(verifier.verify(&alice).unwrap().subject(), "alice", "checked again in full, and valid now");
+    }
+
+    #[test]
+    fn a_refused_token_is_not_remembered() {
+        let verifier = verifier();
+        for refused in [forged_token("alice", &[]), expired_token("alice", &[]), alg_none_token("alice", &[])] {
+            assert!(verifier.verify(&refused).is_err());
+            assert!(verifier.verify(&refused).is_err(), "refused again");
+        }
+        assert_eq!(verifier.remembered(), 0);
     }
 }
