@@ -7,7 +7,8 @@
 #
 #   scripts/postgres-ha.sh up           install when absent, create what is missing, start what is
 #                                       down, wait for a primary and a synchronous secondary
-#   scripts/postgres-ha.sh down         stop every process of the set and erase its data
+#   scripts/postgres-ha.sh down         stop every process of the set and erase its data (its logs
+#                                       are kept in <POSTGRES_HA_DIR>.logs until the next down)
 #   scripts/postgres-ha.sh status       the monitor's view of the nodes (pg_autoctl show state)
 #   scripts/postgres-ha.sh url [DB]     the set's multi-host DATABASE_URL (database DB, or none)
 #   scripts/postgres-ha.sh port N       node N's port (0 is the monitor)
@@ -202,7 +203,10 @@ down() {
   heal
   [ -d "$DIR" ] || return 0
   stop_all
-  log "erasing $DIR"
+  # The logs outlive the set, so that what a failed test met can still be read.
+  rm -rf "$DIR.logs"
+  [ ! -d "$DIR/log" ] || mv "$DIR/log" "$DIR.logs"
+  log "erasing $DIR (its logs kept in $DIR.logs until the next down)"
   rm -rf "$DIR"
 }
 
