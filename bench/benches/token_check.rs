@@ -14,7 +14,8 @@ fn verifier(jwks: &str) -> Verifier {
 
 fn token_check(c: &mut Criterion) {
     let jwks = std::fs::read_to_string(jwks_file()).expect("the test JWKS");
-    for (name, bearer) in [("rs256", token("alice", &["manager:m1"])), ("es256", es256_token("alice", &["manager:m1"]))] {
+    for (name, bearer) in [("rs256", token("alice", &["manager:m1"])), ("es256", es256_token("alice", &["manager:m1"]))]
+    {
         c.bench_function(&format!("token_check/{name}/first_sight"), |b| {
             b.iter_batched(|| verifier(&jwks), |v| black_box(v.verify(&bearer)).is_ok(), BatchSize::SmallInput)
         });

@@ -469,3 +469,60 @@ proptest! {
         prop_assert!(unacked.is_empty(), "left unsettled: {:?}", unacked);
     }
 }
+
+#[test]
+fn deliveries_are_wanted_while_a_session_lives_and_until_shutdown() {
+    let mut m = Machine::new(POLICY, 2);
+    assert!(!m.wants_deliveries(), "no session yet");
+    m.session_opened();
+    assert!(m.wants_deliveries() && !m.is_stopping());
+    m.session_lost();
+    assert!(!m.wants_deliveries(), "the session is gone");
+    m.session_opened();
+    m.stop();
+    assert!(!m.wants_deliveries() && m.is_stopping());
+}
+
+#[test]
+fn in_flight_counts_writes_and_dead_letters() {
+    let mut m = machine();
+    let now = Instant::now();
+    assert_eq!(m.in_flight(), 0);
+    m.delivered(1, garbage(), now);
+    for tag in 2..=4 {
+        m.delivered(tag, one(tag), now);
+    }
+    m.flush(now);
+    assert_eq!(m.in_flight(), 2, "one write and one dead letter");
+    let actions = take(&mut m);
+    assert_eq!(actions.len(), 2);
+}
+
+#[test]
+fn a_vote_batch_of_one_vote_is_tracked_like_a_single_vote() {
+    let mut m = machine();
+    m.delivered(1, many(&[Some(1)]), Instant::now());
+    assert!(m.session.as_ref().is_some_and(|s| s.parts.is_empty()), "no per-part bookkeeping for one vote");
+    m.delivered(2, many(&[Some(2), Some(3)]), Instant::now());
+    assert_eq!(m.session.as_ref().map(|s| s.parts.len()), Some(1));
+}
+
+#[test]
+fn behind_a_write_a_lone_vote_waits_for_company_up_to_max_age() {
+    let mut m = machine();
+    let t0 = Instant::now();
+    m.delivered(1, one(1), t0);
+    let alone = m.flush_deadline().expect("a vote is pending");
+    assert!(alone < t0 + POLICY.max_age, "with no write in flight a lone vote does not wait for max_age");
+    for tag in 2..=3 {
+        m.delivered(tag, one(tag), t0);
+    }
+    m.flush(t0);
+    assert_eq!(writes(take(&mut m)).len(), 1, "the full batch");
+    m.delivered(4, one(4), t0);
+    assert_eq!(m.flush_deadline(), Some(t0 + POLICY.max_age));
+    m.flush(t0 + POLICY.linger * 2);
+    assert!(take(&mut m).is_empty(), "the linger alone does not release it while a write is in flight");
+    m.flush(t0 + POLICY.max_age);
+    assert_eq!(writes(take(&mut m)).len(), 1);
+}
