@@ -17,6 +17,14 @@ pub struct SourceConfig {
     pub prefetch: u16,
 }
 
+impl SourceConfig {
+    /// The name this engine's connections to its queue show in the management UI, with
+    /// `suffix` for a connection with another role (`-probe`).
+    pub fn connection_name(&self, suffix: &str) -> String {
+        format!("vote-engine-{}-{}{suffix}", std::process::id(), self.topology.queue)
+    }
+}
+
 /// A live consuming session: one connection to the vote queue. Which of its deliveries may be
 /// acked or go back to the queue is decided by the pipeline's machine; this only carries it out.
 pub struct Session {
@@ -27,7 +35,7 @@ impl Session {
     /// Declares the topology (idempotent: a broker restarted empty is rebuilt; a shard declares
     /// its whole set), then starts consuming on a connection of its own.
     pub async fn open(config: &SourceConfig) -> Result<Self, vote_mq::Error> {
-        let name = format!("vote-engine-{}-{}", std::process::id(), config.topology.queue);
+        let name = config.connection_name("");
         let consumer = match &config.shard_set {
             // The set's declaration includes this shard.
             Some(set) => {

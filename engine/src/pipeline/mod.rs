@@ -203,8 +203,7 @@ impl Pipeline {
             return;
         }
         let mut depth = state.depth.take().unwrap_or_else(|| {
-            let name = format!("vote-engine-{}-{}-probe", std::process::id(), self.source.topology.queue);
-            DepthProbe::new(&self.source.url, &self.source.topology.queue, &name)
+            DepthProbe::new(&self.source.url, &self.source.topology.queue, &self.source.connection_name("-probe"))
         });
         state.probe = Some(Box::pin(async move {
             let ready = match tokio::time::timeout(PROBE_TIMEOUT, depth.ready()).await {
@@ -213,7 +212,10 @@ impl Pipeline {
                     tracing::warn!(error = %e, "cannot ask the broker how many votes wait in the queue");
                     None
                 }
-                Err(_) => None,
+                Err(_) => {
+                    tracing::warn!(timeout = ?PROBE_TIMEOUT, "the broker did not say how many votes wait in the queue");
+                    None
+                }
             };
             (ready, depth)
         }));

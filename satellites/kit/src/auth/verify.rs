@@ -10,7 +10,6 @@
 //! request), and a remembered token is still refused once its `exp` has passed.
 
 use std::collections::BTreeSet;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
@@ -19,6 +18,7 @@ use quick_cache::sync::Cache;
 use serde::Deserialize;
 
 use super::Caller;
+use super::token::unix_now;
 
 /// Clock skew allowed on `exp` and `nbf`, in seconds.
 pub const LEEWAY_SECONDS: u64 = 30;
@@ -220,10 +220,6 @@ impl Verifier {
         let exp = exp.as_f64().ok_or(Refusal::BadClaim("exp"))? as u64;
         Ok((Caller::new(subject(sub)?, roles_of(roles)?), exp))
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// The `sub` claim: a string of at most [`MAX_SUBJECT_CHARS`] characters without control
