@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use deadpool_postgres::Transaction;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::error::StoreError;
 use super::{BatchOutcome, LawCounts};
@@ -50,12 +51,22 @@ impl Keys {
         hash || pair
     }
 
-    fn columns(&self) -> (Vec<&str>, Vec<&str>, Vec<&str>) {
+    /// Vote hashes, law ids, citizen ids.
+    fn columns(&self) -> [Vec<&str>; 3] {
         let hashes = self.hashes.iter().map(String::as_str).collect();
         let laws = self.pairs.iter().map(|(l, _)| l.as_str()).collect();
         let citizens = self.pairs.iter().map(|(_, c)| c.as_str()).collect();
-        (hashes, laws, citizens)
+        [hashes, laws, citizens]
     }
+}
+
+/// The parameters of a lookup by keys (vote hashes, law ids, citizen ids), typed so
+/// that the query runs as an unnamed statement, planned for these keys on each call. A named
+/// statement keeps the plan it chose after a few calls: chosen while `vote_audit` was small, a
+/// full scan, which it keeps as the table grows unless ANALYZE runs (docs/decisions/031).
+pub(super) fn key_params<'a>(keys: &'a [Vec<&'a str>; 3]) -> [(&'a (dyn ToSql + Sync), Type); 3] {
+    let [hashes, laws, citizens] = keys;
+    [(hashes, Type::TEXT_ARRAY), (laws, Type::TEXT_ARRAY), (citizens, Type::TEXT_ARRAY)]
 }
 
 /// A vote read back from `vote_audit` or `duplicate_attempts` (columns vote_hash, citizen_id,
@@ -104,18 +115,16 @@ pub(super) async fn replace(
     for vote in newcomers {
         keys.add(vote);
     }
-    let lock_votes = tx.prepare_cached(LOCK_VOTES).await?;
-    let duplicates_of = tx.prepare_cached(DUPLICATES_OF).await?;
     let (mut counted, mut recorded) = (Vec::new(), Vec::new());
     for round in 0.. {
         if round == MAX_ROUNDS {
             return Err(StoreError::Raced("the conflicting votes did not settle"));
         }
-        let (hashes, laws, citizens) = keys.columns();
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&hashes, &laws, &citizens];
-        counted = tx.query(&lock_votes, &params).await?.iter().map(vote_of).collect::<Vec<Vote>>();
+        let columns = keys.columns();
+        let params = key_params(&columns);
+        counted = tx.query_typed(LOCK_VOTES, &params).await?.iter().map(vote_of).collect::<Vec<Vote>>();
         recorded = tx
-            .query(&duplicates_of, &params)
+            .query_typed(DUPLICATES_OF, &params)
             .await?
             .iter()
             .map(|r| (r.get::<_, i64>("id"), vote_of(r), r.get::<_, String>("reason")))

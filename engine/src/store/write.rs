@@ -176,12 +176,17 @@ async fn record_duplicates<'v>(
     pending: &[&'v Vote],
     outcome: &mut BatchOutcome,
 ) -> Result<Vec<&'v Vote>, StoreError> {
-    let hashes: Vec<&str> = pending.iter().map(|v| v.vote_hash.as_str()).collect();
-    let laws: Vec<&str> = pending.iter().map(|v| v.law_id.as_str()).collect();
-    let citizens: Vec<&str> = pending.iter().map(|v| v.citizen_id.as_str()).collect();
-    let conflicting_votes = tx.prepare_cached(CONFLICTING_VOTES).await?;
-    let counted: Vec<Vote> =
-        tx.query(&conflicting_votes, &[&hashes, &laws, &citizens]).await?.iter().map(replace::vote_of).collect();
+    let keys = [
+        pending.iter().map(|v| v.vote_hash.as_str()).collect(),
+        pending.iter().map(|v| v.law_id.as_str()).collect(),
+        pending.iter().map(|v| v.citizen_id.as_str()).collect(),
+    ];
+    let counted: Vec<Vote> = tx
+        .query_typed(CONFLICTING_VOTES, &replace::key_params(&keys))
+        .await?
+        .iter()
+        .map(replace::vote_of)
+        .collect();
     let counted_hashes: HashSet<&str> = counted.iter().map(|v| v.vote_hash.as_str()).collect();
     let (held, newcomers): (Vec<&Vote>, Vec<&Vote>) = pending
         .iter()

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Pool};
+use tokio_postgres::types::Type;
 use serde::Serialize;
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -165,7 +166,8 @@ impl Outbox {
                 }
             }
             if !confirmed.is_empty() {
-                client.execute(&client.prepare_cached(MARK_PUBLISHED).await?, &[&confirmed]).await?;
+                // Unnamed, so planned for these ids (docs/decisions/031).
+                client.query_typed(MARK_PUBLISHED, &[(&confirmed, Type::INT8_ARRAY)]).await?;
                 published += confirmed.len();
             }
             if let Some(e) = failure {
