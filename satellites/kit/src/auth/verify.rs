@@ -5,9 +5,10 @@
 //! The algorithm comes from the key, never from the token: a token whose header names another
 //! one (`none`, `HS256` signed with the public key, ...) is refused before any signature check.
 //!
-//! A token that passed is remembered, whole, with its caller and `exp`: a caller's next
-//! requests skip the signature check (an ES256 verification is most of the CPU of a small
-//! request), and a remembered token is still refused once its `exp` has passed.
+//! A token that passed is remembered by its SHA-256, with its caller and `exp`, in a memory of
+//! bounded size: a caller's next requests skip the signature check (an ES256 verification is
+//! most of the CPU of a small request), and a remembered token is still refused once its `exp`
+//! has passed.
 
 use std::collections::BTreeSet;
 
@@ -28,8 +29,11 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub const MAX_SUBJECT_CHARS: usize = 200;
 /// Most roles one token may carry.
 pub const MAX_ROLES: usize = 1000;
-/// Verified tokens remembered (at most 8 KiB each, so at most some tens of MiB).
-pub const VERIFIED_TOKENS: usize = 10_000;
+/// Memory for verified tokens: each is remembered by its SHA-256 digest with its caller, and
+/// weighs what that caller holds (about 150 bytes for a citizen without roles).
+pub const VERIFIED_TOKENS_BYTES: u64 = 64 * 1024 * 1024;
+/// Tokens the memory is sized for at first.
+const VERIFIED_TOKENS_EXPECTED: usize = 100_000;
 
 /// Why a token was refused. The text is safe to show the caller: it never quotes the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,8 +104,29 @@ pub struct Verifier {
     keys: Vec<Key>,
     issuer: String,
     audience: String,
-    /// Tokens that passed: their caller and `exp`.
-    verified: Cache<String, (Caller, u64)>,
+    /// Tokens that passed, by digest: their caller and `exp`.
+    verified: Cache<Digest, (Caller, u64), CallerWeight>,
+}
+
+/// A token's SHA-256: the key it is remembered by (two tokens with one digest cannot be found).
+type Digest = [u8; 32];
+
+fn digest_of(token: &str) -> Digest {
+    let mut digest = [0; 32];
+    digest.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref());
+    digest
+}
+
+/// What a remembered token costs in memory: its digest, its caller's subject and roles, and
+/// the cache's own bookkeeping.
+#[derive(Clone)]
+struct CallerWeight;
+
+impl quick_cache::Weighter<Digest, (Caller, u64)> for CallerWeight {
+    fn weight(&self, _: &Digest, (caller, _): &(Caller, u64)) -> u64 {
+        let roles: usize = caller.roles.iter().map(|r| r.len() + 48).sum();
+        (128 + caller.subject.len() + roles) as u64
+    }
 }
 
 impl std::fmt::Debug for Verifier {
@@ -166,7 +191,7 @@ impl Verifier {
             keys,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
-            verified: Cache::new(VERIFIED_TOKENS),
+            verified: Cache::with_weighter(VERIFIED_TOKENS_EXPECTED, VERIFIED_TOKENS_BYTES, CallerWeight),
         })
     }
 
@@ -180,15 +205,16 @@ impl Verifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(Refusal::Oversized);
         }
-        if let Some((caller, exp)) = self.verified.get(token) {
+        let digest = digest_of(token);
+        if let Some((caller, exp)) = self.verified.get(&digest) {
             if now > exp.saturating_add(LEEWAY_SECONDS) {
-                self.verified.remove(token);
+                self.verified.remove(&digest);
                 return Err(Refusal::Expired);
             }
             return Ok(caller);
         }
         let (caller, exp) = self.check(token)?;
-        self.verified.insert(token.to_owned(), (caller.clone(), exp));
+        self.verified.insert(digest, (caller.clone(), exp));
         Ok(caller)
     }
 
