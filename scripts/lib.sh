@@ -52,3 +52,18 @@ require_rust() {
     die "Rust >= $need is needed (found: ${have:-no cargo}); install it with rustup (https://rustup.rs): Debian's cargo is too old"
   fi
 }
+
+# The standard OpenAPI validator the tests run on each service's document
+# (satellites/kit/src/contract.rs), from PyPI into .dev/tools.
+OPENAPI_VALIDATOR_VERSION=0.7.1
+install_openapi_validator() {
+  local tools="$ROOT/.dev/tools"
+  if [ -x "$tools/bin/openapi-spec-validator" ] &&
+    "$tools/bin/pip" show openapi-spec-validator 2>/dev/null | grep -qx "Version: $OPENAPI_VALIDATOR_VERSION"; then
+    return
+  fi
+  command -v python3 >/dev/null || apt_install python3 python3-venv
+  log "installing openapi-spec-validator $OPENAPI_VALIDATOR_VERSION into .dev/tools"
+  quietly "make a Python environment in .dev/tools" python3 -m venv "$tools"
+  quietly "install openapi-spec-validator" "$tools/bin/pip" install -q "openapi-spec-validator==$OPENAPI_VALIDATOR_VERSION"
+}

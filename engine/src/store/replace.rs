@@ -62,8 +62,8 @@ impl Keys {
 
 /// The parameters of a lookup by keys (vote hashes, law ids, citizen ids), typed so
 /// that the query runs as an unnamed statement, planned for these keys on each call. A named
-/// statement keeps the plan it chose after a few calls: chosen while `vote_audit` was small, a
-/// full scan, which it keeps as the table grows unless ANALYZE runs (docs/decisions/031).
+/// statement may keep a generic plan made after a few calls, and profiles caught that plan
+/// scanning all of `vote_audit` once it had grown (docs/decisions/031).
 pub(super) fn key_params<'a>(keys: &'a [Vec<&'a str>; 3]) -> [(&'a (dyn ToSql + Sync), Type); 3] {
     let [hashes, laws, citizens] = keys;
     [(hashes, Type::TEXT_ARRAY), (laws, Type::TEXT_ARRAY), (citizens, Type::TEXT_ARRAY)]

@@ -181,12 +181,8 @@ async fn record_duplicates<'v>(
         pending.iter().map(|v| v.law_id.as_str()).collect(),
         pending.iter().map(|v| v.citizen_id.as_str()).collect(),
     ];
-    let counted: Vec<Vote> = tx
-        .query_typed(CONFLICTING_VOTES, &replace::key_params(&keys))
-        .await?
-        .iter()
-        .map(replace::vote_of)
-        .collect();
+    let counted: Vec<Vote> =
+        tx.query_typed(CONFLICTING_VOTES, &replace::key_params(&keys)).await?.iter().map(replace::vote_of).collect();
     let counted_hashes: HashSet<&str> = counted.iter().map(|v| v.vote_hash.as_str()).collect();
     let (held, newcomers): (Vec<&Vote>, Vec<&Vote>) = pending
         .iter()

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa::openapi::{Object, ObjectBuilder, Type};
 use uuid::Uuid;
 
 /// Event: a meeting was created (MeetingService).
@@ -22,7 +24,7 @@ pub const VOTING_COMPLETED: &str = "voting.completed";
 pub const VOTING_REFUSED: &str = "voting.refused";
 
 /// A meeting with its agenda and managers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Meeting {
     /// Meeting id.
     pub id: Uuid,
@@ -37,22 +39,45 @@ pub struct Meeting {
 }
 
 /// One agenda item (only elections for now).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AgendaItem {
     /// Agenda item id; also the election's id in the ElectionService.
     pub id: Uuid,
     /// Meeting it belongs to.
     pub meeting_id: Uuid,
     /// `election`.
+    #[schema(schema_with = agenda_kind)]
     pub kind: String,
     /// Title.
     pub title: String,
     /// `created`, `started` or `cancelled`.
+    #[schema(schema_with = agenda_status)]
     pub status: String,
 }
 
+/// The schema of [`AgendaItem::kind`]: the kinds the table admits.
+fn agenda_kind() -> Object {
+    text_enum("The kind of item: only elections for now", &["election"])
+}
+
+/// The schema of [`AgendaItem::status`]: the statuses the table admits.
+fn agenda_status() -> Object {
+    text_enum(
+        "`created` (nominations open), `started` (voting started) or `cancelled` by a manager",
+        &["created", "started", "cancelled"],
+    )
+}
+
+fn text_enum(description: &str, values: &[&str]) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .enum_values(Some(values.iter().copied()))
+        .build()
+}
+
 /// Where an election stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ElectionStatus {
     /// Created; nominations open.
@@ -83,7 +108,7 @@ impl ElectionStatus {
 }
 
 /// An election as the ElectionService shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Election {
     /// The agenda item it belongs to (its id).
     pub agenda_item_id: Uuid,
@@ -94,27 +119,34 @@ pub struct Election {
     /// Where it stands.
     pub status: ElectionStatus,
     /// Seats to fill: 1, or more (the poll is then ranked and counted by STV).
+    #[schema(minimum = 1, maximum = 100)]
     pub seats: u32,
     /// Nominees in nomination order (the poll's options).
     pub nominees: Vec<String>,
     /// The VotingService poll, once voting started.
+    #[schema(required = true)] // `null` until then, never absent
     pub poll_uuid: Option<Uuid>,
     /// Why it was cancelled or failed.
+    #[schema(required = true)]
     pub reason: Option<String>,
     /// The poll's outcome, once finalized (`null` before).
+    #[schema(required = true)]
     pub results: Option<ElectionResults>,
 }
 
 /// The outcome of an election's poll, as `voting.completed` carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ElectionResults {
     /// The winner of a one-seat election; `null` when nominees tied, and for several seats.
+    #[schema(required = true)]
     pub winner: Option<String>,
     /// Those elected, in the order they were elected (absent from older results: the winner).
     #[serde(default)]
+    #[schema(required = true)] // read with a default, always written
     pub elected: Vec<String>,
     /// The nominees that tied for the win; empty when there is a winner.
     #[serde(default)]
+    #[schema(required = true)]
     pub tied: Vec<String>,
     /// Ballots cast.
     pub ballots: u64,
@@ -123,11 +155,12 @@ pub struct ElectionResults {
 }
 
 /// Votes of one nominee.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct OptionVotes {
     /// The nominee (the poll's option).
     pub option: String,
     /// Votes: whole, or with up to 9 decimals where STV transferred part of a ballot.
+    #[schema(value_type = f64, minimum = 0)]
     pub votes: serde_json::Number,
 }
 

@@ -20,16 +20,16 @@
 //!
 //! Every request holds one pooled connection at a time, and answers from what its own
 //! transaction read, so a committed write never waits for a second connection.
+//! `GET /openapi.json` documents the routes and the page's script ([`ABOUT`]).
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use deadpool_postgres::{Pool, Transaction};
 use prometheus::IntCounter;
+use utoipa::ToSchema;
 use uuid::Uuid;
 use vote_mq::Envelope;
 use vote_satellite_kit::Application;
@@ -38,6 +38,7 @@ use vote_satellite_kit::http::ApiError;
 use vote_satellite_kit::input::{event_data, json_object, text_field};
 use vote_satellite_kit::metrics::counter;
 use vote_satellite_kit::names::{self, MAX_OPTIONS, MIN_OPTIONS};
+use vote_satellite_kit::openapi::{About, ErrorBody, OpenApiRouter, routes};
 use vote_satellite_kit::outbox::Outbox;
 use vote_satellite_kit::path::{Id, Ids};
 
@@ -277,15 +278,48 @@ async fn build_service(settings: Settings, page: page::Page) -> Result<Applicati
     let state =
         ElectionState { pool, outbox, consumer: settings.service.service_name.clone(), finalized, failed, page };
     service.consume(&settings.queue, state.clone(), |state, event| async move { state.handle_event(event).await });
-    let api = Router::new()
-        .route("/elections/{election_id}", get(show_election))
-        .route("/elections/{election_id}/nominations", post(nominate))
-        .route("/election-page/election.js", get(|| async { page::script() }))
-        .with_state(state);
-    Ok(service.with_api(api))
+    Ok(service.with_api(&ABOUT, router(state)))
 }
 
-/// The election as JSON, or its page for a browser (one that asks for HTML first).
+/// What the election-service's OpenAPI document says of it.
+pub const ABOUT: About = About {
+    title: "election-service",
+    version: env!("CARGO_PKG_VERSION"),
+    description: "Elections of a meeting's agenda: signed-in callers nominate while nominations are \
+        open; when a manager starts the election the service asks the poll-service for a poll of \
+        the nominees, and finalizes the election with that poll's results. Its state follows \
+        events (`agenda.election.*`, `voting.completed`, `voting.refused`; see docs/asyncapi.yaml); \
+        each election also has a page for browsers.",
+};
+
+/// The API routes and the page's script, each documented.
+fn router(state: ElectionState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(show_election))
+        .routes(routes!(nominate))
+        .routes(routes!(page::script))
+        .with_state(state)
+}
+
+/// The body of `POST /elections/{election_id}/nominations`, as documented;
+/// [`ElectionState::nominate`] reads and checks it.
+#[derive(ToSchema)]
+#[allow(dead_code)] // described, never built: the body is read by hand
+struct Nomination {
+    /// The nominee: a name (trimmed, NFC-normalized, no invisible characters) neither equal
+    /// nor confusable with another nominee's.
+    #[schema(min_length = 1, max_length = 200)]
+    nominee: String,
+}
+
+/// The election as JSON, or its page for a browser (one that asks for HTML first); public.
+#[utoipa::path(get, path = "/elections/{election_id}", tag = "elections",
+    params(("election_id" = uuid::Uuid, Path, description = "The election: its agenda item's id")),
+    responses(
+        (status = 200, description = "The election, or its page", content((Election = "application/json"), (String = "text/html"))),
+        (status = 400, description = "The election id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such election (yet: it appears once the agenda item's event is handled)", body = ErrorBody),
+    ))]
 async fn show_election(
     State(s): State<ElectionState>,
     Ids([election]): Id,
@@ -298,6 +332,17 @@ async fn show_election(
     Ok(Json(election).into_response())
 }
 
+/// Nominates someone while nominations are open; nominating a nominee again changes nothing.
+/// Any signed-in caller.
+#[utoipa::path(post, path = "/elections/{election_id}/nominations", tag = "elections", request_body = Nomination,
+    params(("election_id" = uuid::Uuid, Path, description = "The election: its agenda item's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The election with its nominees", body = Election),
+        (status = 400, description = "The election id is not a UUID, the body has no valid `nominee`, or the nominee is confusable with another", body = ErrorBody),
+        (status = 404, description = "No such election", body = ErrorBody),
+        (status = 409, description = "Nominations are closed, or the election has as many nominees as a poll takes (100)", body = ErrorBody),
+    ))]
 async fn nominate(
     State(s): State<ElectionState>,
     _caller: Caller,

@@ -13,16 +13,15 @@
 //!   cancelled already; a manager of the meeting); publishes `agenda.election.cancel`
 //!
 //! Every request holds one pooled connection at a time: the manager check runs on the
-//! connection of the transaction it guards.
+//! connection of the transaction it guards. `GET /openapi.json` documents the routes ([`ABOUT`]).
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use deadpool_postgres::{Pool, Transaction};
 use prometheus::IntCounter;
+use utoipa::ToSchema;
 use uuid::Uuid;
 use vote_mq::Envelope;
 use vote_satellite_kit::Application;
@@ -30,6 +29,7 @@ use vote_satellite_kit::auth::Caller;
 use vote_satellite_kit::http::ApiError;
 use vote_satellite_kit::input::{MAX_TEXT_CHARS, event_data, int_field, json_object, optional_text_field, text_field};
 use vote_satellite_kit::metrics::counter;
+use vote_satellite_kit::openapi::{About, ErrorBody, OpenApiRouter, routes};
 use vote_satellite_kit::outbox::Outbox;
 use vote_satellite_kit::path::{Id, Ids};
 
@@ -184,6 +184,16 @@ async fn known_item(db: &Transaction<'_>, caller: &Caller, meeting_id: Uuid, ite
     require_manager(db, caller, meeting_id).await
 }
 
+/// What the meeting-service's OpenAPI document says of it.
+pub const ABOUT: About = About {
+    title: "meeting-service",
+    version: env!("CARGO_PKG_VERSION"),
+    description: "Meetings and their election agenda items: any signed-in caller creates a meeting and \
+        manages it; its managers add elections to its agenda, start them (nominations close and \
+        voting opens) or cancel them. Every change is announced by an event (`meeting.created`, \
+        `agenda.election.create`, `.start`, `.cancel`; see docs/asyncapi.yaml).",
+};
+
 /// Builds the MeetingService: connects to the database and the broker, binds the HTTP port and
 /// subscribes.
 pub async fn build(settings: Settings) -> Result<Application, Error> {
@@ -192,16 +202,55 @@ pub async fn build(settings: Settings) -> Result<Application, Error> {
     let meetings_created = counter(service.registry(), MEETINGS_CREATED_TOTAL, "Meetings created.")?;
     let state = MeetingState { pool, outbox, consumer: settings.service.service_name.clone(), meetings_created };
     service.consume(&settings.queue, state.clone(), |state, event| async move { state.handle_event(event).await });
-    let api = Router::new()
-        .route("/meetings", post(create_meeting))
-        .route("/meetings/{meeting_id}", get(show_meeting))
-        .route("/meetings/{meeting_id}/elections", post(add_election))
-        .route("/meetings/{meeting_id}/elections/{agenda_item_id}/start", post(start_election))
-        .route("/meetings/{meeting_id}/elections/{agenda_item_id}/cancel", post(cancel_election))
-        .with_state(state);
-    Ok(service.with_api(api))
+    Ok(service.with_api(&ABOUT, router(state)))
 }
 
+/// The API routes, each documented.
+fn router(state: MeetingState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(create_meeting))
+        .routes(routes!(show_meeting))
+        .routes(routes!(add_election))
+        .routes(routes!(start_election))
+        .routes(routes!(cancel_election))
+        .with_state(state)
+}
+
+/// The body of `POST /meetings`, as documented; [`MeetingState::create_meeting`] reads and
+/// checks it.
+#[derive(ToSchema)]
+#[allow(dead_code)] // described, never built: the body is read by hand
+struct NewMeeting {
+    /// The meeting's title (trimmed, not blank).
+    #[schema(min_length = 1, max_length = 200)]
+    title: String,
+    /// The creator: the caller (the default); naming anyone else is a 403.
+    #[schema(min_length = 1, max_length = 200)]
+    created_by: Option<String>,
+}
+
+/// The body of `POST /meetings/{meeting_id}/elections`, as documented;
+/// [`MeetingState::add_election`] reads and checks it.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct NewElection {
+    /// The election's title (trimmed, not blank).
+    #[schema(min_length = 1, max_length = 200)]
+    title: String,
+    /// Seats to fill (absent or `null`: 1); more than one makes the poll ranked (STV).
+    #[schema(minimum = 1, maximum = 100)]
+    seats: Option<u32>,
+}
+
+/// Creates a meeting; the caller is its creator, and becomes its manager once
+/// `meeting.created` is handled.
+#[utoipa::path(post, path = "/meetings", tag = "meetings", request_body = NewMeeting,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The meeting, with an empty agenda", body = Meeting),
+        (status = 400, description = "The body is not a JSON object with a valid `title` (and `created_by`)", body = ErrorBody),
+        (status = 403, description = "`created_by` names someone other than the caller", body = ErrorBody),
+    ))]
 async fn create_meeting(
     State(s): State<MeetingState>,
     caller: Caller,
@@ -210,10 +259,29 @@ async fn create_meeting(
     Ok((StatusCode::CREATED, Json(s.create_meeting(&caller, &body).await?)))
 }
 
+/// The meeting with its agenda and managers; public.
+#[utoipa::path(get, path = "/meetings/{meeting_id}", tag = "meetings",
+    params(("meeting_id" = uuid::Uuid, Path, description = "The meeting")),
+    responses(
+        (status = 200, description = "The meeting", body = Meeting),
+        (status = 400, description = "The meeting id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such meeting", body = ErrorBody),
+    ))]
 async fn show_meeting(State(s): State<MeetingState>, Ids([meeting]): Id) -> Result<Json<Meeting>, ApiError> {
     Ok(Json(s.get_meeting(meeting).await?))
 }
 
+/// Adds an election to the meeting's agenda (nominations open once the election-service
+/// handles `agenda.election.create`): a manager of the meeting only.
+#[utoipa::path(post, path = "/meetings/{meeting_id}/elections", tag = "meetings", request_body = NewElection,
+    params(("meeting_id" = uuid::Uuid, Path, description = "The meeting")),
+    security(("bearer" = ["manager:{meeting_id}"])),
+    responses(
+        (status = 201, description = "The agenda item, `created`; its id is the election's", body = AgendaItem),
+        (status = 400, description = "The meeting id is not a UUID, or the body is not a JSON object with a valid `title` (and `seats`)", body = ErrorBody),
+        (status = 403, description = "The caller does not manage the meeting", body = ErrorBody),
+        (status = 404, description = "No such meeting", body = ErrorBody),
+    ))]
 async fn add_election(
     State(s): State<MeetingState>,
     caller: Caller,
@@ -223,6 +291,21 @@ async fn add_election(
     Ok((StatusCode::CREATED, Json(s.add_election(&caller, meeting, &body).await?)))
 }
 
+/// Starts the election: nominations close and, with enough nominees, voting opens. Once
+/// only; a manager of the meeting only.
+#[utoipa::path(post, path = "/meetings/{meeting_id}/elections/{agenda_item_id}/start", tag = "meetings",
+    params(
+        ("meeting_id" = uuid::Uuid, Path, description = "The meeting"),
+        ("agenda_item_id" = uuid::Uuid, Path, description = "The election's agenda item"),
+    ),
+    security(("bearer" = ["manager:{meeting_id}"])),
+    responses(
+        (status = 200, description = "The agenda item, `started`", body = AgendaItem),
+        (status = 400, description = "An id is not a UUID", body = ErrorBody),
+        (status = 403, description = "The caller does not manage the meeting", body = ErrorBody),
+        (status = 404, description = "The meeting has no such agenda item", body = ErrorBody),
+        (status = 409, description = "The item was started or cancelled already", body = ErrorBody),
+    ))]
 async fn start_election(
     State(s): State<MeetingState>,
     caller: Caller,
@@ -231,6 +314,22 @@ async fn start_election(
     Ok(Json(s.start_election(&caller, meeting, item).await?))
 }
 
+/// Cancels the election, started or not: the way out of an election that failed or will not
+/// finish (the election-service leaves a finalized one as it is). Once only; a manager of the
+/// meeting only.
+#[utoipa::path(post, path = "/meetings/{meeting_id}/elections/{agenda_item_id}/cancel", tag = "meetings",
+    params(
+        ("meeting_id" = uuid::Uuid, Path, description = "The meeting"),
+        ("agenda_item_id" = uuid::Uuid, Path, description = "The election's agenda item"),
+    ),
+    security(("bearer" = ["manager:{meeting_id}"])),
+    responses(
+        (status = 200, description = "The agenda item, `cancelled`", body = AgendaItem),
+        (status = 400, description = "An id is not a UUID", body = ErrorBody),
+        (status = 403, description = "The caller does not manage the meeting", body = ErrorBody),
+        (status = 404, description = "The meeting has no such agenda item", body = ErrorBody),
+        (status = 409, description = "The item was cancelled already", body = ErrorBody),
+    ))]
 async fn cancel_election(
     State(s): State<MeetingState>,
     caller: Caller,

@@ -39,8 +39,10 @@ impl Page {
     }
 }
 
-/// The page's script.
-pub fn script() -> Response {
+/// The election page's script.
+#[utoipa::path(get, path = "/election-page/election.js", tag = "page",
+    responses((status = 200, description = "JavaScript", content_type = "text/javascript", body = String)))]
+pub async fn script() -> Response {
     ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], SCRIPT)
         .into_response()
 }

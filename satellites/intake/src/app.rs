@@ -24,7 +24,7 @@ use crate::config::Settings;
 use crate::limit::CallerLimit;
 use crate::metrics::Metrics;
 use crate::receipt::ReceiptKey;
-use crate::routes::{AppState, MAX_BATCH_BODY, router};
+use crate::routes::{ABOUT, AppState, MAX_BATCH_BODY, router};
 use crate::send::{Batcher, PRODUCER, channel};
 
 /// How often callers whose allowance is full again are forgotten.
@@ -105,7 +105,7 @@ impl Application {
             })
         };
         let batching = tokio::spawn(batcher.run());
-        let api = router(state);
+        let api = vote_satellite_kit::openapi::serve(&ABOUT, router(state));
         // The intake limits each citizen itself (`limit`), so the kit's per-caller limit is off.
         let limits = HttpLimits { max_body: MAX_BATCH_BODY, rate: None, ..HttpLimits::default() };
         let app = finish(api, ops_router(registry, readiness), kit_metrics, Some(authenticator), &limits);

@@ -9,8 +9,10 @@
 //! - [`batch`] and [`link`]: the pure parts of publishing (grouping, and whether the broker is
 //!   taking votes); [`send`]: the shell that publishes and answers;
 //! - [`limit`]: per-caller request limits;
-//! - [`routes`]: the API; [`app`]: the wiring; [`metrics`].
+//! - [`routes`]: the API, documented in the OpenAPI document served at `GET /openapi.json`
+//!   (`answers`: the shapes of its JSON answers); [`app`]: the wiring; [`metrics`].
 
+mod answers;
 pub mod app;
 pub mod batch;
 pub mod config;

@@ -1,23 +1,30 @@
 //! The API: `POST /votes` (a citizen's own vote) and `POST /votes/batch` (a gateway's votes for
 //! the citizens it authenticated). Every refusal is a JSON error: 400 bad vote, 401 no valid
 //! token, 403 someone else's vote or no `gateway` role, 409 a changed vote once the first is
-//! counted, 413 too large, 429 too many requests (with `Retry-After`), 503 not confirmed by the
-//! broker in time (with `Retry-After`).
+//! counted, 413 too large, 415 a body not sent as JSON, 429 too many requests (with
+//! `Retry-After`), 503 not confirmed by the broker in time (with `Retry-After`). Both routes are
+//! documented (`#[utoipa::path]`), and the document is served at `GET /openapi.json`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
+use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, SchemaType};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 use vote_satellite_kit::auth::Caller;
 use vote_satellite_kit::http::{ApiError, error_response};
+use vote_satellite_kit::openapi::{About, ErrorBody};
 
+use crate::answers::{BatchAnswer, VoteAccepted, VoteConflict};
 use crate::limit::CallerLimit;
 use crate::metrics::Metrics;
 use crate::receipt::ReceiptKey;
@@ -35,6 +42,17 @@ pub const MAX_BATCH_BODY: usize = 512 * 1024;
 /// What `Retry-After` says when the broker is not confirming.
 const RETRY_AFTER_SECONDS: u64 = 1;
 
+/// What the service's OpenAPI document says of it.
+pub const ABOUT: About = About {
+    title: "vote-intake",
+    version: env!("CARGO_PKG_VERSION"),
+    description: "The citizens' front door: a signed-in citizen casts their own vote on a law, and a \
+        trusted gateway (a polling station) casts the votes of citizens it authenticated itself. A \
+        vote is answered 202 only once the broker confirmed it, so an accepted vote is never lost. \
+        Its receipt lets the citizen check at the results service that it was counted, and nobody \
+        without the intake's key can compute it.",
+};
+
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
@@ -48,41 +66,108 @@ pub struct AppState {
     pub metrics: Metrics,
 }
 
-/// The API routes.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/votes", post(cast).layer(DefaultBodyLimit::max(MAX_VOTE_BODY)))
-        .route("/votes/batch", post(cast_many).layer(DefaultBodyLimit::max(MAX_BATCH_BODY)))
-        .with_state(state)
+/// The API routes, each documented.
+pub fn router(state: AppState) -> OpenApiRouter {
+    api().with_state(state)
 }
 
-/// `POST /votes` body.
-#[derive(Deserialize)]
+/// The routes before they get their state (the document does not depend on it).
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(cast).layer(DefaultBodyLimit::max(MAX_VOTE_BODY)))
+        .routes(routes!(cast_many).layer(DefaultBodyLimit::max(MAX_BATCH_BODY)))
+}
+
+/// A citizen's vote (the body of `POST /votes`).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Ballot {
+    /// The law, 1 to 128 bytes.
+    #[schema(min_length = 1, max_length = 128)]
     law_id: String,
+    #[schema(value_type = Choice)]
     choice: String,
-    /// Optional; when present it must be the caller.
+    /// The citizen: the caller (the token's subject) when absent; naming anyone else is a 403.
     #[serde(default)]
     citizen_id: Option<String>,
 }
 
-/// `POST /votes/batch` body.
-#[derive(Deserialize)]
+/// A gateway's votes (the body of `POST /votes/batch`).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Ballots {
+    /// 1 to 1000 votes, each a `GatewayBallot`. A vote of another shape does not refuse the
+    /// request: it is refused on its own in the answer, and the others still count.
+    #[schema(min_items = 1, max_items = 1000, value_type = Vec<BatchVote>)]
     votes: Vec<Value>,
 }
 
-/// One vote of a gateway.
-#[derive(Deserialize)]
+/// One vote of a gateway, for a citizen it authenticated.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct GatewayBallot {
+    /// The citizen, 1 to 128 bytes.
+    #[schema(min_length = 1, max_length = 128)]
     citizen_id: String,
+    /// The law, 1 to 128 bytes.
+    #[schema(min_length = 1, max_length = 128)]
     law_id: String,
+    #[schema(value_type = Choice)]
     choice: String,
 }
 
+/// A vote's choice on a law.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // described, never built: the engine's `Choice` is what is built
+enum Choice {
+    /// Yes.
+    Oui,
+    /// No.
+    Non,
+}
+
+/// One item of `votes` as documented: a [`GatewayBallot`], though any value is taken (and
+/// refused on its own in the answer when it is not one).
+struct BatchVote;
+
+impl PartialSchema for BatchVote {
+    fn schema() -> RefOr<Schema> {
+        let anything = ObjectBuilder::new()
+            .schema_type(SchemaType::AnyValue)
+            .description(Some("Anything else: refused on its own, its answer says why"));
+        AnyOfBuilder::new().item(Ref::from_schema_name(GatewayBallot::name())).item(anything).into()
+    }
+}
+
+impl ToSchema for BatchVote {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((GatewayBallot::name().into_owned(), GatewayBallot::schema()));
+        <GatewayBallot as ToSchema>::schemas(schemas);
+    }
+}
+
+/// Casts the caller's vote.
+///
+/// Answered once the broker confirmed it; the same vote again gets the same receipt and is
+/// counted once.
+#[utoipa::path(post, path = "/votes", tag = "votes", request_body = Ballot,
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "The vote, confirmed by the broker: it will be counted", body = VoteAccepted),
+        (status = 400, description = "Not a vote: not JSON, a missing or unknown field, `choice` not `oui` \
+            or `non`, `law_id` empty or over 128 bytes", body = ErrorBody),
+        (status = 403, description = "`citizen_id` names someone else", body = ErrorBody),
+        (status = 409, description = "The citizen's other choice on this law is already counted: a vote \
+            cannot be changed", body = VoteConflict),
+        (status = 413, description = "The body is over 4 KiB", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json`", body = ErrorBody),
+        (status = 429, description = "Too many requests from this citizen", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until the citizen may send again"))),
+        (status = 503, description = "The broker did not confirm the vote in time: it is not recorded; \
+            send it again", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before sending it again"))),
+    ))]
 async fn cast(State(state): State<AppState>, caller: Caller, ballot: Json<Ballot>) -> Response {
     let Json(ballot) = ballot;
     if let Err(wait) = state.limit.check(caller.subject()) {
@@ -113,6 +198,28 @@ async fn cast(State(state): State<AppState>, caller: Caller, ballot: Json<Ballot
     }
 }
 
+/// Casts a gateway's votes, for citizens it authenticated itself.
+///
+/// Each vote is accepted or refused on its own; a vote accepted is confirmed by the broker, and
+/// its receipt is the one its citizen would have got from `POST /votes`.
+#[utoipa::path(post, path = "/votes/batch", tag = "votes", request_body = Ballots,
+    security(("bearer" = ["gateway"])),
+    responses(
+        (status = 202, description = "Each vote's answer: at least one accepted, or none unavailable",
+            body = BatchAnswer,
+            headers(("Retry-After" = u64,
+                description = "When some votes are unavailable: seconds to wait before sending them again"))),
+        (status = 400, description = "Not `{\"votes\": [...]}`, or fewer than 1 or more than 1000 votes",
+            body = ErrorBody),
+        (status = 403, description = "The caller lacks the `gateway` role", body = ErrorBody),
+        (status = 413, description = "The body is over 512 KiB", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json`", body = ErrorBody),
+        (status = 429, description = "Too many requests from this gateway", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until the gateway may send again"))),
+        (status = 503, description = "No vote accepted, and at least one unavailable (the broker did not \
+            confirm it in time): send the unavailable ones again", body = BatchAnswer,
+            headers(("Retry-After" = u64, description = "Seconds to wait before sending them again"))),
+    ))]
 async fn cast_many(State(state): State<AppState>, caller: Caller, ballots: Json<Ballots>) -> Response {
     let Json(Ballots { votes }) = ballots;
     if let Err(e) = caller.require_role(GATEWAY_ROLE) {
@@ -198,4 +305,25 @@ fn too_many(wait: Duration) -> Response {
     let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, "too many requests; slow down");
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use vote_engine::decode::MAX_FIELD_BYTES;
+
+    use super::*;
+
+    #[test]
+    fn the_documented_limits_are_the_enforced_ones() {
+        let (_, api) = api().split_for_parts();
+        let document = serde_json::to_value(vote_satellite_kit::openapi::document(&ABOUT, api)).unwrap();
+        let schemas = &document["components"]["schemas"];
+        assert_eq!(schemas["Ballots"]["properties"]["votes"]["maxItems"], json!(MAX_GATEWAY_VOTES));
+        for (schema, field) in [("Ballot", "law_id"), ("GatewayBallot", "law_id"), ("GatewayBallot", "citizen_id")] {
+            assert_eq!(schemas[schema]["properties"][field]["maxLength"], json!(MAX_FIELD_BYTES), "{schema}.{field}");
+        }
+        let batch = &document["paths"]["/votes/batch"]["post"];
+        assert_eq!(batch["security"], json!([{"bearer": [GATEWAY_ROLE]}]));
+    }
 }

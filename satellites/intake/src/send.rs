@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::types::Type;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until, timeout_at};
+use tokio_postgres::types::Type;
 use vote_mq::{OutgoingMessage, Publisher};
 
 use crate::batch::{self, Batch};
@@ -237,9 +237,8 @@ async fn counted(shared: &Shared, items: &[(Vec<u8>, Waiter)], deadline: Instant
     let receipts: Vec<&str> = items.iter().flat_map(|(_, w)| [w.receipt.as_str(), w.other_receipt.as_str()]).collect();
     let lookup = async {
         let client = shared.pool.get().await.map_err(|e| e.to_string())?;
-        // Unnamed, so planned for each batch: a plan cached while vote_audit was small would
-        // keep scanning the whole table once it is large, since nothing but ANALYZE makes the
-        // server plan a named statement again.
+        // Unnamed, so planned for each batch: a named statement's cached plan was caught
+        // scanning all of vote_audit (docs/decisions/031).
         let rows = client.query_typed(COUNTED, &[(&receipts, Type::TEXT_ARRAY)]).await.map_err(|e| e.to_string())?;
         Ok::<_, String>(rows.iter().map(|row| row.get::<_, String>(0)).collect::<HashSet<_>>())
     };

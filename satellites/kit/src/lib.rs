@@ -19,6 +19,8 @@
 //!   a poll's limits;
 //! - [`metrics`]: the counters every service has;
 //! - [`binary`]: what a binary's `main` does once its settings are parsed;
+//! - [`openapi`]: the OpenAPI document each service serves, built from its routes; `contract`
+//!   (feature `testing`): answers checked against it;
 //! - `testing` (feature `testing`): helpers for tests against the real servers; `hostile`:
 //!   property tests throwing spoiled requests at a running service.
 
@@ -29,12 +31,15 @@ pub mod binary;
 pub mod browser;
 pub mod config;
 #[cfg(any(test, feature = "testing"))]
+pub mod contract;
+#[cfg(any(test, feature = "testing"))]
 pub mod hostile;
 pub mod http;
 pub mod input;
 pub mod limits;
 pub mod metrics;
 pub mod names;
+pub mod openapi;
 pub mod outbox;
 pub mod path;
 pub mod schema;

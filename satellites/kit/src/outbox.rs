@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Pool};
-use tokio_postgres::types::Type;
 use serde::Serialize;
 use tokio::sync::Notify;
+use tokio_postgres::types::Type;
 use uuid::Uuid;
 use vote_mq::{Envelope, OutgoingMessage, Publisher};
 use vote_runtime::CancellationToken;

@@ -25,6 +25,7 @@ use vote_runtime::http::{ReadinessCheck, bind, ops_router};
 use crate::auth::Authenticator;
 use crate::config::{Database, QueueSettings, ServiceSettings, Validate};
 use crate::metrics::Metrics;
+use crate::openapi::{self, About, OpenApiRouter};
 use crate::outbox::Outbox;
 use crate::schema::superseded;
 use crate::serve::serve;
@@ -175,9 +176,10 @@ impl Service {
         self.port
     }
 
-    /// The service with its HTTP API, ready to run.
-    pub fn with_api(self, api: Router) -> Application {
-        Application { service: self, api }
+    /// The service with its HTTP API, ready to run. The API is documented by its routes'
+    /// annotations; the finished document is served at `/openapi.json` ([`crate::openapi`]).
+    pub fn with_api(self, about: &About, api: OpenApiRouter) -> Application {
+        Application { service: self, api: openapi::serve(about, api) }
     }
 
     /// Serves `api` (plus the ops endpoints), consumes and relays until `shutdown` is

@@ -3,9 +3,11 @@
 //! helpers to publish, listen and read dead-letter queues, and checks of a binary's start-up
 //! contract. Tests against the real servers fail loudly when a server is missing, never skip.
 
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::future::Future;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -23,6 +25,7 @@ use vote_runtime::testing::{amqp_url, unique_name};
 use crate::Error;
 use crate::auth::{self, AuthArgs};
 use crate::config::{QueueSettings, ServiceSettings};
+use crate::contract::Contract;
 
 /// How long the waiting helpers wait before failing the test.
 pub const PATIENCE: Duration = Duration::from_secs(10);
@@ -128,11 +131,14 @@ impl Running {
 }
 
 /// An HTTP client whose calls return the status and the JSON body (`Null` when not JSON). It
-/// sends no credentials unless made with [`Http::as_caller`] or [`Http::with_token`].
+/// sends no credentials unless made with [`Http::as_caller`] or [`Http::with_token`]. Every
+/// answer is checked against the OpenAPI document of the service that gave it
+/// ([`crate::contract`]): a test that gets an answer the document does not allow fails.
 #[derive(Clone, Default)]
 pub struct Http {
     client: reqwest::Client,
     token: Option<String>,
+    contracts: Arc<Mutex<HashMap<String, Arc<Contract>>>>,
 }
 
 impl Http {
@@ -144,7 +150,7 @@ impl Http {
 
     /// A client sending `Authorization: Bearer <token>`.
     pub fn with_token(token: &str) -> Self {
-        Self { client: reqwest::Client::default(), token: Some(token.to_owned()) }
+        Self { token: Some(token.to_owned()), ..Self::default() }
     }
 
     fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
@@ -157,7 +163,7 @@ impl Http {
 
     /// `GET url`; a status of 0 means the server did not answer.
     pub async fn get(&self, url: &str) -> (u16, Value) {
-        Self::answer(self.request(reqwest::Method::GET, url).send().await).await
+        self.answer(reqwest::Method::GET, url, None, self.request(reqwest::Method::GET, url).send().await).await
     }
 
     /// `POST url` with a JSON body given as text (so tests can send malformed JSON).
@@ -177,8 +183,9 @@ impl Http {
 
     /// `method url` with a JSON body given as text.
     pub async fn send(&self, method: reqwest::Method, url: &str, body: &str) -> (u16, Value) {
-        let request = self.request(method, url).header("content-type", "application/json").body(body.to_owned());
-        Self::answer(request.send().await).await
+        let request =
+            self.request(method.clone(), url).header("content-type", "application/json").body(body.to_owned());
+        self.answer(method, url, Some(body), request.send().await).await
     }
 
     /// The body of `GET url` as text (for `/metrics`).
@@ -201,14 +208,49 @@ impl Http {
         panic!("GET {url} never matched; last body: {last}");
     }
 
-    async fn answer(response: reqwest::Result<reqwest::Response>) -> (u16, Value) {
-        match response {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                (status, r.json().await.unwrap_or(Value::Null))
-            }
-            Err(_) => (0, Value::Null),
+    /// The status and JSON body of `response` to `method url`, checked against the service's
+    /// document.
+    async fn answer(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        sent: Option<&str>,
+        response: reqwest::Result<reqwest::Response>,
+    ) -> (u16, Value) {
+        let Ok(response) = response else { return (0, Value::Null) };
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response.bytes().await.unwrap_or_default();
+        let url = url::Url::parse(url).expect("a full URL");
+        let contract = self.contract_of(&url).await;
+        contract.check(method.as_str(), url.path(), sent, status, &content_type, &body);
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    /// The contract of the service at `url`'s origin, fetched once per client.
+    async fn contract_of(&self, url: &url::Url) -> Arc<Contract> {
+        let origin = url.origin().ascii_serialization();
+        if let Some(contract) = self.contracts.lock().unwrap_or_else(|p| p.into_inner()).get(&origin) {
+            return contract.clone();
         }
+        let document: Value = self
+            .client
+            .get(format!("{origin}/openapi.json"))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .unwrap_or_else(|e| panic!("{origin} serves no OpenAPI document: {e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{origin}/openapi.json is not JSON: {e}"));
+        let contract = Arc::new(Contract::new(document));
+        self.contracts.lock().unwrap_or_else(|p| p.into_inner()).insert(origin, contract.clone());
+        contract
     }
 }
 
@@ -239,10 +281,11 @@ pub async fn listen(exchange: &str, pattern: &str) -> Subscription {
     Subscription::open(&broker(), &config).await.expect("RabbitMQ must be running")
 }
 
-/// The next event on `subscription`, within [`PATIENCE`].
+/// The next event on `subscription`, within [`PATIENCE`], checked against `docs/asyncapi.yaml`.
 pub async fn next_event(subscription: &mut Subscription) -> Envelope {
     let delivery = tokio::time::timeout(PATIENCE, subscription.recv()).await.expect("an event in time").unwrap();
     subscription.acker().ack(delivery.tag, false).await.unwrap();
+    crate::contract::events().check(&delivery.routing_key, &delivery.body);
     serde_json::from_slice(&delivery.body).unwrap()
 }
 

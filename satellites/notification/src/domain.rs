@@ -14,7 +14,7 @@ pub const INVENTORY_RESERVED: &str = "inventory.reserved";
 pub const ORDER_CONFIRMED: &str = "order_confirmed";
 
 /// A notification for one user: the message on `notifications_queue`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Notification {
     /// Who it is for.
     pub user_id: String,
@@ -23,7 +23,7 @@ pub struct Notification {
     pub kind: String,
     /// Short title.
     pub title: String,
-    /// Text, at most [`MAX_BODY_CHARS`] characters.
+    /// Text, at most 2000 characters (`MAX_BODY_CHARS`) when it comes from the queue.
     pub body: String,
     /// The other user it is about, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -139,7 +139,7 @@ impl OrderReserved {
 }
 
 /// A notification as `GET /notifications` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoredNotification {
     /// Its id (newer ones are larger).
     pub id: i64,
@@ -147,6 +147,7 @@ pub struct StoredNotification {
     #[serde(flatten)]
     pub notification: Notification,
     /// RFC 3339 time it was stored.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 

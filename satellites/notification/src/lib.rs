@@ -11,6 +11,10 @@
 //!
 //! Shared parts: [`config`] (settings), [`domain`] (the notification, its checks, no I/O) and
 //! [`store`] (the only SQL).
+//!
+//! Each binary serves its OpenAPI document at `GET /openapi.json`, built from the handlers'
+//! `#[utoipa::path]` annotations (see the kit's `openapi` module); the tests check every answer
+//! against it.
 
 pub mod config;
 pub mod domain;

@@ -12,18 +12,21 @@ use std::sync::Arc;
 
 use vote_satellite_kit::auth::Caller;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 use prometheus::IntCounter;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 use vote_mq::{Publisher, declare_topology};
 use vote_satellite_kit::http::ApiError;
 use vote_satellite_kit::input::{MAX_TEXT_CHARS, json_object, text_field};
 use vote_satellite_kit::metrics::counter;
+use vote_satellite_kit::openapi::{About, ErrorBody};
 use vote_satellite_kit::{Application, Error, Service};
 
 use crate::config::MatchmakingSettings;
@@ -35,8 +38,17 @@ pub const NOTIFICATIONS_PUBLISHED_TOTAL: &str = "notifications_published_total";
 /// `type` of the notification sent when a trade offer is accepted.
 pub const TRADE_OFFER_ACCEPTED: &str = "trade_offer_accepted";
 
+/// What the service's OpenAPI document says of it.
+pub const ABOUT: About = About {
+    title: "matchmaking-service",
+    version: env!("CARGO_PKG_VERSION"),
+    description: "Trade offers between users: accepting one notifies the user who made it, \
+        through the durable notifications queue. The answer comes once the broker has confirmed \
+        the notification; the notification-service then stores and serves it.",
+};
+
 /// What `POST /trades/{trade_id}/accept` answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Accepted {
     /// The trade offer.
     pub trade_id: String,
@@ -91,10 +103,43 @@ pub async fn build(settings: MatchmakingSettings) -> Result<Application, Error> 
         counter(service.registry(), NOTIFICATIONS_PUBLISHED_TOTAL, "Notifications published with a broker confirm.")?;
     let state =
         MatchmakingState { publisher: service.publisher(), queue: settings.notifications.queue.clone(), published };
-    let api = Router::new().route("/trades/{trade_id}/accept", post(accept)).with_state(state);
-    Ok(service.with_api(api))
+    Ok(service.with_api(&ABOUT, router(state)))
 }
 
+/// The API routes, each documented.
+fn router(state: MatchmakingState) -> OpenApiRouter {
+    OpenApiRouter::new().routes(routes!(accept)).with_state(state)
+}
+
+// The body of `POST /trades/{trade_id}/accept` as the document shows it;
+// `MatchmakingState::accept` reads and checks the bytes.
+/// The acceptance of a trade offer.
+#[derive(ToSchema)]
+#[allow(dead_code)] // described, never built: the body is read by hand
+struct AcceptTrade {
+    /// Who made the offer: the user to notify (not the caller).
+    #[schema(min_length = 1, max_length = 200)]
+    user_id: String,
+    /// Who accepts it: the caller (the token's subject).
+    #[schema(min_length = 1, max_length = 200)]
+    accepted_by: String,
+}
+
+/// Accepts a trade offer in the caller's name and notifies the user who made it.
+///
+/// The answer comes once the broker has confirmed the notification: it then waits in the
+/// durable notifications queue until the notification-service stores it.
+#[utoipa::path(post, path = "/trades/{trade_id}/accept", tag = "trades", operation_id = "accept_trade",
+    request_body = AcceptTrade,
+    params(("trade_id" = String, Path, description = "The trade offer (non-empty, at most 200 characters once trimmed)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Accepted; the notification is queued for its user", body = Accepted),
+        (status = 400, description = "A blank or too long trade id, a body that is not `{user_id, accepted_by}`, \
+            or a user accepting their own offer", body = ErrorBody),
+        (status = 403, description = "`accepted_by` is not the caller", body = ErrorBody),
+        (status = 503, description = "The broker did not confirm the notification (in time); try again", body = ErrorBody),
+    ))]
 async fn accept(
     State(s): State<MatchmakingState>,
     caller: Caller,

@@ -9,17 +9,20 @@
 //! - `GET /notifications[?user_id=..&limit=..]` -> the caller's newest notifications (100
 //!   unless `limit`, at most 1000); `user_id`, when given, must be the caller.
 
+use axum::Json;
 use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use deadpool_postgres::Pool;
 use prometheus::{IntCounter, IntCounterVec};
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use vote_mq::Envelope;
 use vote_satellite_kit::auth::Caller;
 use vote_satellite_kit::http::ApiError;
 use vote_satellite_kit::input::{event_data, limit_param, text_param};
 use vote_satellite_kit::metrics::{counter, counter_vec};
+use vote_satellite_kit::openapi::{About, ErrorBody};
 use vote_satellite_kit::{Application, Error, Service};
 
 use crate::config::NotificationSettings;
@@ -35,12 +38,25 @@ pub const DEFAULT_LIST_LIMIT: i64 = 100;
 /// Most notifications one `GET /notifications` returns.
 pub const MAX_LIST_LIMIT: i64 = 1000;
 
+/// What the service's OpenAPI document says of it.
+pub const ABOUT: About = About {
+    title: "notification-service",
+    version: env!("CARGO_PKG_VERSION"),
+    description: "Notifications for users, each stored once: taken from the durable \
+        `notifications_queue` (plain JSON from any publisher, such as the matchmaking-service) \
+        and from `inventory.reserved` (an order confirmation for the student). A signed-in \
+        user reads their own, newest first.",
+};
+
 /// `GET /notifications` query string.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Only this user's notifications.
+    /// Only this user's notifications: the caller, who is the default (non-empty, at most 200
+    /// characters once trimmed).
     pub user_id: Option<String>,
-    /// How many (newest first).
+    /// How many (newest first): 100 unless given.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -108,10 +124,23 @@ pub async fn build(settings: NotificationSettings) -> Result<Application, Error>
         state.store_received(received).await
     });
     service.consume(&settings.events, state.clone(), |state, event| async move { state.handle_event(event).await });
-    let api = Router::new().route("/notifications", get(list)).with_state(state);
-    Ok(service.with_api(api))
+    Ok(service.with_api(&ABOUT, router(state)))
 }
 
+/// The API routes, each documented.
+fn router(state: NotificationState) -> OpenApiRouter {
+    OpenApiRouter::new().routes(routes!(list)).with_state(state)
+}
+
+/// The caller's newest notifications.
+#[utoipa::path(get, path = "/notifications", tag = "notifications", operation_id = "list_notifications",
+    params(ListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's notifications, newest first", body = Vec<StoredNotification>),
+        (status = 400, description = "A bad `limit` or `user_id`", body = ErrorBody),
+        (status = 403, description = "`user_id` is not the caller", body = ErrorBody),
+    ))]
 async fn list(
     State(s): State<NotificationState>,
     caller: Caller,

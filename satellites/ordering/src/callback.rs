@@ -12,7 +12,6 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::StatusCode;
 use prometheus::IntCounterVec;
 use serde::Deserialize;
@@ -20,6 +19,7 @@ use serde_json::json;
 use vote_mq::Envelope;
 use vote_satellite_kit::input::{event_data, parse_id};
 use vote_satellite_kit::metrics::counter_vec;
+use vote_satellite_kit::openapi::{About, OpenApiRouter};
 use vote_satellite_kit::{Application, Error, Service};
 
 use crate::config::CallbackSettings;
@@ -29,6 +29,15 @@ use crate::domain::{INVENTORY_FAILED, INVENTORY_RESERVED, OrderStatus};
 pub const CALLBACK_UPDATES_TOTAL: &str = "order_callback_updates_total";
 /// Longest wait for the OrderService to answer one request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the service's OpenAPI document says of it: only the ops endpoints, it has no API.
+pub const ABOUT: About = About {
+    title: "order-callback",
+    version: env!("CARGO_PKG_VERSION"),
+    description: "Consumes `inventory.reserved` and `inventory.failed` and sets the order's status \
+        to `RESERVED` or `FAILED` at the order-service. It serves no API of its own: only the \
+        ops endpoints (liveness, readiness, metrics).",
+};
 
 /// The part of `inventory.*` data the callback reads.
 #[derive(Debug, Clone, Deserialize)]
@@ -112,5 +121,5 @@ pub async fn build(settings: CallbackSettings) -> Result<Application, Error> {
         updates,
     };
     service.consume(&settings.queue, state, |state, event| async move { state.handle_event(event).await });
-    Ok(service.with_api(Router::new()))
+    Ok(service.with_api(&ABOUT, OpenApiRouter::new()))
 }

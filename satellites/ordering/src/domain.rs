@@ -22,7 +22,7 @@ pub const MAX_QTY: i32 = 1000;
 pub const MAX_STOCK: i32 = 1_000_000;
 
 /// Where an order stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum OrderStatus {
     /// Saved; `order.placed` queued.
@@ -53,21 +53,24 @@ impl OrderStatus {
 }
 
 /// An order as the OrderService shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Order {
     /// The order's id.
     pub order_id: Uuid,
     /// What was ordered.
     pub item: String,
     /// How many.
+    #[schema(minimum = 1)]
     pub qty: i32,
     /// Who ordered it.
     pub student_id: String,
     /// Where it stands.
     pub status: OrderStatus,
     /// RFC 3339 time it was placed.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// RFC 3339 time of its last change.
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -169,11 +172,12 @@ pub struct InventoryOutcome {
 }
 
 /// Units of one item in stock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StockLevel {
     /// Item name (matched exactly).
     pub item: String,
     /// Units available.
+    #[schema(minimum = 0)]
     pub quantity: i32,
 }
 

@@ -16,16 +16,19 @@
 //! - `PUT /stock/{item}` `{"quantity": n}` -> 200 `{"item", "quantity"}` (adds the item when
 //!   new); the `inventory-manager` role only. Reading the stock is public.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use deadpool_postgres::Pool;
 use prometheus::{IntCounter, IntCounterVec};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use vote_satellite_kit::auth::{Caller, INVENTORY_MANAGER_ROLE};
 use vote_satellite_kit::http::ApiError;
 use vote_satellite_kit::input::MAX_TEXT_CHARS;
 use vote_satellite_kit::metrics::{counter, counter_vec};
+use vote_satellite_kit::openapi::{About, ErrorBody};
 use vote_satellite_kit::outbox::Outbox;
 use vote_satellite_kit::{Application, Error, Service};
 
@@ -39,6 +42,15 @@ use crate::store;
 pub const RESERVATIONS_TOTAL: &str = "inventory_reservations_total";
 /// Metric: orders received again after they were handled (nothing reserved).
 pub const DUPLICATE_ORDERS_TOTAL: &str = "inventory_duplicate_orders_total";
+
+/// What the service's OpenAPI document says of it.
+pub const ABOUT: About = About {
+    title: "inventory-service",
+    version: env!("CARGO_PKG_VERSION"),
+    description: "Stock of the campus menu. Consumes `order.placed` and reserves an order's units \
+        exactly once per order id, publishing `inventory.reserved` or `inventory.failed` (with \
+        the reason). Anyone reads the stock over HTTP; an inventory manager sets it.",
+};
 
 /// What the event and HTTP handlers share.
 #[derive(Clone)]
@@ -144,21 +156,54 @@ pub async fn build(settings: Settings) -> Result<Application, Error> {
     service.consume_with(&settings.queue, state.clone(), OrderPlaced::decode, |state, order| async move {
         state.reserve(order).await
     });
-    let api = Router::new()
-        .route("/stock", get(list_stock))
-        .route("/stock/{item}", get(show_stock).put(set_stock))
-        .with_state(state);
-    Ok(service.with_api(api))
+    Ok(service.with_api(&ABOUT, router(state)))
 }
 
+/// The API routes, each documented.
+fn router(state: InventoryState) -> OpenApiRouter {
+    OpenApiRouter::new().routes(routes!(list_stock)).routes(routes!(show_stock, set_stock)).with_state(state)
+}
+
+// The body of `PUT /stock/{item}` as the document shows it; `quantity_from_request` reads and
+// checks the bytes.
+/// The stock to set.
+#[derive(ToSchema)]
+#[allow(dead_code)] // described, never built: the body is read by hand
+struct SetStock {
+    /// Units available from now on.
+    #[schema(minimum = 0, maximum = 1_000_000)]
+    quantity: i32,
+}
+
+/// Every item's stock, by name; public.
+#[utoipa::path(get, path = "/stock", tag = "stock", operation_id = "list_stock",
+    responses((status = 200, description = "Every item, by name", body = Vec<StockLevel>)))]
 async fn list_stock(State(s): State<InventoryState>) -> Result<Json<Vec<StockLevel>>, ApiError> {
     Ok(Json(s.stock().await?))
 }
 
+/// One item's stock; public.
+#[utoipa::path(get, path = "/stock/{item}", tag = "stock", operation_id = "get_stock",
+    params(("item" = String, Path, description = "The item's name (matched exactly once trimmed)")),
+    responses(
+        (status = 200, description = "The item's stock", body = StockLevel),
+        (status = 400, description = "The item name is blank or longer than 200 characters", body = ErrorBody),
+        (status = 404, description = "No such item", body = ErrorBody),
+    ))]
 async fn show_stock(State(s): State<InventoryState>, Path(item): Path<String>) -> Result<Json<StockLevel>, ApiError> {
     Ok(Json(s.item_stock(&item).await?))
 }
 
+/// Sets one item's stock, adding the item when new: an inventory manager only.
+#[utoipa::path(put, path = "/stock/{item}", tag = "stock", operation_id = "set_stock", request_body = SetStock,
+    params(("item" = String, Path, description = "The item's name (trimmed)")),
+    security(("bearer" = ["inventory-manager"])),
+    responses(
+        (status = 200, description = "The item's stock, as set", body = StockLevel),
+        (status = 400, description = "The item name is blank or longer than 200 characters, or the body is not \
+            `{\"quantity\": 0..1000000}`", body = ErrorBody),
+        (status = 403, description = "The caller lacks the `inventory-manager` role", body = ErrorBody),
+    ))]
 async fn set_stock(
     State(s): State<InventoryState>,
     caller: Caller,

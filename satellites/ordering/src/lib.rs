@@ -12,6 +12,10 @@
 //!
 //! Shared parts: [`config`] (settings), [`domain`] (validation, event payloads, no I/O) and
 //! [`store`] (the only SQL).
+//!
+//! Each binary serves its OpenAPI document at `GET /openapi.json`, built from the handlers'
+//! `#[utoipa::path]` annotations (see the kit's `openapi` module); the tests check every answer
+//! against it.
 
 pub mod callback;
 pub mod config;

@@ -10,19 +10,22 @@
 //! - `PATCH /orders/{id}/status` `{"status": "PLACED" | "RESERVED" | "FAILED"}` -> 200 order;
 //!   the `order-callback` role only
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
 use deadpool_postgres::Pool;
 use prometheus::{IntCounter, IntCounterVec};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 use vote_satellite_kit::auth::{Caller, ORDER_CALLBACK_ROLE};
 use vote_satellite_kit::http::ApiError;
 use vote_satellite_kit::input::{limit_param, text_param};
 use vote_satellite_kit::metrics::{counter, counter_vec};
+use vote_satellite_kit::openapi::{About, ErrorBody};
 use vote_satellite_kit::outbox::Outbox;
 use vote_satellite_kit::path::{Id, Ids};
 use vote_satellite_kit::{Application, Error, Service};
@@ -40,6 +43,15 @@ pub const DEFAULT_LIST_LIMIT: i64 = 100;
 /// Most orders one `GET /orders` returns.
 pub const MAX_LIST_LIMIT: i64 = 1000;
 
+/// What the service's OpenAPI document says of it.
+pub const ABOUT: About = About {
+    title: "order-service",
+    version: env!("CARGO_PKG_VERSION"),
+    description: "Campus food orders: a signed-in student places an order in their own name; it is \
+        saved `PLACED` and `order.placed` is published with it (transactional outbox). The \
+        order-callback then sets it `RESERVED` or `FAILED`, as the inventory-service decided.",
+};
+
 /// What the HTTP handlers share.
 #[derive(Clone)]
 pub struct OrderState {
@@ -50,11 +62,13 @@ pub struct OrderState {
 }
 
 /// `GET /orders` query string.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Only this student's orders.
+    /// Only this student's orders (non-empty, at most 200 characters once trimmed).
     pub student_id: Option<String>,
-    /// How many (newest first).
+    /// How many (newest first): 100 unless given.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -121,15 +135,58 @@ pub async fn build(settings: OrderSettings) -> Result<Application, Error> {
         status_updates.with_label_values(&[status.as_str()]);
     }
     let state = OrderState { pool, outbox, placed, status_updates };
-    let api = Router::new()
-        .route("/order", post(place))
-        .route("/orders", get(list))
-        .route("/orders/{order_id}", get(show))
-        .route("/orders/{order_id}/status", patch(set_status))
-        .with_state(state);
-    Ok(service.with_api(api))
+    Ok(service.with_api(&ABOUT, router(state)))
 }
 
+/// The API routes, each documented.
+fn router(state: OrderState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(place))
+        .routes(routes!(list))
+        .routes(routes!(show))
+        .routes(routes!(set_status))
+        .with_state(state)
+}
+
+// The body of `POST /order` as the document shows it; `NewOrder::from_request` reads and
+// checks the bytes.
+/// An order to place.
+#[derive(ToSchema)]
+#[allow(dead_code)] // described, never built: the body is read by hand
+struct PlaceOrder {
+    /// What to order (trimmed; the inventory-service matches the name exactly).
+    #[schema(min_length = 1, max_length = 200)]
+    item: String,
+    /// How many.
+    #[schema(minimum = 1, maximum = 1000)]
+    qty: i32,
+    /// Who orders: the caller (the token's subject).
+    #[schema(min_length = 1, max_length = 200)]
+    student_id: String,
+}
+
+// The body of `PATCH /orders/{order_id}/status` as the document shows it; `status_from_request`
+// reads and checks the bytes.
+/// The status to set.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct StatusChange {
+    /// `PLACED`, `RESERVED` or `FAILED`, in any case.
+    #[schema(min_length = 1, max_length = 200, example = "RESERVED")]
+    status: String,
+}
+
+/// Places an order in the caller's name.
+///
+/// The order is saved `PLACED` and `order.placed` is queued in the same transaction, so the
+/// event exists exactly when the order does.
+#[utoipa::path(post, path = "/order", tag = "orders", operation_id = "place_order", request_body = PlaceOrder,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The order, `PLACED`", body = Order),
+        (status = 400, description = "The body is not an order: the answer names the field", body = ErrorBody),
+        (status = 403, description = "`student_id` is not the caller", body = ErrorBody),
+    ))]
 async fn place(
     State(s): State<OrderState>,
     caller: Caller,
@@ -138,6 +195,13 @@ async fn place(
     Ok((StatusCode::CREATED, Json(s.place(&caller, &body).await?)))
 }
 
+/// The newest orders, of one student when asked; any signed-in caller.
+#[utoipa::path(get, path = "/orders", tag = "orders", operation_id = "list_orders", params(ListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The orders, newest first", body = Vec<Order>),
+        (status = 400, description = "A bad `limit` or `student_id`", body = ErrorBody),
+    ))]
 async fn list(
     State(s): State<OrderState>,
     _caller: Caller,
@@ -146,10 +210,33 @@ async fn list(
     Ok(Json(s.list(&query).await?))
 }
 
+/// One order; any signed-in caller.
+#[utoipa::path(get, path = "/orders/{order_id}", tag = "orders", operation_id = "get_order",
+    params(("order_id" = Uuid, Path, description = "The order")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The order", body = Order),
+        (status = 400, description = "The order id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+    ))]
 async fn show(State(s): State<OrderState>, _caller: Caller, Ids([order]): Id) -> Result<Json<Order>, ApiError> {
     Ok(Json(s.get(order).await?))
 }
 
+/// Sets an order's status: the order-callback's account only.
+///
+/// Setting the status the order has changes nothing and answers the same, so a redelivered
+/// inventory outcome is harmless.
+#[utoipa::path(patch, path = "/orders/{order_id}/status", tag = "orders", operation_id = "set_order_status",
+    request_body = StatusChange,
+    params(("order_id" = Uuid, Path, description = "The order")),
+    security(("bearer" = ["order-callback"])),
+    responses(
+        (status = 200, description = "The order, with its status set", body = Order),
+        (status = 400, description = "The order id is not a UUID, or the body is not a known status", body = ErrorBody),
+        (status = 403, description = "The caller lacks the `order-callback` role", body = ErrorBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+    ))]
 async fn set_status(
     State(s): State<OrderState>,
     caller: Caller,

@@ -27,5 +27,5 @@ pub async fn build(settings: Settings) -> Result<Application, Error> {
         polls_closed: counter(registry, POLLS_CLOSED_TOTAL, "Polls closed and counted.")?,
     };
     service.consume(&settings.queue, state.clone(), |state, event| async move { events::handle(&state, event).await });
-    Ok(service.with_api(routes::router(state)))
+    Ok(service.with_api(&routes::ABOUT, routes::router(state)))
 }

@@ -135,7 +135,7 @@ fn ranking_names(ranking: &Value) -> Result<Vec<String>, Error> {
 }
 
 /// The answer to a ballot: its id, and what was recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Receipt {
     /// The ballot's id (the same for a repeated identical ballot).
     pub ballot_id: Uuid,

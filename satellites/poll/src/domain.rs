@@ -11,7 +11,7 @@ use vote_satellite_kit::names::{check_distinct, name};
 use crate::Error;
 
 /// How votes on the poll are cast.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PollType {
     /// One choice per voter.
@@ -40,7 +40,7 @@ impl PollType {
 }
 
 /// Whether the poll still accepts votes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PollStatus {
     /// Accepting votes.
@@ -50,7 +50,7 @@ pub enum PollStatus {
 }
 
 /// A poll as returned by the API and carried by `voting.completed`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Poll {
     /// The poll's id.
     pub uuid: Uuid,

@@ -8,7 +8,7 @@ use crate::tally::stv::{self, Fixed, StvOutcome};
 use crate::tally::{self, Decision, OptionIndex, Outcome};
 
 /// How the poll was counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// `single` polls.
@@ -80,6 +80,18 @@ impl Serialize for Votes {
     }
 }
 
+impl utoipa::PartialSchema for Votes {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::Number)
+            .minimum(Some(0))
+            .description(Some("Votes: an integer when whole, otherwise at most 9 decimals (STV transfers)"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Votes {}
+
 impl<'de> Deserialize<'de> for Votes {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let number = serde_json::Number::deserialize(deserializer)?;
@@ -94,7 +106,7 @@ impl<'de> Deserialize<'de> for Votes {
 }
 
 /// Votes of one option.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OptionVotes {
     /// The option.
     pub option: String,
@@ -103,7 +115,7 @@ pub struct OptionVotes {
 }
 
 /// One round of the count.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoundResult {
     /// 1 for the first round.
     pub round: u32,
@@ -126,7 +138,7 @@ fn one() -> u32 {
 }
 
 /// The outcome of a closed poll.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PollResults {
     /// Plurality, instant runoff or STV.
     pub method: Method,
@@ -264,7 +276,7 @@ impl PollResults {
 
 /// A closed poll with its results: the answer of `POST /polls/{uuid}/close` and
 /// `GET /polls/{uuid}/results`, and the data of `voting.completed`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClosedPoll {
     /// The poll (status `closed`).
     #[serde(flatten)]

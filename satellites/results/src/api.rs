@@ -1,25 +1,30 @@
 //! The HTTP API and the page. Results come from the feed's in-memory [`Snapshot`] (no database
 //! read per request); receipts are one indexed lookup each. Every bad request is a 400 or 404
-//! with a JSON error; a database failure is a 503 that carries no internal text.
+//! with a JSON error; a database failure is a 503 that carries no internal text. Every route is
+//! documented (`#[utoipa::path]`), and the document is served at `GET /openapi.json`.
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use deadpool_postgres::Pool;
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::sync::broadcast::error::RecvError;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use vote_runtime::CancellationToken;
 use vote_runtime::postgres::describe;
 use vote_satellite_kit::http::error_response;
+use vote_satellite_kit::openapi::{About, ErrorBody};
 
+use crate::answers::{LawNotFound, LawTotals, Receipt, ResultsPage, StreamUpdate, UnknownReceipt};
 use crate::feed::{FeedHandle, RESYNC_EVENT};
 use crate::metrics::Metrics;
 use crate::snapshot::{Snapshot, rfc3339};
@@ -38,6 +43,28 @@ pub const MAX_LIMIT: usize = 1000;
 /// Largest `offset` accepted.
 pub const MAX_OFFSET: usize = 1_000_000_000;
 
+/// What the service's OpenAPI document says of it.
+pub const ABOUT: About = About {
+    title: "results-service",
+    version: env!("CARGO_PKG_VERSION"),
+    description: "The engine's vote totals for the public, read-only: every law's yes and no votes \
+        (most votes first, in pages, with a law id prefix search), one law's totals, and a receipt \
+        lookup that tells whether a vote was counted, never how. A live page and its Server-Sent \
+        Events stream show each change as the service reads it from the engine's database.",
+};
+
+/// What the routes' annotations cannot say: the tags, and the `update` event's data
+/// (a stream's events have no schema of their own in OpenAPI 3.1).
+#[derive(OpenApi)]
+#[openapi(
+    components(schemas(StreamUpdate)),
+    tags(
+        (name = "results", description = "The totals, receipts and the live stream (JSON, public)"),
+        (name = "page", description = "The live results page and its assets"),
+    )
+)]
+struct Extra;
+
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
@@ -51,17 +78,21 @@ pub struct AppState {
     pub stop: CancellationToken,
 }
 
-/// The page, the API and the stream.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(page))
-        .route("/results.css", get(|| async { asset("text/css; charset=utf-8", STYLE) }))
-        .route("/results.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
-        .route("/api/results", get(results))
-        .route("/api/results/{law_id}", get(law))
-        .route("/api/receipts/{vote_hash}", get(receipt))
-        .route("/api/stream", get(stream))
-        .with_state(state)
+/// The page, the API and the stream, each documented.
+pub fn router(state: AppState) -> OpenApiRouter {
+    api().with_state(state)
+}
+
+/// The routes before they get their state (the document does not depend on it).
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(Extra::openapi())
+        .routes(routes!(page))
+        .routes(routes!(style))
+        .routes(routes!(script))
+        .routes(routes!(results))
+        .routes(routes!(law))
+        .routes(routes!(receipt))
+        .routes(routes!(stream))
 }
 
 /// A refused request, turned into its JSON error response only when answered (a `Response`
@@ -83,6 +114,13 @@ impl IntoResponse for Refusal {
     }
 }
 
+/// The live results page.
+///
+/// Its script reads `/api/results` and follows `/api/stream`.
+#[utoipa::path(get, path = "/", tag = "page",
+    responses((status = 200, description = "The page", content_type = "text/html", body = String,
+        headers(("Content-Security-Policy" = String,
+            description = "Everything the page uses comes from this service")))))]
 async fn page() -> Response {
     (
         [
@@ -94,6 +132,20 @@ async fn page() -> Response {
         PAGE,
     )
         .into_response()
+}
+
+/// The page's style sheet.
+#[utoipa::path(get, path = "/results.css", tag = "page",
+    responses((status = 200, description = "CSS", content_type = "text/css", body = String)))]
+async fn style() -> Response {
+    asset("text/css; charset=utf-8", STYLE)
+}
+
+/// The page's script.
+#[utoipa::path(get, path = "/results.js", tag = "page",
+    responses((status = 200, description = "JavaScript", content_type = "text/javascript", body = String)))]
+async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT)
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -154,7 +206,24 @@ impl ResultsQuery {
     }
 }
 
-/// `GET /api/results`: laws with the most votes first, `q` a law id prefix.
+/// The totals of every law, a page at a time.
+///
+/// Laws with the most votes first, then by law id; `q` keeps the laws whose id starts with it.
+#[utoipa::path(get, path = "/api/results", tag = "results",
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000,
+            description = "Laws per page, 1 to 1000 (default 50)"),
+        ("offset" = Option<u32>, Query, maximum = 1000000000,
+            description = "Laws to skip, 0 to 1000000000 (default 0)"),
+        ("q" = Option<String>, Query, max_length = 128,
+            description = "A law id prefix, at most 128 bytes (case-sensitive); empty or absent: every law"),
+    ),
+    responses(
+        (status = 200, description = "The totals and a page of laws", body = ResultsPage),
+        (status = 400, description = "`limit`, `offset` or `q` out of range, not a whole number or given twice",
+            body = ErrorBody),
+        (status = 503, description = "The totals have not been read yet since the service started", body = ErrorBody),
+    ))]
 async fn results(State(state): State<AppState>, Query(query): Query<ResultsQuery>) -> Response {
     let (limit, offset, q) = match query.check() {
         Ok(checked) => checked,
@@ -181,7 +250,16 @@ async fn results(State(state): State<AppState>, Query(query): Query<ResultsQuery
     .into_response()
 }
 
-/// `GET /api/results/{law_id}`.
+/// One law's totals.
+#[utoipa::path(get, path = "/api/results/{law_id}", tag = "results",
+    params(("law_id" = String, Path, min_length = 1, max_length = 128, description = "The law, 1 to 128 bytes")),
+    responses(
+        (status = 200, description = "The law's totals", body = LawTotals),
+        (status = 400, description = "`law_id` longer than 128 bytes, or with a NUL or invalid UTF-8",
+            body = ErrorBody),
+        (status = 404, description = "No vote recorded on this law", body = LawNotFound),
+        (status = 503, description = "The totals have not been read yet since the service started", body = ErrorBody),
+    ))]
 async fn law(State(state): State<AppState>, Path(law_id): Path<String>) -> Response {
     if let Err(refusal) = check_identifier("law_id", &law_id) {
         return refusal.into_response();
@@ -207,7 +285,19 @@ fn receipt_time(t: OffsetDateTime) -> String {
     rfc3339(t.replace_second(0).and_then(|t| t.replace_nanosecond(0)).unwrap_or(t))
 }
 
-/// `GET /api/receipts/{vote_hash}`: whether the vote was counted, never how.
+/// Whether a vote was counted, never how.
+///
+/// A citizen checks their vote by its receipt without anyone learning their choice.
+#[utoipa::path(get, path = "/api/receipts/{vote_hash}", tag = "results",
+    params(("vote_hash" = String, Path, min_length = 1, max_length = 128,
+        description = "The receipt the intake answered the vote with (its `vote_hash`)")),
+    responses(
+        (status = 200, description = "The vote arrived: counted, or a duplicate that was not", body = Receipt),
+        (status = 400, description = "`vote_hash` longer than 128 bytes, or with a NUL or invalid UTF-8",
+            body = ErrorBody),
+        (status = 404, description = "No vote with this receipt has been recorded", body = UnknownReceipt),
+        (status = 503, description = "The database did not answer; try again", body = ErrorBody),
+    ))]
 async fn receipt(State(state): State<AppState>, Path(vote_hash): Path<String>) -> Response {
     let metrics = state.metrics.receipts.clone();
     if let Err(refusal) = check_identifier("vote_hash", &vote_hash) {
@@ -268,7 +358,16 @@ impl Drop for Listener {
     }
 }
 
-/// `GET /api/stream`: `resync` first, then an `update` per change, until shutdown.
+/// The changes as they are read.
+///
+/// Server-Sent Events, until the service stops.
+#[utoipa::path(get, path = "/api/stream", tag = "results",
+    responses((status = 200, content_type = "text/event-stream", body = String,
+        description = "Server-Sent Events: `resync` first (data `{}`: read `GET /api/results` again; \
+            also sent to a listener that fell behind, and when laws were removed or more than 2000 \
+            changed in one read), then `update` for each read that changed something (data: a \
+            `StreamUpdate`, the laws that changed and the new grand totals), and a `: keep-alive` \
+            comment after 15 s without an event. Reconnect after 2 s (`retry: 2000`).")))]
 async fn stream(State(state): State<AppState>) -> Response {
     let receiver = state.feed.subscribe();
     state.metrics.stream_clients.inc();
@@ -294,4 +393,23 @@ async fn stream(State(state): State<AppState>) -> Response {
         Body::from_stream(body),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_limits_are_the_enforced_ones() {
+        let (_, api) = api().split_for_parts();
+        let document = serde_json::to_value(vote_satellite_kit::openapi::document(&ABOUT, api)).unwrap();
+        let results = &document["paths"]["/api/results"]["get"]["parameters"];
+        let limit = results.as_array().unwrap().iter().find(|p| p["name"] == "limit").unwrap();
+        assert_eq!(limit["schema"]["maximum"], json!(MAX_LIMIT));
+        let offset = results.as_array().unwrap().iter().find(|p| p["name"] == "offset").unwrap();
+        assert_eq!(offset["schema"]["maximum"], json!(MAX_OFFSET));
+        for path in ["/api/results/{law_id}", "/api/receipts/{vote_hash}"] {
+            assert_eq!(document["paths"][path]["get"]["parameters"][0]["schema"]["maxLength"], json!(MAX_ID_BYTES));
+        }
+    }
 }

@@ -15,7 +15,7 @@ use vote_satellite_kit::Error;
 use vote_satellite_kit::limits::HttpLimits;
 use vote_satellite_kit::serve::serve;
 
-use crate::api::{AppState, router};
+use crate::api::{ABOUT, AppState, router};
 use crate::config::Settings;
 use crate::feed::{Feed, FeedHandle};
 use crate::metrics::Metrics;
@@ -79,7 +79,7 @@ impl Application {
         };
         let state = AppState { feed: handle, pool, metrics, stop: stop.clone() };
         let app = vote_satellite_kit::http::finish(
-            router(state),
+            vote_satellite_kit::openapi::serve(&ABOUT, router(state)),
             ops_router(registry, readiness),
             kit_metrics,
             None,

@@ -44,34 +44,46 @@ impl Law {
 }
 
 /// A law in API answers and stream events.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Law)]
 pub struct LawView<'a> {
     /// The law.
+    #[schema(min_length = 1, max_length = 128)]
     pub law_id: &'a str,
     /// Yes votes.
+    #[schema(minimum = 0)]
     pub oui: i64,
     /// No votes.
+    #[schema(minimum = 0)]
     pub non: i64,
     /// Both.
+    #[schema(minimum = 0)]
     pub total: i64,
     /// Share of yes votes in percent, two decimals; `null` without votes.
+    #[schema(required = true, minimum = 0, maximum = 100)]
     pub oui_pct: Option<f64>,
     /// Last change, RFC 3339.
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
 /// The latest recorded recount.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RecountRun {
     /// When it finished, RFC 3339.
+    #[schema(format = DateTime)]
     pub finished_at: String,
     /// The one law it covered; `null`: every law.
+    #[schema(required = true)]
     pub law_id: Option<String>,
     /// Laws compared.
+    #[schema(minimum = 0)]
     pub laws_checked: i64,
     /// Audit rows counted.
+    #[schema(minimum = 0)]
     pub votes_checked: i64,
     /// Laws whose stored totals differed from the recount.
+    #[schema(minimum = 0)]
     pub differences: i64,
     /// No difference.
     pub agreed: bool,

@@ -8,4 +8,5 @@ mod config;
 mod election;
 mod hostile;
 mod meeting;
+mod openapi;
 mod results;

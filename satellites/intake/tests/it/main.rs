@@ -5,6 +5,7 @@
 mod broker;
 mod hostile;
 mod kill;
+mod openapi;
 mod votes;
 
 use std::path::Path;

@@ -6,4 +6,5 @@ mod config;
 mod hostile;
 mod matchmaking;
 mod notifications;
+mod openapi;
 mod order_flow;

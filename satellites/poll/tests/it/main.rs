@@ -8,5 +8,6 @@ mod common;
 mod config;
 mod events;
 mod hostile;
+mod openapi;
 mod page;
 mod results;
