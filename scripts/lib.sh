@@ -53,17 +53,26 @@ require_rust() {
   fi
 }
 
-# The standard OpenAPI validator the tests run on each service's document
-# (satellites/kit/src/contract.rs), from PyPI into .dev/tools.
+# The standard validators the tests run on the platform's API descriptions
+# (satellites/kit/src/contract.rs): openapi-spec-validator from PyPI for each service's OpenAPI
+# document, the official AsyncAPI parser from npm for docs/asyncapi.yaml; both into .dev/tools.
 OPENAPI_VALIDATOR_VERSION=0.7.1
-install_openapi_validator() {
+ASYNCAPI_PARSER_VERSION=3.6.6
+install_contract_validators() {
   local tools="$ROOT/.dev/tools"
-  if [ -x "$tools/bin/openapi-spec-validator" ] &&
-    "$tools/bin/pip" show openapi-spec-validator 2>/dev/null | grep -qx "Version: $OPENAPI_VALIDATOR_VERSION"; then
-    return
+  if ! { [ -x "$tools/bin/openapi-spec-validator" ] &&
+    "$tools/bin/pip" show openapi-spec-validator 2>/dev/null | grep -qx "Version: $OPENAPI_VALIDATOR_VERSION"; }; then
+    command -v python3 >/dev/null || apt_install python3 python3-venv
+    log "installing openapi-spec-validator $OPENAPI_VALIDATOR_VERSION into .dev/tools"
+    quietly "make a Python environment in .dev/tools" python3 -m venv "$tools"
+    quietly "install openapi-spec-validator" "$tools/bin/pip" install -q "openapi-spec-validator==$OPENAPI_VALIDATOR_VERSION"
   fi
-  command -v python3 >/dev/null || apt_install python3 python3-venv
-  log "installing openapi-spec-validator $OPENAPI_VALIDATOR_VERSION into .dev/tools"
-  quietly "make a Python environment in .dev/tools" python3 -m venv "$tools"
-  quietly "install openapi-spec-validator" "$tools/bin/pip" install -q "openapi-spec-validator==$OPENAPI_VALIDATOR_VERSION"
+  local parser="$tools/asyncapi/node_modules/@asyncapi/parser/package.json"
+  if ! grep -q "\"version\": \"$ASYNCAPI_PARSER_VERSION\"" "$parser" 2>/dev/null; then
+    command -v npm >/dev/null || apt_install nodejs npm
+    log "installing @asyncapi/parser $ASYNCAPI_PARSER_VERSION into .dev/tools/asyncapi"
+    mkdir -p "$tools/asyncapi"
+    quietly "install @asyncapi/parser" npm install --silent --no-audit --no-fund --prefix "$tools/asyncapi" \
+      "@asyncapi/parser@$ASYNCAPI_PARSER_VERSION"
+  fi
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against real local servers (started or installed first), with
-# Debian's Chromium for the pages' browser tests and the standard OpenAPI validator.
+# Debian's Chromium for the pages' browser tests and the standard OpenAPI and AsyncAPI validators.
 set -euo pipefail
 SCRIPT=test.sh
 source "$(dirname "$0")/lib.sh"
@@ -9,7 +9,7 @@ require_rust
 scripts/setup-services.sh
 # The browser tests drive Chromium headless; only the tests need it (about 360 MB installed).
 [ -x /usr/bin/chromium ] || apt_install chromium
-install_openapi_validator
+install_contract_validators
 # Tests create one database each (test_*); drop those left by earlier runs.
 psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'test\_%'" |
   while read -r db; do [ -n "$db" ] && dropdb -h 127.0.0.1 -U postgres --if-exists "$db"; done

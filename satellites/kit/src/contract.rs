@@ -263,6 +263,25 @@ pub fn assert_valid_openapi(document: &Value) {
     );
 }
 
+/// Panics unless the official AsyncAPI parser (`scripts/validate-asyncapi.cjs`, which
+/// `scripts/test.sh` installs) accepts `docs/asyncapi.yaml` without an error.
+pub fn assert_valid_asyncapi() {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let parser = workspace.join(".dev/tools/asyncapi/node_modules/@asyncapi/parser");
+    assert!(parser.exists(), "{} is missing: scripts/test.sh installs it", parser.display());
+    let out = std::process::Command::new("node")
+        .arg(workspace.join("scripts/validate-asyncapi.cjs"))
+        .arg(workspace.join("docs/asyncapi.yaml"))
+        .output()
+        .expect("run node (scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "the AsyncAPI parser refused docs/asyncapi.yaml:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Requests every operation of the document served at `base` (path parameters filled with a
 /// fresh UUID, an empty JSON object as body, no credentials) and panics if one reaches no
 /// route: the kit's 404 fallback (`{"error": "not found"}`) or a 405. Then asks each path with
@@ -390,7 +409,8 @@ mod tests {
     }
 
     #[test]
-    fn the_asyncapi_document_resolves_and_its_payloads_compile() {
+    fn the_asyncapi_document_is_valid_and_its_payloads_compile() {
+        assert_valid_asyncapi();
         let events = events();
         let document = events.document();
         assert_eq!(document["asyncapi"], "3.0.0");
