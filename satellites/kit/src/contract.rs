@@ -82,7 +82,7 @@ impl Contract {
         let Some(response) = operation["responses"].get(status.to_string()) else {
             panic!("{}: status not in the document: {}", what(), String::from_utf8_lossy(body));
         };
-        let response = self.resolve(response);
+        let response = resolve(&self.document, response);
         if let Some(content) = response.get("content").and_then(Value::as_object) {
             let media = content_type.split(';').next().unwrap_or_default().trim();
             let Some(described) = content.get(media) else {
@@ -104,32 +104,13 @@ impl Contract {
         }
     }
 
-    fn resolve<'a>(&'a self, value: &'a Value) -> &'a Value {
-        match value.get("$ref").and_then(Value::as_str) {
-            Some(reference) => {
-                let pointer = reference.trim_start_matches('#');
-                self.document.pointer(pointer).unwrap_or_else(|| panic!("dangling reference {reference}"))
-            }
-            None => value,
-        }
-    }
-
     fn validate(&self, key: &str, schema: &Value, body: &[u8], what: impl Fn() -> String) {
         let validator = {
             let mut validators = self.validators.lock().unwrap_or_else(|p| p.into_inner());
             validators
                 .entry(key.to_owned())
                 .or_insert_with(|| {
-                    // The schema with the document's components beside it, so that its
-                    // `#/components/...` references resolve.
-                    let mut root = schema.clone();
-                    if let (Some(root), Some(components)) = (root.as_object_mut(), self.document.get("components")) {
-                        root.insert("components".to_owned(), components.clone());
-                    }
-                    let validator = jsonschema::options()
-                        .with_draft(jsonschema::Draft::Draft202012)
-                        .should_validate_formats(true)
-                        .build(&root)
+                    let validator = schema_validator(&self.document, schema)
                         .unwrap_or_else(|e| panic!("{}: the document's schema does not compile: {e}", what()));
                     Arc::new(validator)
                 })
@@ -152,7 +133,7 @@ pub struct Events {
 pub fn events() -> &'static Events {
     static EVENTS: std::sync::OnceLock<Events> = std::sync::OnceLock::new();
     EVENTS.get_or_init(|| {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/asyncapi.yaml");
+        let path = workspace().join("docs/asyncapi.yaml");
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let document: Value =
             serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display()));
@@ -173,7 +154,7 @@ impl Events {
             .values()
             .filter(|channel| channel["address"] == address)
             .flat_map(|channel| channel["messages"].as_object().into_iter().flat_map(|m| m.values()))
-            .map(|message| &self.resolve(message)["payload"])
+            .map(|message| &resolve(&self.document, message)["payload"])
             .collect()
     }
 
@@ -197,26 +178,38 @@ impl Events {
 
     /// A validator of `schema`, its `#/components/...` references resolved in the document.
     pub fn validator(&self, schema: &Value) -> jsonschema::Validator {
-        let mut root = schema.clone();
-        if let Some(object) = root.as_object_mut() {
-            object.insert("components".to_owned(), self.document["components"].clone());
-        }
-        jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft202012)
-            .should_validate_formats(true)
-            .build(&root)
+        schema_validator(&self.document, schema)
             .unwrap_or_else(|e| panic!("a schema of docs/asyncapi.yaml does not compile: {e}"))
     }
+}
 
-    fn resolve<'a>(&'a self, value: &'a Value) -> &'a Value {
-        match value.get("$ref").and_then(Value::as_str) {
-            Some(reference) => self
-                .document
-                .pointer(reference.trim_start_matches('#'))
-                .unwrap_or_else(|| panic!("docs/asyncapi.yaml: dangling reference {reference}")),
-            None => value,
-        }
+/// `value`, or what its `$ref` points to in `document`.
+fn resolve<'a>(document: &'a Value, value: &'a Value) -> &'a Value {
+    match value.get("$ref").and_then(Value::as_str) {
+        Some(reference) => document
+            .pointer(reference.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("dangling reference {reference}")),
+        None => value,
     }
+}
+
+/// A validator of `schema` (JSON Schema 2020-12, formats checked), with `document`'s components
+/// beside it so that its `#/components/...` references resolve.
+fn schema_validator(document: &Value, schema: &Value) -> Result<jsonschema::Validator, String> {
+    let mut root = schema.clone();
+    if let (Some(root), Some(components)) = (root.as_object_mut(), document.get("components")) {
+        root.insert("components".to_owned(), components.clone());
+    }
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(&root)
+        .map_err(|e| e.to_string())
+}
+
+/// The workspace's root, where `docs/` and `.dev/tools` are.
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn matches_template(template: &str, path: &str) -> bool {
@@ -242,8 +235,7 @@ fn validator_command() -> PathBuf {
     if let Some(path) = std::env::var_os("OPENAPI_SPEC_VALIDATOR") {
         return PathBuf::from(path);
     }
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    workspace.join(".dev/tools/bin/openapi-spec-validator")
+    workspace().join(".dev/tools/bin/openapi-spec-validator")
 }
 
 /// Panics unless `openapi-spec-validator` accepts `document` as OpenAPI 3.1.
@@ -266,7 +258,7 @@ pub fn assert_valid_openapi(document: &Value) {
 /// Panics unless the official AsyncAPI parser (`scripts/validate-asyncapi.cjs`, which
 /// `scripts/test.sh` installs) accepts `docs/asyncapi.yaml` without an error.
 pub fn assert_valid_asyncapi() {
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let workspace = workspace();
     let parser = workspace.join(".dev/tools/asyncapi/node_modules/@asyncapi/parser");
     assert!(parser.exists(), "{} is missing: scripts/test.sh installs it", parser.display());
     let out = std::process::Command::new("node")
