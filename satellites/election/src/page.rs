@@ -5,6 +5,7 @@
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
+use vote_satellite_kit::http::asset;
 pub use vote_satellite_kit::http::wants_html;
 
 const TEMPLATE: &str = include_str!("page/election.html");
@@ -43,6 +44,5 @@ impl Page {
 #[utoipa::path(get, path = "/election-page/election.js", tag = "page",
     responses((status = 200, description = "JavaScript", content_type = "text/javascript", body = String)))]
 pub async fn script() -> Response {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], SCRIPT)
-        .into_response()
+    asset("text/javascript; charset=utf-8", SCRIPT)
 }

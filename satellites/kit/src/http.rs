@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
@@ -181,6 +181,12 @@ async fn count(State(metrics): State<Metrics>, request: Request, next: Next) -> 
     let route = route.as_deref().unwrap_or("unmatched");
     metrics.http_requests.with_label_values(&[method, route, response.status().as_str()]).inc();
     response
+}
+
+/// A page's asset compiled into the binary (a style sheet, a script), served with
+/// `content_type` and `no-cache`, so that a browser picks up a new release at once.
+pub fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
 }
 
 /// Whether a request asks for HTML before JSON by its `Accept` header: a browser navigating to

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vote_satellite_kit::auth::Caller;
-use vote_satellite_kit::http::{ApiError, wants_html};
+use vote_satellite_kit::http::{ApiError, asset, wants_html};
 use vote_satellite_kit::openapi::{About, ErrorBody};
 use vote_satellite_kit::path::{Id, Ids};
 
@@ -166,10 +166,6 @@ async fn style() -> Response {
     responses((status = 200, description = "JavaScript", content_type = "text/javascript", body = String)))]
 async fn script() -> Response {
     asset("text/javascript; charset=utf-8", SCRIPT)
-}
-
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
 }
 
 /// The closed poll's anonymous cast-vote record, as ABIF (default) or CSV.

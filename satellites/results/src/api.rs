@@ -21,7 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vote_runtime::CancellationToken;
 use vote_runtime::postgres::describe;
-use vote_satellite_kit::http::error_response;
+use vote_satellite_kit::http::{asset, error_response};
 use vote_satellite_kit::openapi::{About, ErrorBody};
 
 use crate::answers::{LawNotFound, LawTotals, Receipt, ResultsPage, StreamUpdate, UnknownReceipt};
@@ -146,10 +146,6 @@ async fn style() -> Response {
     responses((status = 200, description = "JavaScript", content_type = "text/javascript", body = String)))]
 async fn script() -> Response {
     asset("text/javascript; charset=utf-8", SCRIPT)
-}
-
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
 }
 
 /// An identifier as the engine accepts it: 1 to 128 bytes, no NUL.
